@@ -1,0 +1,123 @@
+"""Corpus readers: JSONL records or a folder of ``.txt`` files.
+
+JSONL records need ``id`` (``docid`` and ``_id`` are accepted, as CIRAL and
+BEIR spell it) and ``text``; ``lang`` and ``title`` are optional; other
+fields are kept as metadata. In a folder, each ``.txt`` file is a document
+whose id is its path relative to the folder without the suffix; a first
+folder level named by a language code (``corpus/de/a.txt``) gives the language.
+
+Reading validates everything before anything is indexed: a bad record raises
+:class:`~clir_rag.errors.CorpusError` naming the file, line and id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from clir_rag.errors import CorpusError
+from clir_rag.languages import is_known_language, normalize_language
+from clir_rag.types import Document
+
+_ID_KEYS = ("id", "docid", "_id", "doc_id")
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        field = ".".join(str(x) for x in e["loc"]) or "record"
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{field}: {msg}")
+    return "; ".join(parts)
+
+
+def _make_document(where: str, fields: dict[str, Any], default_lang: str | None) -> Document:
+    doc_id = fields.get("id")
+    label = f"{where} (id={doc_id!r})" if doc_id not in (None, "") else where
+    if fields.get("lang") is None and default_lang is not None:
+        fields["lang"] = default_lang
+    try:
+        return Document(**fields)
+    except ValidationError as e:
+        raise CorpusError(f"{label}: {_describe(e)}") from None
+
+
+def _iter_jsonl(path: Path, default_lang: str | None) -> Iterator[Document]:
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise CorpusError(f"{where}: not valid UTF-8 (byte {e.start} of the line)") from None
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CorpusError(f"{where}: not a JSON object ({e.msg} at column {e.colno})") from None
+            if not isinstance(record, dict):
+                raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+            key = next((k for k in _ID_KEYS if k in record), None)
+            if key is None:
+                raise CorpusError(f"{where}: record has no id (expected one of {', '.join(_ID_KEYS)})")
+            doc_id = record.pop(key)
+            if isinstance(doc_id, int):
+                doc_id = str(doc_id)
+            if "text" not in record:
+                raise CorpusError(f"{where} (id={doc_id!r}): record has no 'text' field")
+            fields = {
+                "id": doc_id,
+                "text": record.pop("text"),
+                "lang": record.pop("lang", None) or record.pop("language", None),
+                "title": record.pop("title", None) or None,
+                "metadata": record,
+            }
+            yield _make_document(where, fields, default_lang)
+
+
+def _iter_folder(path: Path, default_lang: str | None) -> Iterator[Document]:
+    files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+    if not files:
+        raise CorpusError(f"{path}: folder holds no .txt files")
+    for file in files:
+        rel = file.relative_to(path)
+        lang = default_lang
+        if len(rel.parts) > 1 and is_known_language(rel.parts[0]):
+            lang = normalize_language(rel.parts[0])
+        data = file.read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise CorpusError(f"{file}: not valid UTF-8 (byte {e.start})") from None
+        doc_id = rel.with_suffix("").as_posix()
+        yield _make_document(str(file), {"id": doc_id, "text": text, "lang": lang}, None)
+
+
+def iter_corpus(path: str | Path, *, lang: str | None = None) -> Iterator[Document]:
+    """Yield documents from a JSONL file or a folder of .txt files, checking ids are unique.
+
+    ``lang`` is the language of records that carry none (otherwise it is detected at indexing).
+    """
+    path = Path(path)
+    default_lang = normalize_language(lang) if lang else None
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file or folder")
+    source = _iter_folder(path, default_lang) if path.is_dir() else _iter_jsonl(path, default_lang)
+    seen: dict[str, int] = {}
+    for n, doc in enumerate(source, start=1):
+        if doc.id in seen:
+            raise CorpusError(
+                f"{path}: duplicate document id {doc.id!r} (record {n}; first seen as record {seen[doc.id]})"
+            )
+        seen[doc.id] = n
+        yield doc
+
+
+def read_corpus(path: str | Path, *, lang: str | None = None) -> list[Document]:
+    """Read and validate a whole corpus; raises on the first bad record, before any indexing."""
+    return list(iter_corpus(path, lang=lang))

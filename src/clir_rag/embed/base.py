@@ -1,0 +1,33 @@
+"""The encoder protocol: what the index and the dense retriever need from a bi-encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """A bi-encoder with separate query and passage encodings.
+
+    ``spec`` is a string that :func:`clir_rag.embed.load_encoder` turns back
+    into the same encoder; an index records it so that searching an index uses
+    the model that built it. Embeddings are float32 and L2-normalised.
+    """
+
+    spec: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)

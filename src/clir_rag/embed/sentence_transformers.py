@@ -1,0 +1,69 @@
+"""Any sentence-transformers model, by hub id or local path (extra ``[st]``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from clir_rag.embed.base import l2_normalize
+
+
+def _default_prefixes(name: str) -> tuple[str, str]:
+    # e5 models were trained with these prefixes and lose accuracy without them.
+    lowered = name.lower()
+    if "e5" in lowered and "mistral" not in lowered:
+        return "query: ", "passage: "
+    return "", ""
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers bi-encoder; prefixes default to e5's for e5 models, none otherwise."""
+
+    def __init__(
+        self,
+        model_name_or_path: str | Path,
+        *,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
+        device: str | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ImportError(
+                "the sentence-transformers encoder needs the [st] extra: "
+                "pip install torch==2.13.0 'clir-rag[st]'"
+            ) from e
+        name = str(model_name_or_path)
+        self._model = SentenceTransformer(name, device=device or "cpu")
+        qp, pp = _default_prefixes(name)
+        self.query_prefix = qp if query_prefix is None else query_prefix
+        self.passage_prefix = pp if passage_prefix is None else passage_prefix
+        self.batch_size = batch_size
+        dim = self._model.get_embedding_dimension() if hasattr(
+            self._model, "get_embedding_dimension"
+        ) else self._model.get_sentence_embedding_dimension()
+        self.dim: int = int(dim)
+        self.spec = f"st:{name}"
+        self.model_name = name
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        texts = [prefix + t for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self._model.encode(
+            texts, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True
+        )
+        return l2_normalize(out)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.query_prefix)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.passage_prefix)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])

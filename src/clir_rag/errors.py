@@ -1,0 +1,27 @@
+"""Exceptions raised by clir-rag.
+
+Every error about user input names the record or file it is about, so a user
+fixing a 100k-line corpus knows where to look.
+"""
+
+from __future__ import annotations
+
+
+class ClirRagError(Exception):
+    """Base class of every error raised on purpose by clir-rag."""
+
+
+class InputError(ClirRagError, ValueError):
+    """A document, query or corpus record is not usable as given."""
+
+
+class LanguageError(InputError):
+    """A language code that clir-rag does not know."""
+
+
+class CorpusError(InputError):
+    """A corpus file or record that cannot be read; the message names file and line."""
+
+
+class IndexCompatibilityError(ClirRagError):
+    """An index directory built with another encoder, dimension or format."""

@@ -1,0 +1,311 @@
+"""A cross-lingual index in one directory: passages in Chroma, BM25 beside them.
+
+Layout of an index directory::
+
+    clir-rag.json   manifest: encoder, dimension, chunking, BM25 parameters
+    chroma/         embedded Chroma (absent when Chroma runs as a server)
+    bm25/           per-language BM25 sub-indexes, rebuilt from Chroma after each run
+
+Indexing is idempotent and resumable by document id: passage ids are
+``<doc id>#<n>``, each passage carries its document's content hash, and a
+run embeds only passages that are missing or whose document changed. Vectors
+are upserted batch by batch, so an interrupted run keeps what it stored and
+the next run picks up from there. BM25 is derived from what Chroma holds and
+is rebuilt (atomically) whenever Chroma changed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from clir_rag.chunk import Chunker
+from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
+from clir_rag.errors import IndexCompatibilityError, InputError
+from clir_rag.languages import detect_language
+from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, HybridRetriever, Retriever
+from clir_rag.store.bm25 import DEFAULT_B, DEFAULT_K1, BM25Index
+from clir_rag.store.chroma import DEFAULT_COLLECTION, ChromaStore
+from clir_rag.types import Document, Passage, Query, Ranking
+
+MANIFEST = "clir-rag.json"
+FORMAT_VERSION = 1
+Mode = Literal["dense", "bm25", "hybrid"]
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class IndexStats:
+    """What one :meth:`CrossLingualIndex.add` run did."""
+
+    documents: int = 0
+    passages: int = 0
+    embedded: int = 0
+    skipped: int = 0
+    removed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def passages_per_second(self) -> float:
+        return self.embedded / self.seconds if self.seconds > 0 else 0.0
+
+
+class CrossLingualIndex:
+    """Open or create an index directory.
+
+    ``encoder`` is an :class:`~clir_rag.embed.Encoder` or a spec string; for an
+    existing index it defaults to the one recorded in its manifest, and a
+    different one raises :class:`~clir_rag.errors.IndexCompatibilityError`.
+    ``chroma_url`` keeps vectors in a Chroma server instead of ``path/chroma``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        encoder: Encoder | str | None = None,
+        max_tokens: int | None = None,
+        overlap: int | None = None,
+        chroma_url: str | None = None,
+        collection: str = DEFAULT_COLLECTION,
+        k1: float = DEFAULT_K1,
+        b: float = DEFAULT_B,
+    ) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise IndexCompatibilityError(f"{self.path} is a file, not an index directory")
+        manifest = self._read_manifest()
+        if manifest is None:
+            self.encoder = load_encoder(encoder or DEFAULT_ENCODER) if not _is_encoder(encoder) else encoder
+            manifest = {
+                "format": FORMAT_VERSION,
+                "encoder": self.encoder.spec,
+                "model": getattr(self.encoder, "model_name", self.encoder.spec),
+                "dim": self.encoder.dim,
+                "max_tokens": max_tokens or 256,
+                "overlap": overlap if overlap is not None else 32,
+                "chroma_url": chroma_url,
+                "collection": collection,
+                "bm25": {"k1": k1, "b": b},
+                "bm25_stale": True,
+            }
+        else:
+            self._check_compatible(manifest, encoder, max_tokens, overlap)
+            self.encoder = encoder if _is_encoder(encoder) else load_encoder(manifest["encoder"])
+            if self.encoder.dim != manifest["dim"]:
+                raise IndexCompatibilityError(
+                    f"{self.path}: index has {manifest['dim']}-dimensional vectors but encoder "
+                    f"{self.encoder.spec!r} gives {self.encoder.dim}"
+                )
+        self.manifest: dict[str, Any] = manifest
+        self.chunker = Chunker(manifest["max_tokens"], manifest["overlap"], self.encoder.count_tokens)
+        url = chroma_url or manifest.get("chroma_url")
+        self.store = ChromaStore(
+            None if url else self.path / "chroma",
+            url=url,
+            collection=manifest["collection"],
+            encoder_spec=manifest["encoder"],
+            dim=manifest["dim"],
+        )
+        self._bm25: BM25Index | None = None
+
+    # -- manifest -----------------------------------------------------------------
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        file = self.path / MANIFEST
+        if not file.exists():
+            if self.path.exists() and any(self.path.iterdir()):
+                raise IndexCompatibilityError(
+                    f"{self.path} is not empty and holds no {MANIFEST}: not a clir-rag index "
+                    "(give an empty or new directory)"
+                )
+            return None
+        try:
+            manifest = json.loads(file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise IndexCompatibilityError(f"{file}: unreadable manifest ({e})") from None
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexCompatibilityError(
+                f"{file}: index format {manifest.get('format')!r}, this clir-rag reads format {FORMAT_VERSION}"
+            )
+        return manifest
+
+    def _check_compatible(
+        self, manifest: dict[str, Any], encoder: Encoder | str | None, max_tokens: int | None, overlap: int | None
+    ) -> None:
+        spec = encoder.spec if _is_encoder(encoder) else encoder
+        if spec is not None and spec != manifest["encoder"]:
+            raise IndexCompatibilityError(
+                f"{self.path} was built with encoder {manifest['encoder']!r} ({manifest['dim']} dims), "
+                f"not {spec!r}: search it with its own encoder or index into a new directory"
+            )
+        for name, value in (("max_tokens", max_tokens), ("overlap", overlap)):
+            if value is not None and value != manifest[name]:
+                raise IndexCompatibilityError(
+                    f"{self.path} was built with {name}={manifest[name]}, not {value}: "
+                    "index into a new directory to change chunking"
+                )
+
+    def _write_manifest(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        file = self.path / MANIFEST
+        tmp = file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(file)
+
+    # -- indexing -----------------------------------------------------------------
+
+    def prepare(self, documents: Iterable[Document]) -> tuple[list[Passage], dict[str, str]]:
+        """Detect missing languages and chunk; raises on any bad document before anything is written."""
+        passages: list[Passage] = []
+        hashes: dict[str, str] = {}
+        seen: set[str] = set()
+        for doc in documents:
+            if doc.id in seen:
+                raise InputError(f"duplicate document id {doc.id!r}")
+            seen.add(doc.id)
+            lang = doc.lang or detect_language(doc.text)
+            if lang is None:
+                raise InputError(f"document {doc.id!r}: no 'lang' given and its language cannot be detected")
+            if doc.lang is None:
+                doc = doc.model_copy(update={"lang": lang, "metadata": {**doc.metadata, "lang_detected": True}})
+            hashes[doc.id] = doc.content_hash()
+            passages.extend(self.chunker.chunk(doc))
+        return passages, hashes
+
+    def add(
+        self,
+        documents: Iterable[Document],
+        *,
+        batch_size: int = 32,
+        progress: bool | ProgressCallback = True,
+    ) -> IndexStats:
+        """Index documents; already-indexed unchanged documents cost nothing."""
+        start = time.perf_counter()
+        passages, hashes = self.prepare(documents)
+        stats = IndexStats(documents=len(hashes), passages=len(passages))
+        stored = self.store.stored_hashes([p.id for p in passages])
+        todo = [p for p in passages if stored.get(p.id) != hashes[p.doc_id]]
+        stats.skipped = len(passages) - len(todo)
+
+        # Mark BM25 stale before touching Chroma, so a crash leaves it to be rebuilt.
+        changed_docs = sorted({p.doc_id for p in todo})
+        if todo or not (self.path / "bm25").exists():
+            self.manifest["bm25_stale"] = True
+        self._write_manifest()
+
+        # A changed document may have fewer passages now: drop its stale tail.
+        if changed_docs:
+            keep = {p.id for p in passages}
+            stale = [pid for pid in self.store.passage_ids_of(changed_docs) if pid not in keep]
+            self.store.delete(stale)
+            stats.removed = len(stale)
+
+        report = _progress_reporter(progress, len(todo), "Embedding passages")
+        try:
+            for i in range(0, len(todo), batch_size):
+                batch = todo[i : i + batch_size]
+                vectors = self.encoder.encode_passages([_index_text(p) for p in batch])
+                self.store.upsert(batch, vectors, [hashes[p.doc_id] for p in batch])
+                stats.embedded += len(batch)
+                report(stats.embedded)
+        finally:
+            report(None)
+        if self.manifest.get("bm25_stale"):
+            self.rebuild_bm25()
+        stats.seconds = time.perf_counter() - start
+        return stats
+
+    def rebuild_bm25(self) -> BM25Index:
+        """Rebuild BM25 from every passage in Chroma and persist it."""
+        bm25 = BM25Index.build(
+            ((pid, _index_text_raw(text, meta.get("title")), meta["lang"])
+             for pid, text, meta in self.store.iter_passages()),
+            k1=self.manifest["bm25"]["k1"],
+            b=self.manifest["bm25"]["b"],
+        )
+        bm25.save(self.path / "bm25")
+        self.manifest["bm25_stale"] = False
+        self.manifest["passages"] = len(bm25)
+        self._write_manifest()
+        self._bm25 = bm25
+        return bm25
+
+    @property
+    def bm25(self) -> BM25Index:
+        if self._bm25 is None:
+            if self.manifest.get("bm25_stale", True) or not (self.path / "bm25" / "ids.json").exists():
+                # An earlier run was interrupted after changing Chroma: finish its work.
+                self._bm25 = self.rebuild_bm25()
+            else:
+                self._bm25 = BM25Index.load(self.path / "bm25")
+        return self._bm25
+
+    def __len__(self) -> int:
+        return self.store.count()
+
+    # -- searching ----------------------------------------------------------------
+
+    def retriever(
+        self,
+        mode: Mode = "hybrid",
+        *,
+        fusion: Literal["rrf", "weighted"] = "rrf",
+        weights: Sequence[float] | None = None,
+        documents: Literal["maxp", "firstp"] | None = None,
+    ) -> Retriever:
+        """A retriever over this index; ``documents`` aggregates passages to documents."""
+        dense = DenseRetriever(self.store, self.encoder)
+        if mode == "dense":
+            r: Retriever = dense
+        elif mode == "bm25":
+            r = BM25Retriever(self.bm25, self.store)
+        elif mode == "hybrid":
+            r = HybridRetriever([dense, BM25Retriever(self.bm25, self.store)], method=fusion, weights=weights)
+        else:
+            raise ValueError(f"unknown mode {mode!r}: use 'dense', 'bm25' or 'hybrid'")
+        return DocumentRetriever(r, documents) if documents else r
+
+    def search(
+        self, query: Query | str, k: int = 10, *, mode: Mode = "hybrid", langs: Sequence[str] | None = None
+    ) -> Ranking:
+        return self.retriever(mode).retrieve(query, k, langs=langs)
+
+
+def _is_encoder(obj: object) -> bool:
+    return obj is not None and not isinstance(obj, str)
+
+
+def _index_text_raw(text: str, title: str | None) -> str:
+    # Titles carry topical words that short passages often lack.
+    return f"{title}\n{text}" if title else text
+
+
+def _index_text(p: Passage) -> str:
+    return _index_text_raw(p.text, p.title)
+
+
+def _progress_reporter(progress: bool | ProgressCallback, total: int, label: str) -> Callable[[int | None], None]:
+    """A function taking the number done (None when finished) that drives a rich bar or a callback."""
+    if callable(progress):
+        return lambda done: progress(done, total) if done is not None else None
+    if not progress or total == 0:
+        return lambda done: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   transient=False)
+    task = bar.add_task(label, total=total)
+    bar.start()
+
+    def report(done: int | None) -> None:
+        if done is None:
+            bar.stop()
+        else:
+            bar.update(task, completed=done)
+
+    return report

@@ -1,0 +1,18 @@
+"""First-stage retrieval: dense, BM25, their fusion, and passage-to-document aggregation."""
+
+from clir_rag.retrieve.aggregate import DocumentRetriever, aggregate_passages
+from clir_rag.retrieve.base import Retriever
+from clir_rag.retrieve.bm25 import BM25Retriever
+from clir_rag.retrieve.dense import DenseRetriever
+from clir_rag.retrieve.fusion import HybridRetriever, reciprocal_rank_fusion, weighted_score_fusion
+
+__all__ = [
+    "BM25Retriever",
+    "DenseRetriever",
+    "DocumentRetriever",
+    "HybridRetriever",
+    "Retriever",
+    "aggregate_passages",
+    "reciprocal_rank_fusion",
+    "weighted_score_fusion",
+]

@@ -1,0 +1,90 @@
+"""Language-aware text analysis for BM25.
+
+Per language: Unicode NFKC + casefold, then
+- a Snowball stemmer (PyStemmer) and bm25s' stopword list where the language has them;
+- character bigrams for scripts written without spaces (Chinese, Japanese, Thai,
+  Lao, Khmer, Burmese), since a word segmenter per script is out of scope and
+  bigrams are the standard strong baseline for CJK retrieval;
+- a plain Unicode word split for every other language (Swahili, Yoruba, ...).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from clir_rag.languages import normalize_language
+
+_STEMMERS = {
+    "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "cs": "czech", "da": "danish",
+    "nl": "dutch", "en": "english", "eo": "esperanto", "et": "estonian", "fi": "finnish", "fr": "french",
+    "de": "german", "el": "greek", "hi": "hindi", "hu": "hungarian", "id": "indonesian", "ga": "irish",
+    "it": "italian", "lt": "lithuanian", "ne": "nepali", "nb": "norwegian", "nn": "norwegian",
+    "fa": "persian", "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian",
+    "sr": "serbian", "st": "sesotho", "es": "spanish", "sv": "swedish", "ta": "tamil", "tr": "turkish",
+    "yi": "yiddish",
+}
+_STOPWORDS = {
+    "en": "STOPWORDS_EN", "de": "STOPWORDS_GERMAN", "nl": "STOPWORDS_DUTCH", "fr": "STOPWORDS_FRENCH",
+    "es": "STOPWORDS_SPANISH", "pt": "STOPWORDS_PORTUGUESE", "it": "STOPWORDS_ITALIAN",
+    "ru": "STOPWORDS_RUSSIAN", "sv": "STOPWORDS_SWEDISH", "nb": "STOPWORDS_NORWEGIAN",
+    "nn": "STOPWORDS_NORWEGIAN", "da": "STOPWORDS_DANISH", "tr": "STOPWORDS_TURKISH",
+    "zh": "STOPWORDS_CHINESE", "ko": "STOPWORDS_KOREAN",
+}
+_BIGRAM_LANGS = {"zh", "yue", "ja", "th", "lo", "km", "my"}
+_NO_SPACE = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# A run of no-space-script characters, or an ordinary word (letters, digits, marks).
+_TOKEN = re.compile(rf"[{_NO_SPACE}]+|[^\W_{_NO_SPACE}]+(?:['’][^\W_{_NO_SPACE}]+)*")
+_NO_SPACE_RUN = re.compile(rf"[{_NO_SPACE}]+")
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """Turns text into BM25 terms for one language."""
+
+    lang: str
+    stemmer_name: str | None
+    stopwords: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def bigrams(self) -> bool:
+        return self.lang in _BIGRAM_LANGS
+
+    def __call__(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        terms: list[str] = []
+        for tok in _TOKEN.findall(text):
+            if _NO_SPACE_RUN.fullmatch(tok):
+                # Mixed-script text (a Thai word in an English passage) gets bigrams too.
+                terms.extend([tok] if len(tok) == 1 else [tok[i : i + 2] for i in range(len(tok) - 1)])
+            elif tok not in self.stopwords:
+                terms.append(tok)
+        if self.stemmer_name:
+            terms = [t if _NO_SPACE_RUN.match(t) else s for t, s in zip(terms, _stem(self.stemmer_name, terms),
+                                                                           strict=True)]
+        return terms
+
+
+def _stem(name: str, words: list[str]) -> list[str]:
+    return _stemmer(name).stemWords(words)
+
+
+@lru_cache(maxsize=64)
+def _stemmer(name: str):  # noqa: ANN202 - PyStemmer has no stubs
+    import Stemmer
+
+    return Stemmer.Stemmer(name)
+
+
+@lru_cache(maxsize=256)
+def get_analyzer(lang: str) -> Analyzer:
+    """The analyzer for a language (any spelling accepted by :mod:`clir_rag.languages`)."""
+    code = normalize_language(lang)
+    stop: frozenset[str] = frozenset()
+    if code in _STOPWORDS:
+        import bm25s.stopwords as sw
+
+        stop = frozenset(w.casefold() for w in getattr(sw, _STOPWORDS[code]))
+    return Analyzer(code, _STEMMERS.get(code), stop)

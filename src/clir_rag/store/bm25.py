@@ -1,0 +1,114 @@
+"""BM25 (bm25s) with one sub-index per document language, persisted in a folder.
+
+One sub-index per language lets each language use its own analyzer at
+indexing and query time, and lets query-translation (QT) search each
+language with the query in that language. Scores of different sub-indexes
+are merged as they are (each is a BM25 score over its own statistics).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from clir_rag.store.analysis import get_analyzer
+
+DEFAULT_K1 = 0.9
+DEFAULT_B = 0.4
+
+
+class BM25Index:
+    """Per-language bm25s indexes over passage ids."""
+
+    def __init__(self, k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> None:
+        self.k1, self.b = k1, b
+        self._indexes: dict[str, object] = {}
+        self._ids: dict[str, list[str]] = {}
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self._indexes)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._ids.values())
+
+    @classmethod
+    def build(
+        cls, passages: Iterable[tuple[str, str, str]], k1: float = DEFAULT_K1, b: float = DEFAULT_B
+    ) -> BM25Index:
+        """Build from ``(passage id, text, lang)`` triples."""
+        import bm25s
+
+        by_lang: dict[str, tuple[list[str], list[list[str]]]] = defaultdict(lambda: ([], []))
+        for pid, text, lang in passages:
+            ids, toks = by_lang[lang]
+            ids.append(pid)
+            # bm25s drops documents with no terms from its statistics but not from its numbering,
+            # so an empty analysis (a passage of stopwords) keeps a placeholder term.
+            toks.append(get_analyzer(lang)(text) or ["\0"])
+        index = cls(k1, b)
+        for lang, (ids, toks) in by_lang.items():
+            retriever = bm25s.BM25(k1=k1, b=b)
+            retriever.index(toks, show_progress=False)
+            index._indexes[lang] = retriever
+            index._ids[lang] = ids
+        return index
+
+    def search(
+        self,
+        query: str | Mapping[str, str],
+        k: int,
+        langs: Sequence[str] | None = None,
+    ) -> list[tuple[str, float, str]]:
+        """Top ``k`` ``(passage id, score, lang)`` with a positive score, best first.
+
+        ``query`` is one text, analysed with each target language's analyzer, or a
+        mapping ``{lang: query text in that lang}`` (query translation).
+        """
+        hits: list[tuple[str, float, str]] = []
+        for lang in langs or self.languages:
+            if lang not in self._indexes:
+                continue
+            text = query.get(lang) if isinstance(query, Mapping) else query
+            terms = get_analyzer(lang)(text) if text else []
+            if not terms:
+                continue
+            ids = self._ids[lang]
+            docs, scores = self._indexes[lang].retrieve(
+                [terms], k=min(k, len(ids)), show_progress=False, n_threads=1
+            )
+            hits.extend((ids[int(d)], float(s), lang) for d, s in zip(docs[0], scores[0], strict=True) if s > 0)
+        hits.sort(key=lambda h: (-h[1], h[0]))
+        return hits[:k]
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically: a half-written folder never replaces a good one."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp.mkdir(parents=True)
+        for lang, retriever in self._indexes.items():
+            retriever.save(str(tmp / lang))
+        (tmp / "ids.json").write_text(
+            json.dumps({"k1": self.k1, "b": self.b, "ids": self._ids}, ensure_ascii=False), encoding="utf-8"
+        )
+        old = path.with_name(f".{path.name}.old")
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, path: str | Path) -> BM25Index:
+        import bm25s
+
+        path = Path(path)
+        meta = json.loads((path / "ids.json").read_text(encoding="utf-8"))
+        index = cls(meta["k1"], meta["b"])
+        for lang, ids in meta["ids"].items():
+            index._indexes[lang] = bm25s.BM25.load(str(path / lang))
+            index._ids[lang] = ids
+        return index

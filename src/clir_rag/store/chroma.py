@@ -1,0 +1,177 @@
+"""Chroma as the vector store: embedded and persistent by default, or a server by URL.
+
+Chroma never embeds anything itself here: its default embedding function
+downloads a model, so every collection is opened with
+``embedding_function=None`` and we always pass vectors. Telemetry is off.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from clir_rag.errors import IndexCompatibilityError
+from clir_rag.types import Passage, ScoredCandidate
+
+DEFAULT_COLLECTION = "clir_passages"
+# Chroma's SQLite layer limits the number of variables per statement.
+_GET_BATCH = 2000
+
+
+def _client(path: str | Path | None, url: str | None):  # noqa: ANN202 - chromadb's client types are private
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False)
+    if url:
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        if not parsed.hostname:
+            raise ValueError(f"cannot read a host from Chroma URL {url!r}")
+        port = parsed.port or (443 if parsed.scheme == "https" else 8000)
+        return chromadb.HttpClient(
+            host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings
+        )
+    if path is None:
+        raise ValueError("give a directory (embedded Chroma) or a URL (Chroma server)")
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+class ChromaStore:
+    """Passages and their vectors in one Chroma collection, upserted by passage id."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        url: str | None = None,
+        collection: str = DEFAULT_COLLECTION,
+        encoder_spec: str,
+        dim: int,
+    ) -> None:
+        self.client = _client(path, url)
+        self.collection = self.client.get_or_create_collection(
+            collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"encoder": encoder_spec, "dim": dim},
+        )
+        meta = self.collection.metadata or {}
+        if meta.get("encoder") != encoder_spec or meta.get("dim") != dim:
+            raise IndexCompatibilityError(
+                f"Chroma collection {collection!r} holds vectors of encoder {meta.get('encoder')!r} "
+                f"({meta.get('dim')} dims), not {encoder_spec!r} ({dim} dims): "
+                "use a new collection or index directory"
+            )
+        self.dim = dim
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """``{passage id: doc hash}`` for those of ``ids`` already stored."""
+        found: dict[str, str] = {}
+        for i in range(0, len(ids), _GET_BATCH):
+            got = self.collection.get(ids=list(ids[i : i + _GET_BATCH]), include=["metadatas"])
+            for pid, meta in zip(got["ids"], got["metadatas"] or [], strict=False):
+                found[pid] = (meta or {}).get("doc_hash", "")
+        return found
+
+    def passage_ids_of(self, doc_ids: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        for i in range(0, len(doc_ids), _GET_BATCH):
+            got = self.collection.get(where={"doc_id": {"$in": list(doc_ids[i : i + _GET_BATCH])}}, include=[])
+            out.extend(got["ids"])
+        return out
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), _GET_BATCH):
+            self.collection.delete(ids=list(ids[i : i + _GET_BATCH]))
+
+    def upsert(self, passages: Sequence[Passage], embeddings: np.ndarray, doc_hashes: Sequence[str]) -> None:
+        if len(passages) != len(embeddings):
+            raise ValueError(f"{len(passages)} passages but {len(embeddings)} embeddings")
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.dim:
+            raise IndexCompatibilityError(
+                f"embeddings have shape {embeddings.shape}, the collection expects {self.dim} dims"
+            )
+        self.collection.upsert(
+            ids=[p.id for p in passages],
+            embeddings=np.asarray(embeddings, dtype=np.float32),
+            documents=[p.text for p in passages],
+            metadatas=[_metadata(p, h) for p, h in zip(passages, doc_hashes, strict=True)],
+        )
+
+    def query(self, embedding: np.ndarray, n: int, langs: Sequence[str] | None = None) -> list[ScoredCandidate]:
+        total = self.count()
+        if total == 0 or n <= 0:
+            return []
+        where = {"lang": {"$in": list(langs)}} if langs else None
+        res = self.collection.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+            n_results=min(n, total),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            # cosine distance in [0, 2] -> similarity in [-1, 1]
+            _candidate(pid, doc, meta, 1.0 - float(dist))
+            for pid, doc, meta, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
+        ]
+
+    def get(self, ids: Sequence[str]) -> dict[str, ScoredCandidate]:
+        """Stored passages by id (score 0); missing ids are absent from the result."""
+        out: dict[str, ScoredCandidate] = {}
+        for i in range(0, len(ids), _GET_BATCH):
+            got = self.collection.get(ids=list(ids[i : i + _GET_BATCH]), include=["documents", "metadatas"])
+            for pid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                out[pid] = _candidate(pid, doc, meta, 0.0)
+        return out
+
+    def iter_passages(self, batch_size: int = 5000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored ``(id, text, metadata)``, in pages (for rebuilding BM25)."""
+        offset = 0
+        while True:
+            got = self.collection.get(include=["documents", "metadatas"], limit=batch_size, offset=offset)
+            if not got["ids"]:
+                return
+            yield from zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            offset += len(got["ids"])
+
+
+def _metadata(p: Passage, doc_hash: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "doc_id": p.doc_id,
+        "lang": p.lang,
+        "index": p.index,
+        "start": p.start,
+        "end": p.end,
+        "doc_hash": doc_hash,
+    }
+    if p.title:
+        meta["title"] = p.title
+    if p.metadata:
+        meta["extra"] = json.dumps(p.metadata, ensure_ascii=False, default=str)
+    return meta
+
+
+def _candidate(pid: str, text: str | None, meta: dict[str, Any] | None, score: float) -> ScoredCandidate:
+    meta = dict(meta or {})
+    extra = json.loads(meta.pop("extra", "{}"))
+    return ScoredCandidate(
+        id=pid,
+        doc_id=meta.pop("doc_id", pid),
+        score=score,
+        text=text or "",
+        lang=meta.pop("lang", None),
+        title=meta.pop("title", None),
+        metadata={**extra, "passage_index": meta.get("index", 0), "start": meta.get("start"),
+                  "end": meta.get("end")},
+    )
