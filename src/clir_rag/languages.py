@@ -178,6 +178,8 @@ def _build_tables() -> tuple[dict[str, LanguageInfo], dict[str, str]]:
 
 
 _INFOS, _ALIASES = _build_tables()
+# ISO 15924 scripts accepted in tags: every script of the table, plus the usual alternates.
+_SCRIPTS = {i.script for i in _INFOS.values() if i.script} | {"Latn", "Cyrl", "Arab", "Hans", "Hant"}
 
 
 def _split_tag(code: str) -> tuple[str, str | None]:
@@ -212,6 +214,8 @@ def get_language(code: str) -> LanguageInfo:
             f"or FLORES-200 ('deu_Latn'); see clir_rag.languages.supported_languages()"
         )
     info = _INFOS[canonical]
+    if script and script not in _SCRIPTS:
+        raise LanguageError(f"unknown script {script!r} in language code {code!r}")
     if script and script != info.script:
         flores = f"{info.flores.split('_')[0]}_{script}" if info.flores else None
         info = replace(info, script=script, flores=flores)

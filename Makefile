@@ -1,0 +1,39 @@
+# Two entry points, both doing their own set-up on a fresh machine:
+#   make demo   create .venv, install clir-rag, run the offline cross-lingual demo
+#   make test   create .venv, install clir-rag with test extras, lint, run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Pinned: this exact release installs a CPU-only wheel; an unpinned torch pulls GBs of CUDA.
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test lint bench xquad clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-core: $(BIN)/python pyproject.toml integrations/llama-index-clir-rag/pyproject.toml
+	$(BIN)/python -m pip install --quiet -e . -e integrations/llama-index-clir-rag
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed-core
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev,st]" -e integrations/llama-index-clir-rag
+	touch $@
+
+demo: $(VENV)/.installed-core
+	$(BIN)/clir-rag demo
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m ruff check src integrations tests benchmarks evals examples
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench_first_stage.py
+
+xquad: $(VENV)/.installed-dev
+	$(BIN)/python evals/xquad_first_stage.py --doc-langs de ru zh ar th
+
+clean:
+	rm -rf $(VENV) demo-index runs .pytest_cache
