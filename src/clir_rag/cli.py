@@ -17,8 +17,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: messages carry paths that users copy; never break them across lines
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 IndexDir = Annotated[Path, typer.Option("--index", "-i", help="Index directory.")]
 

