@@ -27,6 +27,7 @@ demo: $(VENV)/.installed-core
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m ruff check src integrations tests benchmarks evals examples
+	$(BIN)/python -m ruff format --check src integrations tests benchmarks evals examples
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev

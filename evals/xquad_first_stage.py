@@ -18,8 +18,9 @@ from clir_rag.index import CrossLingualIndex
 from clir_rag.retrieve import DocumentRetriever
 
 
-def run(query_lang: str, doc_lang: str, modes: list[str], work: Path, data_dir: Path | None,
-        k: int = 100) -> dict[str, dict[str, float]]:
+def run(
+    query_lang: str, doc_lang: str, modes: list[str], work: Path, data_dir: Path | None, k: int = 100
+) -> dict[str, dict[str, float]]:
     data = load_xquad(query_lang, doc_lang, data_dir)
     index = CrossLingualIndex(work / f"xquad-{doc_lang}")
     index.add(data.documents, progress=True)
@@ -49,8 +50,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for lang, modes in table.items():
         for mode, m in modes.items():
-            print(f"| {lang} | {mode} | {m['nDCG@20']:.4f} | {m['RR@10']:.4f} | {m['R@100']:.4f} | "
-                  f"{m['ms_per_query']:.1f} |")
+            print(
+                f"| {lang} | {mode} | {m['nDCG@20']:.4f} | {m['RR@10']:.4f} | {m['R@100']:.4f} | "
+                f"{m['ms_per_query']:.1f} |"
+            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(table, indent=2))

@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from clir_rag.chunk import Chunker, approximate_token_count
@@ -9,7 +11,10 @@ GERMAN = (
     "Nobelpreis für Physik für seine Erklärung des photoelektrischen Effekts. Später lebte er in Princeton, "
     "wo er bis zu seinem Tod am Institute for Advanced Study arbeitete und eine einheitliche Feldtheorie suchte."
 )
-CHINESE = "爱因斯坦发展了狭义相对论和广义相对论。他于1921年获得诺贝尔物理学奖，以表彰他对光电效应的解释。后来他在普林斯顿高等研究院工作。"
+CHINESE = (
+    "爱因斯坦发展了狭义相对论和广义相对论。他于1921年获得诺贝尔物理学奖，"
+    "以表彰他对光电效应的解释。后来他在普林斯顿高等研究院工作。"
+)
 
 
 @pytest.mark.parametrize("max_tokens", [16, 32, 64])
@@ -25,14 +30,14 @@ def test_passages_fit_keep_offsets_and_cover_the_text(encoder, text: str, lang: 
         assert encoder.count_tokens(p.text) <= max_tokens
     # consecutive passages overlap or touch, and together they cover the text
     assert passages[0].start == 0 and passages[-1].end == len(text)
-    for a, b in zip(passages, passages[1:], strict=False):
+    for a, b in itertools.pairwise(passages):
         assert a.start < b.start <= a.end + 1
 
 
 def test_overlap_repeats_the_tail_of_the_previous_passage(encoder) -> None:
     chunker = Chunker(max_tokens=24, overlap=8, token_counter=encoder.count_tokens)
     passages = chunker.chunk(Document(id="d", text=GERMAN, lang="de"))
-    for a, b in zip(passages, passages[1:], strict=False):
+    for a, b in itertools.pairwise(passages):
         shared = GERMAN[b.start : a.end]
         assert shared, "neighbouring passages must share text when overlap > 0"
         assert encoder.count_tokens(shared) <= 8
@@ -40,7 +45,7 @@ def test_overlap_repeats_the_tail_of_the_previous_passage(encoder) -> None:
 
 def test_no_overlap_gives_disjoint_passages(encoder) -> None:
     passages = Chunker(32, 0, encoder.count_tokens).chunk(Document(id="d", text=GERMAN, lang="de"))
-    for a, b in zip(passages, passages[1:], strict=False):
+    for a, b in itertools.pairwise(passages):
         assert b.start >= a.end
 
 
@@ -73,8 +78,10 @@ def _c(pid: str, doc: str, score: float, index: int) -> ScoredCandidate:
 
 
 def test_maxp_and_firstp_aggregation() -> None:
-    passages = Ranking(query=Query(text="q"), candidates=[
-        _c("a#2", "a", 0.9, 2), _c("b#0", "b", 0.8, 0), _c("a#0", "a", 0.5, 0), _c("c#1", "c", 0.4, 1)])
+    passages = Ranking(
+        query=Query(text="q"),
+        candidates=[_c("a#2", "a", 0.9, 2), _c("b#0", "b", 0.8, 0), _c("a#0", "a", 0.5, 0), _c("c#1", "c", 0.4, 1)],
+    )
     maxp = aggregate_passages(passages, "maxp")
     assert [(c.id, c.score) for c in maxp] == [("a", 0.9), ("b", 0.8), ("c", 0.4)]
     assert maxp.candidates[0].metadata["passage_id"] == "a#2"

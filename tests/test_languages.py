@@ -1,16 +1,39 @@
 import pytest
 
 from clir_rag.errors import LanguageError
-from clir_rag.languages import detect_language, get_language, normalize_language, supported_languages, to_flores
+from clir_rag.languages import (
+    detect_language,
+    get_language,
+    normalize_language,
+    supported_languages,
+    to_flores,
+)
 
 
 @pytest.mark.parametrize(
     ("code", "expected"),
     [
-        ("de", "de"), ("DE", "de"), ("deu", "de"), ("ger", "de"), ("deu_Latn", "de"), ("German", "de"),
-        ("de-AT", "de"), ("swh_Latn", "sw"), ("swa", "sw"), ("zho_Hans", "zh"), ("zh-TW", "zh"),
-        ("arb_Arab", "ar"), ("ha", "ha"), ("hau_Latn", "ha"), ("yor", "yo"), ("som_Latn", "so"),
-        ("fin", "fi"), ("ita_Latn", "it"), ("rus_Cyrl", "ru"), ("ceb", "ceb"), ("fil", "tl"),
+        ("de", "de"),
+        ("DE", "de"),
+        ("deu", "de"),
+        ("ger", "de"),
+        ("deu_Latn", "de"),
+        ("German", "de"),
+        ("de-AT", "de"),
+        ("swh_Latn", "sw"),
+        ("swa", "sw"),
+        ("zho_Hans", "zh"),
+        ("zh-TW", "zh"),
+        ("arb_Arab", "ar"),
+        ("ha", "ha"),
+        ("hau_Latn", "ha"),
+        ("yor", "yo"),
+        ("som_Latn", "so"),
+        ("fin", "fi"),
+        ("ita_Latn", "it"),
+        ("rus_Cyrl", "ru"),
+        ("ceb", "ceb"),
+        ("fil", "tl"),
     ],
 )
 def test_normalize_accepts_every_code_family(code: str, expected: str) -> None:
@@ -19,9 +42,22 @@ def test_normalize_accepts_every_code_family(code: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("code", "flores"),
-    [("en", "eng_Latn"), ("sw", "swh_Latn"), ("ha", "hau_Latn"), ("yo", "yor_Latn"), ("so", "som_Latn"),
-     ("de", "deu_Latn"), ("fi", "fin_Latn"), ("it", "ita_Latn"), ("ru", "rus_Cyrl"), ("zh", "zho_Hans"),
-     ("zh-TW", "zho_Hant"), ("zh-Hant", "zho_Hant"), ("sr-Latn", "srp_Latn"), ("fa", "pes_Arab")],
+    [
+        ("en", "eng_Latn"),
+        ("sw", "swh_Latn"),
+        ("ha", "hau_Latn"),
+        ("yo", "yor_Latn"),
+        ("so", "som_Latn"),
+        ("de", "deu_Latn"),
+        ("fi", "fin_Latn"),
+        ("it", "ita_Latn"),
+        ("ru", "rus_Cyrl"),
+        ("zh", "zho_Hans"),
+        ("zh-TW", "zho_Hant"),
+        ("zh-Hant", "zho_Hant"),
+        ("sr-Latn", "srp_Latn"),
+        ("fa", "pes_Arab"),
+    ],
 )
 def test_flores_codes(code: str, flores: str) -> None:
     assert to_flores(code) == flores

@@ -5,11 +5,11 @@ import pytest
 
 pytest.importorskip("llama_index.core")
 
-from llama_index.core import Document as LIDocument  # noqa: E402
-from llama_index.core import Settings  # noqa: E402
-from llama_index.core.query_engine import RetrieverQueryEngine  # noqa: E402
-from llama_index.core.schema import MetadataMode, NodeRelationship  # noqa: E402
-from llama_index.retrievers.clir_rag import CrossLingualRetriever  # noqa: E402
+from llama_index.core import Document as LIDocument
+from llama_index.core import Settings
+from llama_index.core.query_engine import RetrieverQueryEngine
+from llama_index.core.schema import MetadataMode, NodeRelationship
+from llama_index.retrievers.clir_rag import CrossLingualRetriever
 
 
 def test_retriever_returns_nodes_with_language_and_doc_id(demo_index_dir: Path) -> None:
@@ -27,12 +27,19 @@ def test_retriever_returns_nodes_with_language_and_doc_id(demo_index_dir: Path) 
 
 
 def test_language_filter_and_async(demo_index_dir: Path) -> None:
-    retriever = CrossLingualRetriever.from_index_dir(demo_index_dir, mode="hybrid", similarity_top_k=4,
-                                                     langs=["sw"])
+    retriever = CrossLingualRetriever.from_index_dir(demo_index_dir, mode="hybrid", similarity_top_k=4, langs=["sw"])
 
     async def many() -> list:
-        return await asyncio.gather(*(retriever.aretrieve(q) for q in [
-            "beekeeping, honey and wax", "malaria symptoms and mosquito nets", "the largest lake in Africa"]))
+        return await asyncio.gather(
+            *(
+                retriever.aretrieve(q)
+                for q in [
+                    "beekeeping, honey and wax",
+                    "malaria symptoms and mosquito nets",
+                    "the largest lake in Africa",
+                ]
+            )
+        )
 
     results = asyncio.run(many())
     assert [r[0].node.metadata["doc_id"] for r in results] == ["sw-nyuki", "sw-malaria", "sw-ziwa-victoria"]

@@ -19,11 +19,17 @@ def _sorted(r: Ranking) -> bool:
 @pytest.mark.parametrize(
     ("query", "langs", "expected_doc"),
     [
-        ("Who discovered the drug artemisinin against malaria?", ["de", "zh", "sw", "fr"],
-         {"de-malaria-medikament", "zh-tuyouyou"}),
+        (
+            "Who discovered the drug artemisinin against malaria?",
+            ["de", "zh", "sw", "fr"],
+            {"de-malaria-medikament", "zh-tuyouyou"},
+        ),
         ("Wie hoch ist der höchste Berg der Welt?", ["zh", "fr", "sw"], {"zh-zhumulangma"}),
-        ("Ni nchi gani imeshinda Kombe la Dunia mara nyingi zaidi?", ["zh", "en", "de"],
-         {"zh-shijiebei", "en-world-cup"}),
+        (
+            "Ni nchi gani imeshinda Kombe la Dunia mara nyingi zaidi?",
+            ["zh", "en", "de"],
+            {"zh-shijiebei", "en-world-cup"},
+        ),
         ("蜜蜂为什么会死亡？", ["de", "en", "fr", "es", "sw"], {"de-bienensterben"}),
     ],
 )
@@ -80,8 +86,12 @@ def test_rrf_by_hand() -> None:
 
 
 def test_weighted_fusion_by_hand() -> None:
-    fused = {c.id: c.score for c in weighted_score_fusion(
-        [_r(("a", 10), ("b", 5), ("c", 0)), _r(("c", 2.0), ("a", 1.0))], weights=[0.7, 0.3])}
+    fused = {
+        c.id: c.score
+        for c in weighted_score_fusion(
+            [_r(("a", 10), ("b", 5), ("c", 0)), _r(("c", 2.0), ("a", 1.0))], weights=[0.7, 0.3]
+        )
+    }
     assert fused == pytest.approx({"a": 0.7, "b": 0.35, "c": 0.3})
 
 

@@ -1,3 +1,4 @@
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ def test_bm25_per_language_search_and_persistence(tmp_path: Path) -> None:
     both = index.search({"de": "Katze", "en": "cats"}, k=5)
     assert {h[0] for h in both} == {"d1", "e1"}
     assert [h[0] for h in index.search("睡觉", k=5)] == ["z1"]
-    assert all(a[1] >= b[1] > 0 for a, b in zip(both, both[1:], strict=False))
+    assert all(a[1] >= b[1] > 0 for a, b in itertools.pairwise(both))
     index.save(tmp_path / "bm25")
     index.save(tmp_path / "bm25")  # replacing an existing folder works
     loaded = BM25Index.load(tmp_path / "bm25")

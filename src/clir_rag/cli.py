@@ -61,8 +61,9 @@ def index(
 
     try:
         docs = read_corpus(corpus, lang=lang)
-        idx = CrossLingualIndex(index_dir, encoder=encoder, max_tokens=max_tokens, overlap=overlap,
-                                chroma_url=chroma_url)
+        idx = CrossLingualIndex(
+            index_dir, encoder=encoder, max_tokens=max_tokens, overlap=overlap, chroma_url=chroma_url
+        )
         stats = idx.add(docs, batch_size=batch_size, progress=True)
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None

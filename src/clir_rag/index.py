@@ -223,8 +223,10 @@ class CrossLingualIndex:
     def rebuild_bm25(self) -> BM25Index:
         """Rebuild BM25 from every passage in Chroma and persist it."""
         bm25 = BM25Index.build(
-            ((pid, _index_text_raw(text, meta.get("title")), meta["lang"])
-             for pid, text, meta in self.store.iter_passages()),
+            (
+                (pid, _index_text_raw(text, meta.get("title")), meta["lang"])
+                for pid, text, meta in self.store.iter_passages()
+            ),
             k1=self.manifest["bm25"]["k1"],
             b=self.manifest["bm25"]["b"],
         )
@@ -297,8 +299,9 @@ def _progress_reporter(progress: bool | ProgressCallback, total: int, label: str
         return lambda done: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                   transient=False)
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False
+    )
     task = bar.add_task(label, total=total)
     bar.start()
 

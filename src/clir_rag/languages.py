@@ -254,7 +254,7 @@ _detector = None
 _detector_lock = threading.Lock()
 
 
-def _get_detector():  # noqa: ANN202 - lingua has no public type for the detector
+def _get_detector():
     global _detector
     with _detector_lock:
         if _detector is None:

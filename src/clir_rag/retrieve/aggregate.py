@@ -28,8 +28,9 @@ def aggregate_passages(ranking: Ranking, method: Aggregation = "maxp") -> Rankin
             best[cand.doc_id] = cand.model_copy(
                 update={"id": cand.doc_id, "metadata": {**cand.metadata, "passage_id": cand.id}}
             )
-    return Ranking(query=ranking.query, candidates=list(best.values()),
-                   retriever=f"{ranking.retriever}+{method}", level="document")
+    return Ranking(
+        query=ranking.query, candidates=list(best.values()), retriever=f"{ranking.retriever}+{method}", level="document"
+    )
 
 
 class DocumentRetriever:

@@ -36,7 +36,5 @@ class BM25Retriever:
         q = as_query(query)
         hits = self.bm25.search(query_by_lang or q.text, k, as_langs(langs))
         stored = self.store.get([pid for pid, _, _ in hits])
-        candidates = [
-            stored[pid].model_copy(update={"score": score}) for pid, score, _ in hits if pid in stored
-        ]
+        candidates = [stored[pid].model_copy(update={"score": score}) for pid, score, _ in hits if pid in stored]
         return Ranking.from_unsorted(q, candidates, retriever=self.name)

@@ -25,9 +25,7 @@ def reciprocal_rank_fusion(
     return [first[i].model_copy(update={"score": s}) for i, s in scores.items()]
 
 
-def weighted_score_fusion(
-    rankings: Sequence[Ranking], weights: Sequence[float] | None = None
-) -> list[ScoredCandidate]:
+def weighted_score_fusion(rankings: Sequence[Ranking], weights: Sequence[float] | None = None) -> list[ScoredCandidate]:
     """Sum of min-max normalised scores, weighted; a candidate missing from a ranking gets 0 there."""
     weights = list(weights) if weights is not None else [1.0] * len(rankings)
     scores: dict[str, float] = {}

@@ -18,20 +18,58 @@ from functools import lru_cache
 from clir_rag.languages import normalize_language
 
 _STEMMERS = {
-    "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "cs": "czech", "da": "danish",
-    "nl": "dutch", "en": "english", "eo": "esperanto", "et": "estonian", "fi": "finnish", "fr": "french",
-    "de": "german", "el": "greek", "hi": "hindi", "hu": "hungarian", "id": "indonesian", "ga": "irish",
-    "it": "italian", "lt": "lithuanian", "ne": "nepali", "nb": "norwegian", "nn": "norwegian",
-    "fa": "persian", "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian",
-    "sr": "serbian", "st": "sesotho", "es": "spanish", "sv": "swedish", "ta": "tamil", "tr": "turkish",
+    "ar": "arabic",
+    "hy": "armenian",
+    "eu": "basque",
+    "ca": "catalan",
+    "cs": "czech",
+    "da": "danish",
+    "nl": "dutch",
+    "en": "english",
+    "eo": "esperanto",
+    "et": "estonian",
+    "fi": "finnish",
+    "fr": "french",
+    "de": "german",
+    "el": "greek",
+    "hi": "hindi",
+    "hu": "hungarian",
+    "id": "indonesian",
+    "ga": "irish",
+    "it": "italian",
+    "lt": "lithuanian",
+    "ne": "nepali",
+    "nb": "norwegian",
+    "nn": "norwegian",
+    "fa": "persian",
+    "pl": "polish",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sr": "serbian",
+    "st": "sesotho",
+    "es": "spanish",
+    "sv": "swedish",
+    "ta": "tamil",
+    "tr": "turkish",
     "yi": "yiddish",
 }
 _STOPWORDS = {
-    "en": "STOPWORDS_EN", "de": "STOPWORDS_GERMAN", "nl": "STOPWORDS_DUTCH", "fr": "STOPWORDS_FRENCH",
-    "es": "STOPWORDS_SPANISH", "pt": "STOPWORDS_PORTUGUESE", "it": "STOPWORDS_ITALIAN",
-    "ru": "STOPWORDS_RUSSIAN", "sv": "STOPWORDS_SWEDISH", "nb": "STOPWORDS_NORWEGIAN",
-    "nn": "STOPWORDS_NORWEGIAN", "da": "STOPWORDS_DANISH", "tr": "STOPWORDS_TURKISH",
-    "zh": "STOPWORDS_CHINESE", "ko": "STOPWORDS_KOREAN",
+    "en": "STOPWORDS_EN",
+    "de": "STOPWORDS_GERMAN",
+    "nl": "STOPWORDS_DUTCH",
+    "fr": "STOPWORDS_FRENCH",
+    "es": "STOPWORDS_SPANISH",
+    "pt": "STOPWORDS_PORTUGUESE",
+    "it": "STOPWORDS_ITALIAN",
+    "ru": "STOPWORDS_RUSSIAN",
+    "sv": "STOPWORDS_SWEDISH",
+    "nb": "STOPWORDS_NORWEGIAN",
+    "nn": "STOPWORDS_NORWEGIAN",
+    "da": "STOPWORDS_DANISH",
+    "tr": "STOPWORDS_TURKISH",
+    "zh": "STOPWORDS_CHINESE",
+    "ko": "STOPWORDS_KOREAN",
 }
 _BIGRAM_LANGS = {"zh", "yue", "ja", "th", "lo", "km", "my"}
 _NO_SPACE = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -62,8 +100,9 @@ class Analyzer:
             elif tok not in self.stopwords:
                 terms.append(tok)
         if self.stemmer_name:
-            terms = [t if _NO_SPACE_RUN.match(t) else s for t, s in zip(terms, _stem(self.stemmer_name, terms),
-                                                                           strict=True)]
+            terms = [
+                t if _NO_SPACE_RUN.match(t) else s for t, s in zip(terms, _stem(self.stemmer_name, terms), strict=True)
+            ]
         return terms
 
 
@@ -72,7 +111,7 @@ def _stem(name: str, words: list[str]) -> list[str]:
 
 
 @lru_cache(maxsize=64)
-def _stemmer(name: str):  # noqa: ANN202 - PyStemmer has no stubs
+def _stemmer(name: str):
     import Stemmer
 
     return Stemmer.Stemmer(name)

@@ -37,9 +37,7 @@ class BM25Index:
         return sum(len(v) for v in self._ids.values())
 
     @classmethod
-    def build(
-        cls, passages: Iterable[tuple[str, str, str]], k1: float = DEFAULT_K1, b: float = DEFAULT_B
-    ) -> BM25Index:
+    def build(cls, passages: Iterable[tuple[str, str, str]], k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> BM25Index:
         """Build from ``(passage id, text, lang)`` triples."""
         import bm25s
 
@@ -78,9 +76,7 @@ class BM25Index:
             if not terms:
                 continue
             ids = self._ids[lang]
-            docs, scores = self._indexes[lang].retrieve(
-                [terms], k=min(k, len(ids)), show_progress=False, n_threads=1
-            )
+            docs, scores = self._indexes[lang].retrieve([terms], k=min(k, len(ids)), show_progress=False, n_threads=1)
             hits.extend((ids[int(d)], float(s), lang) for d, s in zip(docs[0], scores[0], strict=True) if s > 0)
         hits.sort(key=lambda h: (-h[1], h[0]))
         return hits[:k]

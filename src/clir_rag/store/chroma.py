@@ -23,7 +23,7 @@ DEFAULT_COLLECTION = "clir_passages"
 _GET_BATCH = 2000
 
 
-def _client(path: str | Path | None, url: str | None):  # noqa: ANN202 - chromadb's client types are private
+def _client(path: str | Path | None, url: str | None):
     import chromadb
     from chromadb.config import Settings
 
@@ -33,9 +33,7 @@ def _client(path: str | Path | None, url: str | None):  # noqa: ANN202 - chromad
         if not parsed.hostname:
             raise ValueError(f"cannot read a host from Chroma URL {url!r}")
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
-        return chromadb.HttpClient(
-            host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings
-        )
+        return chromadb.HttpClient(host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings)
     if path is None:
         raise ValueError("give a directory (embedded Chroma) or a URL (Chroma server)")
     Path(path).mkdir(parents=True, exist_ok=True)
@@ -172,6 +170,5 @@ def _candidate(pid: str, text: str | None, meta: dict[str, Any] | None, score: f
         text=text or "",
         lang=meta.pop("lang", None),
         title=meta.pop("title", None),
-        metadata={**extra, "passage_index": meta.get("index", 0), "start": meta.get("start"),
-                  "end": meta.get("end")},
+        metadata={**extra, "passage_index": meta.get("index", 0), "start": meta.get("start"), "end": meta.get("end")},
     )

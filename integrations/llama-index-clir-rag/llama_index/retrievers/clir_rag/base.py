@@ -7,14 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from llama_index.core.callbacks import CallbackManager
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import (
+    BaseNode,
+    NodeRelationship,
+    NodeWithScore,
+    QueryBundle,
+    RelatedNodeInfo,
+    TextNode,
+)
+
 from clir_rag.index import CrossLingualIndex
 from clir_rag.languages import detect_language
 from clir_rag.retrieve import Retriever
 from clir_rag.types import Document as ClirDocument
 from clir_rag.types import Query, ScoredCandidate
-from llama_index.core.callbacks import CallbackManager
-from llama_index.core.retrievers import BaseRetriever
-from llama_index.core.schema import BaseNode, NodeRelationship, NodeWithScore, QueryBundle, RelatedNodeInfo, TextNode
 
 # Positional bookkeeping that helps tracing but only distracts an LLM or an embedder.
 _HIDDEN_KEYS = ["passage_index", "start", "end", "retriever", "passage_id", "lang_detected"]
