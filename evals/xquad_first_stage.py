@@ -13,6 +13,8 @@ import json
 import time
 from pathlib import Path
 
+from rich.progress import track
+
 from clir_rag.eval import evaluate, load_xquad, ranking_to_run
 from clir_rag.index import CrossLingualIndex
 from clir_rag.retrieve import DocumentRetriever
@@ -28,7 +30,10 @@ def run(
     for mode in modes:
         retriever = DocumentRetriever(index.retriever(mode), "maxp")  # type: ignore[arg-type]
         t = time.perf_counter()
-        rankings = [retriever.retrieve(q, k) for q in data.queries]
+        rankings = [
+            retriever.retrieve(q, k)
+            for q in track(data.queries, description=f"{query_lang}->{doc_lang} {mode}", transient=True)
+        ]
         secs = time.perf_counter() - t
         means, _ = evaluate(ranking_to_run(rankings), data.qrels, ("nDCG@20", "RR@10", "R@100"))
         results[mode] = {**means, "queries": len(data.queries), "ms_per_query": 1000 * secs / len(data.queries)}

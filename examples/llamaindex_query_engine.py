@@ -20,7 +20,7 @@ from clir_rag.demo import build_demo_index
 def main(index_dir: str = "demo-index") -> None:
     build_demo_index(index_dir, progress=False)
     Settings.llm = None
-    retriever = CrossLingualRetriever.from_index_dir(index_dir, mode="hybrid", similarity_top_k=3)
+    retriever = CrossLingualRetriever.from_index_dir(index_dir, mode="dense", similarity_top_k=3)
     engine = RetrieverQueryEngine.from_args(retriever, response_mode="no_text")
     for question in [
         "Who discovered the drug artemisinin against malaria?",

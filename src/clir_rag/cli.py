@@ -79,7 +79,9 @@ def search(
     query: Annotated[str, typer.Argument(help="The query, in any language.")],
     index_dir: IndexDir,
     k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
-    mode: Annotated[str, typer.Option(help="dense | bm25 | hybrid")] = "hybrid",
+    mode: Annotated[
+        str, typer.Option(help="dense | bm25 | hybrid (dense is best across languages without translation)")
+    ] = "dense",
     lang: Annotated[list[str] | None, typer.Option(help="Only documents in this language (repeatable).")] = None,
     documents: Annotated[bool, typer.Option("--documents", help="Rank documents (MaxP) instead of passages.")] = False,
 ) -> None:

@@ -254,13 +254,19 @@ class CrossLingualIndex:
 
     def retriever(
         self,
-        mode: Mode = "hybrid",
+        mode: Mode = "dense",
         *,
         fusion: Literal["rrf", "weighted"] = "rrf",
         weights: Sequence[float] | None = None,
         documents: Literal["maxp", "firstp"] | None = None,
     ) -> Retriever:
-        """A retriever over this index; ``documents`` aggregates passages to documents."""
+        """A retriever over this index; ``documents`` aggregates passages to documents.
+
+        ``dense`` is the default because, across languages and without translation,
+        BM25 mostly adds noise: on XQuAD en->de, RRF of dense and BM25 scores nDCG@20
+        0.67 against dense's 0.92 (evals/README.md). ``hybrid`` pays off for
+        same-language queries and over translated text.
+        """
         dense = DenseRetriever(self.store, self.encoder)
         if mode == "dense":
             r: Retriever = dense
@@ -273,7 +279,7 @@ class CrossLingualIndex:
         return DocumentRetriever(r, documents) if documents else r
 
     def search(
-        self, query: Query | str, k: int = 10, *, mode: Mode = "hybrid", langs: Sequence[str] | None = None
+        self, query: Query | str, k: int = 10, *, mode: Mode = "dense", langs: Sequence[str] | None = None
     ) -> Ranking:
         return self.retriever(mode).retrieve(query, k, langs=langs)
 

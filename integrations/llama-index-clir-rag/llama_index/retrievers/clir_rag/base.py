@@ -88,7 +88,7 @@ class CrossLingualRetriever(BaseRetriever):
     def from_index(
         cls,
         index: CrossLingualIndex,
-        mode: Literal["dense", "bm25", "hybrid"] = "hybrid",
+        mode: Literal["dense", "bm25", "hybrid"] = "dense",
         documents: Literal["maxp", "firstp"] | None = None,
         **kwargs: Any,
     ) -> CrossLingualRetriever:
@@ -96,7 +96,7 @@ class CrossLingualRetriever(BaseRetriever):
 
     @classmethod
     def from_index_dir(
-        cls, path: str | Path, mode: Literal["dense", "bm25", "hybrid"] = "hybrid", **kwargs: Any
+        cls, path: str | Path, mode: Literal["dense", "bm25", "hybrid"] = "dense", **kwargs: Any
     ) -> CrossLingualRetriever:
         """Open an index built by ``clir-rag index`` (or :class:`CrossLingualIndex`)."""
         return cls.from_index(CrossLingualIndex(path), mode, **kwargs)
@@ -106,7 +106,7 @@ class CrossLingualRetriever(BaseRetriever):
         cls,
         documents: Sequence[BaseNode],
         path: str | Path,
-        mode: Literal["dense", "bm25", "hybrid"] = "hybrid",
+        mode: Literal["dense", "bm25", "hybrid"] = "dense",
         *,
         encoder: str | None = None,
         show_progress: bool = False,
