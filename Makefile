@@ -6,6 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Pinned: this exact release installs a CPU-only wheel; an unpinned torch pulls GBs of CUDA.
 TORCH  ?= torch==2.13.0
+# llama-cpp-python builds from source; the default native build crashes in AMX code on some CPUs.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
 .PHONY: demo test lint bench xquad clean
 
@@ -19,7 +22,7 @@ $(VENV)/.installed-core: $(BIN)/python pyproject.toml integrations/llama-index-c
 
 $(VENV)/.installed-dev: $(VENV)/.installed-core
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,st]" -e integrations/llama-index-clir-rag
+	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai]" -e integrations/llama-index-clir-rag
 	touch $@
 
 demo: $(VENV)/.installed-core
@@ -32,6 +35,7 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_first_stage.py
+	$(BIN)/python benchmarks/bench_rerank_simulation.py
 
 xquad: $(VENV)/.installed-dev
 	$(BIN)/python evals/xquad_first_stage.py --doc-langs de ru zh ar th

@@ -25,3 +25,15 @@ class CorpusError(InputError):
 
 class IndexCompatibilityError(ClirRagError):
     """An index directory built with another encoder, dimension or format."""
+
+
+class LLMError(ClirRagError):
+    """An LLM call failed (after retries, where retrying made sense)."""
+
+
+class LLMTransientError(LLMError):
+    """A failure worth retrying: a timeout, a dropped connection, a 429 or 5xx answer."""
+
+
+class LLMUnavailableError(LLMError):
+    """The backend cannot serve at all (server down, model missing): retrying will not help."""

@@ -128,3 +128,20 @@ class Chunker:
     def chunk_all(self, docs: Iterable[Document]) -> Iterator[Passage]:
         for doc in docs:
             yield from self.chunk(doc)
+
+
+def truncate_to_tokens(text: str, max_tokens: int, count: TokenCounter) -> str:
+    """The longest prefix of whole units of ``text`` that counts at most ``max_tokens`` tokens."""
+    if max_tokens <= 0:
+        return ""
+    if count(text) <= max_tokens:
+        return text
+    ends = [m.start() + len(m.group().rstrip()) for m in _UNIT.finditer(text)]
+    lo, hi = 0, len(ends)  # number of units kept
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(text[: ends[mid - 1]]) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[: ends[lo - 1]] if lo else ""

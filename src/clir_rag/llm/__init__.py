@@ -1,0 +1,43 @@
+"""LLM backends behind one protocol, and a client that makes calls cheap and safe.
+
+Backends: :class:`OpenAICompatibleLLM` (any OpenAI-compatible server),
+:class:`LlamaCppLLM` (in-process GGUF; the embedded default model),
+:class:`TransformersLLM` (local Hugging Face causal LM). :class:`LLMClient`
+adds caching, retries, timeouts, a concurrency limit and usage accounting.
+"""
+
+from clir_rag.llm.base import LLM, Completion, LabelScorer, Message, supports_label_scores
+from clir_rag.llm.cache import LLMCache
+from clir_rag.llm.client import LLMClient
+from clir_rag.llm.usage import Usage
+
+__all__ = [
+    "LLM",
+    "Completion",
+    "LLMCache",
+    "LLMClient",
+    "LabelScorer",
+    "Message",
+    "Usage",
+    "default_llm",
+    "supports_label_scores",
+]
+
+
+def __getattr__(name: str):  # backends import heavy packages: load them on first use
+    if name == "LlamaCppLLM":
+        from clir_rag.llm.llamacpp import LlamaCppLLM
+
+        return LlamaCppLLM
+    if name == "OpenAICompatibleLLM":
+        from clir_rag.llm.openai_backend import OpenAICompatibleLLM
+
+        return OpenAICompatibleLLM
+    raise AttributeError(name)
+
+
+def default_llm(**kwargs):  # forwards to LlamaCppLLM
+    """The embedded default: Qwen2.5-Coder-0.5B-Instruct (Q4_K_M) in-process via llama.cpp."""
+    from clir_rag.llm.llamacpp import LlamaCppLLM
+
+    return LlamaCppLLM(**kwargs)

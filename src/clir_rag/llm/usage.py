@@ -1,0 +1,37 @@
+"""Usage accounting: what a query (or a whole run) cost in calls, tokens and time."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, fields
+
+
+@dataclass
+class Usage:
+    calls: int = 0  # calls that reached the model (cache hits excluded)
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0  # wall time spent in model calls
+    failures: int = 0  # calls that failed after retries
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **deltas: float) -> None:
+        with self._lock:
+            for name, value in deltas.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def merge(self, other: Usage) -> None:
+        self.add(**{k: v for k, v in other.as_dict().items()})
+
+    @property
+    def requests(self) -> int:
+        return self.calls + self.cache_hits
+
+    @property
+    def cache_hit_rate(self) -> float:
+        return self.cache_hits / self.requests if self.requests else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}

@@ -1,0 +1,128 @@
+"""Listwise LLM reranking (RankGPT / RankZephyr style) with a sliding window."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from clir_rag.chunk.chunker import truncate_to_tokens
+from clir_rag.errors import LLMError
+from clir_rag.llm.base import LLM, Message
+from clir_rag.llm.client import LLMClient
+from clir_rag.llm.usage import Usage
+from clir_rag.rerank import prompts
+from clir_rag.rerank.algorithms import sliding_windows
+from clir_rag.rerank.base import RerankReport, RerankResult, apply_order, neutralise_markers
+from clir_rag.rerank.permutation import parse_permutation
+from clir_rag.types import Query, Ranking
+
+
+class ListwiseReranker:
+    """Rerank the top ``depth`` candidates with windows of ``window`` passages moved up by ``step``.
+
+    Passages are cut to fit the model's context (at most ``max_passage_tokens``
+    each, fewer when the window would not fit). Each window's answer is parsed
+    forgivingly; a failed window (error, no ranking) keeps its order and is counted.
+    """
+
+    name = "listwise"
+
+    def __init__(
+        self,
+        llm: LLMClient | LLM,
+        *,
+        window: int = 20,
+        step: int = 10,
+        depth: int = 100,
+        max_passage_tokens: int = 300,
+        system_prompt: str = prompts.LISTWISE_SYSTEM,
+        user_prompt: str = prompts.LISTWISE_USER,
+        passage_template: str = prompts.LISTWISE_PASSAGE,
+    ) -> None:
+        self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
+        list(sliding_windows(window, window, step))  # validates window and step
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self.window, self.step, self.depth = window, step, depth
+        self.max_passage_tokens = max_passage_tokens
+        self.system_prompt, self.user_prompt, self.passage_template = system_prompt, user_prompt, passage_template
+
+    def _max_new_tokens(self, n: int) -> int:
+        # "[12] > " is about 5 tokens; leave room for a little chatter.
+        return 6 * n + 16
+
+    def build_messages(self, query: str, texts: Sequence[str]) -> list[Message]:
+        """The prompt for one window, passages truncated so the whole fits the context window."""
+        count = self.client.count_tokens
+        n = len(texts)
+        skeleton = self.system_prompt + self.user_prompt.format(num=n, query=query, passages="")
+        fixed = count(skeleton) + n * (count(self.passage_template.format(id=n, text="")) + 1) + 32
+        room = self.client.llm.context_window - self._max_new_tokens(n) - fixed
+        per_passage = min(self.max_passage_tokens, room // max(n, 1))
+        if per_passage < 16:
+            raise ValueError(
+                f"a window of {n} passages does not fit a {self.client.llm.context_window}-token context; "
+                "use a smaller window or a model with a longer context"
+            )
+        passages = "\n".join(
+            self.passage_template.format(
+                id=i + 1, text=truncate_to_tokens(" ".join(neutralise_markers(t).split()), per_passage, count)
+            )
+            for i, t in enumerate(texts)
+        )
+        return [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": self.user_prompt.format(num=n, query=query, passages=passages)},
+        ]
+
+    def _apply(self, report: RerankReport, part: list[int], text: str | None, error: str | None) -> list[int]:
+        if error is not None:
+            report.windows_failed += 1
+            report.note(f"window failed: {error}")
+            return part
+        parsed = parse_permutation(text or "", len(part))
+        if parsed.outcome == "ok":
+            report.windows_ok += 1
+        elif parsed.outcome == "repaired":
+            report.windows_repaired += 1
+        else:
+            report.windows_failed += 1
+        if parsed.problems:
+            report.note(f"window {parsed.outcome}: {'; '.join(parsed.problems)}")
+        return [part[j] for j in parsed.order]
+
+    def rerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:
+        q = (query or ranking.query).text
+        report = RerankReport(self.name, usage=Usage())
+        d = min(self.depth, len(ranking.candidates))
+        order = list(range(d))
+        for start, end in sliding_windows(d, self.window, self.step):
+            part = order[start:end]
+            messages = self.build_messages(q, [ranking.candidates[i].text for i in part])
+            try:
+                out = self.client.generate(messages, max_tokens=self._max_new_tokens(len(part)), usage=report.usage)
+                order[start:end] = self._apply(report, part, out.text, None)
+            except LLMError as e:
+                order[start:end] = self._apply(report, part, None, str(e))
+        return RerankResult(apply_order(ranking, order, self.name), report)
+
+    async def arerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:
+        """Windows of one query depend on each other; many queries rerank concurrently."""
+        q = (query or ranking.query).text
+        report = RerankReport(self.name, usage=Usage())
+        d = min(self.depth, len(ranking.candidates))
+        order = list(range(d))
+        for start, end in sliding_windows(d, self.window, self.step):
+            part = order[start:end]
+            messages = self.build_messages(q, [ranking.candidates[i].text for i in part])
+            try:
+                out = await self.client.agenerate(
+                    messages, max_tokens=self._max_new_tokens(len(part)), usage=report.usage
+                )
+                order[start:end] = self._apply(report, part, out.text, None)
+            except LLMError as e:
+                order[start:end] = self._apply(report, part, None, str(e))
+        return RerankResult(apply_order(ranking, order, self.name), report)
+
+    async def arerank_many(self, rankings: Sequence[Ranking]) -> list[RerankResult]:
+        return list(await asyncio.gather(*(self.arerank(r) for r in rankings)))

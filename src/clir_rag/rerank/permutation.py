@@ -1,0 +1,78 @@
+"""Reading a ranking like ``[3] > [1] > [2]`` out of whatever an LLM wrote.
+
+Small and quantised models add prose, reasoning blocks, repeat or invent ids,
+or stop early. The parser always returns a valid permutation of the window:
+it takes the best-looking ranking in the text, drops ids that are out of range
+or repeated, and appends the ids it never mentioned in their input order, so
+a partial answer still moves what it did rank. The outcome says whether the
+answer was usable as is (``ok``), needed repair (``repaired``) or held no
+ranking at all (``failed``, input order kept).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+Outcome = Literal["ok", "repaired", "failed"]
+
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?(</\1>|$)", re.S | re.I)
+_BRACKETED = re.compile(r"\[\s*(\d+)\s*\]")
+_CHAIN = re.compile(r"\[\s*\d+\s*\](?:\s*(?:>|,|>>|->|→)\s*\[\s*\d+\s*\])+")
+_BARE_CHAIN = re.compile(r"\b\d+\b(?:\s*(?:>|,|>>|->|→)\s*\b\d+\b)+")
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass
+class ParsedPermutation:
+    order: list[int]  # 0-based positions of the window, best first
+    outcome: Outcome
+    problems: list[str] = field(default_factory=list)
+
+
+def _candidate_ids(text: str) -> tuple[list[int], bool]:
+    """Ids in the most ranking-like part of the text, and whether it was an explicit chain."""
+    chains = _CHAIN.findall(text)
+    if chains:
+        # The longest chain is the ranking; prose before it may cite single ids.
+        best = max(chains, key=lambda c: (len(_BRACKETED.findall(c)), text.rfind(c)))
+        return [int(x) for x in _BRACKETED.findall(best)], True
+    bracketed = _BRACKETED.findall(text)
+    if bracketed:
+        return [int(x) for x in bracketed], False
+    bare = _BARE_CHAIN.findall(text)
+    if bare:
+        best = max(bare, key=lambda c: len(_NUMBER.findall(c)))
+        return [int(x) for x in _NUMBER.findall(best)], False
+    return [], False
+
+
+def parse_permutation(text: str, n: int) -> ParsedPermutation:
+    """A permutation of ``range(n)`` from an answer that numbers passages from 1."""
+    if n <= 0:
+        return ParsedPermutation([], "ok")
+    cleaned = _THINK.sub(" ", text or "")
+    ids, explicit = _candidate_ids(cleaned)
+    problems: list[str] = []
+    order: list[int] = []
+    seen: set[int] = set()
+    for ident in ids:
+        pos = ident - 1
+        if not 0 <= pos < n:
+            problems.append(f"id {ident} out of range 1..{n}")
+        elif pos in seen:
+            problems.append(f"id {ident} repeated")
+        else:
+            seen.add(pos)
+            order.append(pos)
+    if not order:
+        reason = "empty answer" if not (text or "").strip() else "no passage ids in the answer"
+        return ParsedPermutation(list(range(n)), "failed", [*problems, reason])
+    missing = [i for i in range(n) if i not in seen]
+    if missing:
+        problems.append(f"{len(missing)} of {n} ids missing, appended in input order")
+        order.extend(missing)
+    if not explicit and len(order) > 1:
+        problems.append("no '[i] > [j]' chain; read ids in order of mention")
+    return ParsedPermutation(order, "repaired" if problems else "ok", problems)
