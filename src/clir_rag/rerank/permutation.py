@@ -31,21 +31,33 @@ class ParsedPermutation:
     problems: list[str] = field(default_factory=list)
 
 
-def _candidate_ids(text: str) -> tuple[list[int], bool]:
-    """Ids in the most ranking-like part of the text, and whether it was an explicit chain."""
-    chains = _CHAIN.findall(text)
-    if chains:
-        # The longest chain is the ranking; prose before it may cite single ids.
-        best = max(chains, key=lambda c: (len(_BRACKETED.findall(c)), text.rfind(c)))
-        return [int(x) for x in _BRACKETED.findall(best)], True
-    bracketed = _BRACKETED.findall(text)
+def _candidate_ids(text: str, n: int) -> tuple[list[int], bool]:
+    """Ids of the most ranking-like part of the text, and whether it was an explicit ``[i] > [j]`` chain.
+
+    Candidates are every chain and, as fallbacks, all bracketed ids in order of
+    mention and the longest chain of bare numbers. The one naming the most
+    distinct valid ids wins; explicit chains win ties, later ones first (the
+    final answer tends to follow the reasoning).
+    """
+
+    def valid(ids: list[int]) -> int:
+        return len({i for i in ids if 1 <= i <= n})
+
+    options: list[tuple[int, int, int, list[int], bool]] = []
+    for m in _CHAIN.finditer(text):
+        ids = [int(x) for x in _BRACKETED.findall(m.group())]
+        options.append((valid(ids), 2, m.start(), ids, True))
+    bracketed = [int(x) for x in _BRACKETED.findall(text)]
     if bracketed:
-        return [int(x) for x in bracketed], False
+        options.append((valid(bracketed), 1, 0, bracketed, False))
     bare = _BARE_CHAIN.findall(text)
-    if bare:
-        best = max(bare, key=lambda c: len(_NUMBER.findall(c)))
-        return [int(x) for x in _NUMBER.findall(best)], False
-    return [], False
+    if bare and not bracketed:
+        ids = [int(x) for x in _NUMBER.findall(max(bare, key=lambda c: len(_NUMBER.findall(c))))]
+        options.append((valid(ids), 0, 0, ids, False))
+    if not options:
+        return [], False
+    best = max(options, key=lambda o: o[:3])
+    return best[3], best[4]
 
 
 def parse_permutation(text: str, n: int) -> ParsedPermutation:
@@ -53,7 +65,7 @@ def parse_permutation(text: str, n: int) -> ParsedPermutation:
     if n <= 0:
         return ParsedPermutation([], "ok")
     cleaned = _THINK.sub(" ", text or "")
-    ids, explicit = _candidate_ids(cleaned)
+    ids, explicit = _candidate_ids(cleaned, n)
     problems: list[str] = []
     order: list[int] = []
     seen: set[int] = set()

@@ -1,0 +1,110 @@
+from pathlib import Path
+
+import pytest
+
+from clir_rag.errors import LLMError, LLMUnavailableError
+from clir_rag.llm import LLMCache, LLMClient, Usage
+from clir_rag.rerank import ListwiseReranker, PairwiseReranker
+from clir_rag.types import Query, Ranking, ScoredCandidate
+from tests.llm_faults import DOWN, TRANSIENT, FaultyLLM
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+def _ranking(n: int = 6) -> Ranking:
+    return Ranking(
+        query=Query(text="q"),
+        candidates=[
+            ScoredCandidate(id=f"p{i}", doc_id=f"d{i}", score=1 - i / 10, text=f"passage number {i}") for i in range(n)
+        ],
+    )
+
+
+def test_transient_errors_are_retried_with_bounded_attempts() -> None:
+    llm = FaultyLLM([TRANSIENT, TRANSIENT, "ok"])
+    client = LLMClient(llm, max_retries=2, backoff=0.0)
+    usage = Usage()
+    assert client.generate(MSG, usage=usage).text == "ok"
+    assert (usage.calls, usage.retries, usage.failures) == (3, 2, 0)
+    llm = FaultyLLM([TRANSIENT] * 10)
+    client = LLMClient(llm, max_retries=2, backoff=0.0)
+    with pytest.raises(LLMError, match="gave up after 3 tries"):
+        client.generate(MSG)
+    assert llm.calls == 3 and client.usage.failures == 1
+
+
+def test_timeout_is_a_transient_failure(tmp_path: Path) -> None:
+    client = LLMClient(FaultyLLM([0.5, 0.5]), timeout=0.05, max_retries=1, backoff=0.0)
+    with pytest.raises(LLMError, match="no answer within"):
+        client.generate(MSG)
+    assert client.usage.retries == 1 and client.usage.failures == 1
+
+
+def test_unavailable_backend_fails_once_then_fast() -> None:
+    llm = FaultyLLM([DOWN])
+    client = LLMClient(llm, max_retries=5, backoff=10.0)
+    with pytest.raises(LLMUnavailableError, match="connection refused"):
+        client.generate(MSG)
+    with pytest.raises(LLMUnavailableError, match="connection refused"):
+        client.generate(MSG)
+    assert llm.calls == 1  # the circuit is open: no second attempt, no backoff wait
+    client.reset_availability()
+    assert client.generate(MSG).text == ""
+
+
+def test_cache_makes_repeats_free_and_persists(tmp_path: Path) -> None:
+    llm = FaultyLLM(["first answer"], default="other")
+    client = LLMClient(llm, cache=tmp_path / "cache.sqlite")
+    assert client.generate(MSG, max_tokens=5).text == "first answer"
+    again = LLMClient(llm, cache=tmp_path / "cache.sqlite")
+    usage = Usage()
+    assert again.generate(MSG, max_tokens=5, usage=usage).text == "first answer"
+    assert usage.cache_hits == 1 and usage.calls == 0 and llm.calls == 1
+    assert again.generate(MSG, max_tokens=6).text == "other"  # other decoding parameters, other key
+    assert len(LLMCache(tmp_path / "cache.sqlite")) == 2
+
+
+def test_sampled_answers_are_not_cached(tmp_path: Path) -> None:
+    llm = FaultyLLM(["a", "b"])
+    client = LLMClient(llm, cache=tmp_path / "c.sqlite")
+    client.generate(MSG, temperature=0.7)
+    assert client.generate(MSG, temperature=0.7).text == "b"
+
+
+@pytest.mark.parametrize(
+    "answers", [[""], ["I'd rather not."], [TRANSIENT], [DOWN]], ids=["empty", "garbage", "transient", "down"]
+)
+def test_listwise_batch_completes_when_windows_fail(answers: list) -> None:
+    llm = FaultyLLM(list(answers), default="[2] > [1]")
+    reranker = ListwiseReranker(LLMClient(llm, max_retries=0, backoff=0.0), window=4, step=2, depth=6)
+    result = reranker.rerank(_ranking())
+    report = result.report
+    assert report.windows_failed >= 1
+    assert report.windows_ok + report.windows_repaired + report.windows_failed == 2
+    assert sorted(result.ranking.ids) == [f"p{i}" for i in range(6)]
+    assert [c.score for c in result.ranking] == [6.0, 5.0, 4.0, 3.0, 2.0, 1.0]
+    assert report.problems
+
+
+def test_pairwise_batch_completes_with_failures_counted() -> None:
+    # every other answer is unreadable; the first of each pair names A
+    llm = FaultyLLM([], default="Passage A")
+    llm.script = ["Passage A", "banana"] * 40
+    reranker = PairwiseReranker(LLMClient(llm), method="allpairs", mode="generate", depth=4)
+    result = reranker.rerank(_ranking(4))
+    assert result.report.comparisons == 6
+    assert result.report.comparison_failures == 6
+    assert result.report.ties == 0  # one readable vote per pair decides it
+    assert sorted(result.ranking.ids) == ["p0", "p1", "p2", "p3"]
+
+
+def test_position_bias_becomes_ties() -> None:
+    llm = FaultyLLM([], default="Passage A")  # always the first shown
+    result = PairwiseReranker(LLMClient(llm), method="heap", mode="generate", depth=5, top_k=2).rerank(_ranking(5))
+    assert result.report.ties == result.report.comparisons > 0
+    assert result.ranking.ids == ["p0", "p1", "p2", "p3", "p4"]  # ties keep the first-stage order
+
+
+def test_pairwise_logprob_mode_needs_a_scoring_backend() -> None:
+    with pytest.raises(ValueError, match="cannot score labels"):
+        PairwiseReranker(FaultyLLM([]), mode="logprob")
