@@ -1,0 +1,119 @@
+"""The OpenAI-compatible backend against a real llama.cpp server started on 127.0.0.1."""
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("openai")
+pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
+
+from clir_rag.errors import LLMUnavailableError
+from clir_rag.llm import LLMClient
+from clir_rag.llm.models import default_gguf_path
+from clir_rag.llm.openai_backend import OpenAICompatibleLLM
+from clir_rag.rerank import ListwiseReranker, PairwiseReranker
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(default_gguf_path()),
+            "--model_alias",
+            "qwen",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("llama_cpp.server did not start")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_generate_through_the_server(server: str) -> None:
+    llm = OpenAICompatibleLLM("qwen", base_url=server, api_key="none")
+    out = llm.generate([{"role": "user", "content": "Reply with the single word: yes"}], max_tokens=4)
+    assert out.text.strip() and out.prompt_tokens > 5 and out.completion_tokens >= 1
+
+
+def test_label_scores_through_the_server(server: str) -> None:
+    llm = OpenAICompatibleLLM("qwen", base_url=server)
+    scores = llm.score_labels(
+        [
+            {
+                "role": "user",
+                "content": 'Which passage is about bees? Passage A: "Bees make honey." '
+                'Passage B: "The Rhine is a river." Output Passage A or Passage B:',
+            }
+        ],
+        ["Passage A", "Passage B"],
+    )
+    assert set(scores) == {"Passage A", "Passage B"}
+    assert max(scores.values()) > -20
+
+
+def test_rerankers_through_the_server(server: str, artemisinin_candidates) -> None:
+    client = LLMClient(OpenAICompatibleLLM("qwen", base_url=server), concurrency=2)
+    listwise = ListwiseReranker(client, window=5, step=3, depth=5, max_passage_tokens=50).rerank(artemisinin_candidates)
+    assert sorted(listwise.ranking.ids[:5]) == sorted(artemisinin_candidates.ids[:5])
+    assert listwise.report.usage.calls == 1
+    pairwise = PairwiseReranker(client, method="allpairs", mode="generate", depth=3, max_passage_tokens=50)
+    result = asyncio.run(pairwise.arerank(artemisinin_candidates))
+    assert result.report.comparisons == 3 and result.report.usage.calls == 6
+    assert sorted(result.ranking.ids[:3]) == sorted(artemisinin_candidates.ids[:3])
+
+
+def test_server_down_is_one_clear_error_and_the_batch_completes(artemisinin_candidates) -> None:
+    url = f"http://127.0.0.1:{_free_port()}/v1"  # nothing listens there
+    client = LLMClient(OpenAICompatibleLLM("qwen", base_url=url), max_retries=3, backoff=5.0)
+    start = time.monotonic()
+    with pytest.raises(LLMUnavailableError, match="cannot reach the OpenAI-compatible server"):
+        client.generate([{"role": "user", "content": "hi"}])
+    result = ListwiseReranker(client, window=3, step=2, depth=6).rerank(artemisinin_candidates)
+    assert time.monotonic() - start < 5  # no backoff waits: the circuit is open after the first refusal
+    assert result.report.windows_failed == 3
+    assert result.ranking.ids == artemisinin_candidates.ids  # failed windows keep the first-stage order
+
+
+def test_timeout_against_the_real_server(server: str, artemisinin_candidates) -> None:
+    client = LLMClient(OpenAICompatibleLLM("qwen", base_url=server, timeout=0.01), max_retries=1, backoff=0.0)
+    result = ListwiseReranker(client, window=5, step=5, depth=5).rerank(artemisinin_candidates)
+    assert result.report.windows_failed == 1 and result.report.usage.retries == 1
+    assert any("timed out" in p for p in result.report.problems)
