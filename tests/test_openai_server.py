@@ -117,3 +117,27 @@ def test_timeout_against_the_real_server(server: str, artemisinin_candidates) ->
     result = ListwiseReranker(client, window=5, step=5, depth=5).rerank(artemisinin_candidates)
     assert result.report.windows_failed == 1 and result.report.usage.retries == 1
     assert any("timed out" in p for p in result.report.problems)
+
+
+def test_llamaindex_llm_adapter_drives_a_reranker(server: str, artemisinin_candidates) -> None:
+    openai_like = pytest.importorskip("llama_index.llms.openai_like")
+    from clir_rag.llm.llamaindex_adapter import LlamaIndexLLM
+
+    li_llm = openai_like.OpenAILike(
+        model="qwen",
+        api_base=server,
+        api_key="none",
+        is_chat_model=True,
+        context_window=4096,
+        max_tokens=64,
+        temperature=0.0,
+    )
+    llm = LlamaIndexLLM(li_llm)
+    assert llm.context_window == 4096 and llm.model.startswith("OpenAILike")
+    out = llm.generate([{"role": "user", "content": "Reply with: [1] > [2]. Then stop."}], stop=["\n\n"])
+    assert out.text.strip()
+    result = ListwiseReranker(LLMClient(llm), window=4, step=2, depth=4, max_passage_tokens=40).rerank(
+        artemisinin_candidates
+    )
+    assert sorted(result.ranking.ids[:4]) == sorted(artemisinin_candidates.ids[:4])
+    assert result.report.usage.calls == 1

@@ -100,6 +100,97 @@ def search(
 
 
 @app.command()
+def rerank(
+    run: Annotated[Path, typer.Argument(help="First-stage TREC run file (qid Q0 docid rank score tag).")],
+    queries: Annotated[Path, typer.Option(help="Queries: TSV 'qid<TAB>text' or JSONL with id, text.")],
+    corpus: Annotated[Path, typer.Option(help="The documents the run ranks (JSONL or folder, as for 'index').")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the reranked TREC run.")],
+    method: Annotated[str, typer.Option(help="listwise | pairwise-heap | pairwise-bubble | pairwise-allpairs")] = (
+        "listwise"
+    ),
+    depth: Annotated[int, typer.Option(help="Rerank this many candidates per query.")] = 100,
+    window: Annotated[int, typer.Option(help="Listwise window size.")] = 20,
+    step: Annotated[int, typer.Option(help="Listwise window step.")] = 10,
+    top_k: Annotated[int, typer.Option(help="Pairwise heap: how many to pick.")] = 10,
+    passes: Annotated[int, typer.Option(help="Pairwise bubble: number of passes.")] = 10,
+    model: Annotated[
+        str | None, typer.Option(help="Model name on an OpenAI-compatible server, or a GGUF path (local).")
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible server URL (else in-process llama.cpp).")
+    ] = None,
+    cache: Annotated[Path | None, typer.Option(help="LLM call cache (SQLite); reruns cost nothing.")] = None,
+) -> None:
+    """Rerank a TREC run with an LLM into a new TREC run (embedded GGUF, or any OpenAI-compatible server)."""
+    from rich.progress import track
+
+    from clir_rag.corpus import iter_corpus
+    from clir_rag.eval.trec import read_queries, read_run, write_run
+    from clir_rag.llm import LLMClient
+    from clir_rag.rerank import ListwiseReranker, PairwiseReranker, RerankReport
+    from clir_rag.types import ScoredCandidate
+
+    try:
+        first = read_run(run)
+        qs = {q.id: q for q in read_queries(queries)}
+        missing = sorted(set(first) - set(qs))
+        if missing:
+            raise ValueError(f"{run}: queries {', '.join(missing[:5])} are not in {queries}")
+        wanted = {d for ranked in first.values() for d, _ in ranked[:depth]}
+        docs = {d.id: d for d in iter_corpus(corpus) if d.id in wanted}
+        absent = sorted(wanted - set(docs))
+        if absent:
+            raise ValueError(f"{len(absent)} documents of the run are not in {corpus} (e.g. {absent[0]!r})")
+        if base_url:
+            from clir_rag.llm.openai_backend import OpenAICompatibleLLM
+
+            llm = OpenAICompatibleLLM(model, base_url=base_url)
+        else:
+            from clir_rag.llm import default_llm
+
+            llm = default_llm(model_path=model) if model else default_llm()
+        client = LLMClient(llm, cache=cache)
+        if method == "listwise":
+            reranker = ListwiseReranker(client, window=window, step=step, depth=depth)
+        elif method.startswith("pairwise-"):
+            reranker = PairwiseReranker(
+                client,
+                method=method.split("-", 1)[1],
+                depth=depth,
+                top_k=top_k,  # type: ignore[arg-type]
+                passes=passes,
+            )
+        else:
+            raise ValueError(f"unknown method {method!r}")
+    except (ClirRagError, ValueError) as e:
+        raise _fail(e) from None
+    total = RerankReport(reranker.name, queries=0)
+    out = []
+    for qid in track(list(first), description=f"Reranking ({method})", console=err_console):
+        cands = [
+            ScoredCandidate(
+                id=d,
+                doc_id=d,
+                score=s,
+                text=docs[d].text if d in docs else "",
+                lang=docs[d].lang if d in docs else None,
+            )
+            for d, s in first[qid]
+        ]
+        result = reranker.rerank(Ranking(query=qs[qid], candidates=cands, level="document"))
+        total.merge(result.report)
+        out.append(result.ranking)
+    write_run(out, output, tag=f"clir-rag-{method}")
+    u = total.usage
+    console.print(
+        f"Reranked {total.queries} queries into {output}: {u.calls} LLM calls, {u.cache_hits} cache hits, "
+        f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens, {u.seconds:.1f}s in the model; "
+        f"windows ok/repaired/failed {total.windows_ok}/{total.windows_repaired}/{total.windows_failed}, "
+        f"comparisons {total.comparisons} (ties {total.ties}, failed answers {total.comparison_failures})."
+    )
+
+
+@app.command()
 def demo(
     index_dir: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index.")] = Path(
         "demo-index"

@@ -1,0 +1,56 @@
+"""Any LlamaIndex ``LLM`` as a clir-rag backend (so a LlamaIndex app can reuse its configured LLM)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from clir_rag.errors import LLMError
+from clir_rag.llm.approx import approximate_tokens
+from clir_rag.llm.base import Completion, Message
+
+
+class LlamaIndexLLM:
+    """Wraps ``llama_index.core.llms.LLM``. Stop sequences are applied to the answer here,
+    since LlamaIndex LLMs do not share one way to pass them."""
+
+    backend = "llamaindex"
+
+    def __init__(self, llm: Any) -> None:
+        from llama_index.core.llms import LLM as LIBase
+
+        if not isinstance(llm, LIBase):
+            raise TypeError(f"expected a llama_index.core LLM, got {type(llm).__name__}")
+        self._llm = llm
+        meta = llm.metadata
+        self.model = f"{type(llm).__name__}:{meta.model_name}"
+        self.context_window = int(meta.context_window)
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        stop: Sequence[str] | None = None,
+        temperature: float = 0.0,
+    ) -> Completion:
+        from llama_index.core.llms import ChatMessage
+
+        try:
+            resp = self._llm.chat([ChatMessage(role=m["role"], content=m["content"]) for m in messages])
+        except Exception as e:  # LlamaIndex LLMs raise their providers' own errors
+            raise LLMError(f"{self.model}: {type(e).__name__}: {e}") from e
+        text = resp.message.content or ""
+        for s in stop or []:
+            if s in text:
+                text = text[: text.index(s)]
+        raw = resp.raw if isinstance(resp.raw, dict) else {}
+        usage = raw.get("usage") or {}
+        return Completion(
+            text=text,
+            prompt_tokens=int(usage.get("prompt_tokens", 0) or 0),
+            completion_tokens=int(usage.get("completion_tokens", 0) or 0),
+        )
+
+    def count_tokens(self, text: str) -> int:
+        return approximate_tokens(text)
