@@ -2,7 +2,8 @@
 
 Backends: :class:`OpenAICompatibleLLM` (any OpenAI-compatible server),
 :class:`LlamaCppLLM` (in-process GGUF; the embedded default model),
-:class:`TransformersLLM` (local Hugging Face causal LM). :class:`LLMClient`
+:class:`TransformersLLM` (local Hugging Face causal LM), :class:`LlamaIndexLLM`
+(any LlamaIndex LLM). :class:`LLMClient`
 adds caching, retries, timeouts, a concurrency limit and usage accounting.
 """
 
@@ -29,6 +30,14 @@ def __getattr__(name: str):  # backends import heavy packages: load them on firs
         from clir_rag.llm.llamacpp import LlamaCppLLM
 
         return LlamaCppLLM
+    if name == "TransformersLLM":
+        from clir_rag.llm.transformers_backend import TransformersLLM
+
+        return TransformersLLM
+    if name == "LlamaIndexLLM":
+        from clir_rag.llm.llamaindex_adapter import LlamaIndexLLM
+
+        return LlamaIndexLLM
     if name == "OpenAICompatibleLLM":
         from clir_rag.llm.openai_backend import OpenAICompatibleLLM
 
