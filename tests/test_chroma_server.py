@@ -1,11 +1,8 @@
 """HTTP client mode against a real Chroma server started on 127.0.0.1 (the `chroma` CLI chromadb ships)."""
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,12 +10,7 @@ import pytest
 
 from clir_rag.index import CrossLingualIndex
 from clir_rag.types import Document
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, wait_until_up
 
 
 @pytest.fixture
@@ -26,7 +18,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
     exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     if not Path(exe).exists():
         pytest.skip("chromadb's `chroma` server command is not installed")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -34,15 +26,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"chroma server did not start on {url}")
-                time.sleep(0.3)
+        wait_until_up(proc, f"{url}/api/v2/heartbeat", timeout=60)
         yield url
     finally:
         proc.terminate()

@@ -1,11 +1,9 @@
 """The OpenAI-compatible backend against a real llama.cpp server started on 127.0.0.1."""
 
 import asyncio
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -18,17 +16,12 @@ from clir_rag.llm import LLMClient
 from clir_rag.llm.models import default_gguf_path
 from clir_rag.llm.openai_backend import OpenAICompatibleLLM
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, wait_until_up
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -52,15 +45,7 @@ def server() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("llama_cpp.server did not start")
-                time.sleep(0.5)
+        wait_until_up(proc, f"{url}/models", timeout=120)
         yield url
     finally:
         proc.terminate()
@@ -101,7 +86,7 @@ def test_rerankers_through_the_server(server: str, artemisinin_candidates) -> No
 
 
 def test_server_down_is_one_clear_error_and_the_batch_completes(artemisinin_candidates) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     client = LLMClient(OpenAICompatibleLLM("qwen", base_url=url), max_retries=3, backoff=5.0)
     start = time.monotonic()
     with pytest.raises(LLMUnavailableError, match="cannot reach the OpenAI-compatible server"):

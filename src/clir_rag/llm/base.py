@@ -48,3 +48,9 @@ class LabelScorer(Protocol):
 
 def supports_label_scores(llm: object) -> bool:
     return callable(getattr(llm, "score_labels", None))
+
+
+def apply_stop(text: str, stop: Sequence[str] | None) -> str:
+    """Cut ``text`` at the first stop sequence, for backends that cannot stop generation themselves."""
+    cut = min((text.index(s) for s in stop or [] if s and s in text), default=len(text))
+    return text[:cut]

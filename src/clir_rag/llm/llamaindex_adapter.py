@@ -7,7 +7,7 @@ from typing import Any
 
 from clir_rag.errors import LLMError
 from clir_rag.llm.approx import approximate_tokens
-from clir_rag.llm.base import Completion, Message
+from clir_rag.llm.base import Completion, Message, apply_stop
 
 
 class LlamaIndexLLM:
@@ -41,9 +41,7 @@ class LlamaIndexLLM:
         except Exception as e:  # LlamaIndex LLMs raise their providers' own errors
             raise LLMError(f"{self.model}: {type(e).__name__}: {e}") from e
         text = resp.message.content or ""
-        for s in stop or []:
-            if s in text:
-                text = text[: text.index(s)]
+        text = apply_stop(text, stop)
         raw = resp.raw if isinstance(resp.raw, dict) else {}
         usage = raw.get("usage") or {}
         return Completion(

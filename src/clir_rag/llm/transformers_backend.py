@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from clir_rag.errors import LLMUnavailableError
-from clir_rag.llm.base import Completion, Message
+from clir_rag.llm.base import Completion, Message, apply_stop
 
 
 class TransformersLLM:
@@ -83,9 +83,7 @@ class TransformersLLM:
             )
         new = out[0, len(prompt) :].tolist()
         text = self.tokenizer.decode(new, skip_special_tokens=True)
-        for s in stop or []:
-            if s in text:
-                text = text[: text.index(s)]
+        text = apply_stop(text, stop)
         return Completion(text=text, prompt_tokens=len(prompt), completion_tokens=len(new))
 
     def count_tokens(self, text: str) -> int:

@@ -1,0 +1,30 @@
+"""Starting real servers on 127.0.0.1 for tests: a free port, and waiting until they answer."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(proc: subprocess.Popen, url: str, timeout: float = 120.0) -> None:
+    """Poll ``url`` until it answers; fail the test if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"server did not come up at {url}")
+            time.sleep(0.3)
