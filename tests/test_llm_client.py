@@ -108,3 +108,25 @@ def test_position_bias_becomes_ties() -> None:
 def test_pairwise_logprob_mode_needs_a_scoring_backend() -> None:
     with pytest.raises(ValueError, match="cannot score labels"):
         PairwiseReranker(FaultyLLM([]), mode="logprob")
+
+
+def test_prompts_fit_a_small_context_window() -> None:
+    llm = FaultyLLM([], default="[1] > [2]")
+    llm.context_window = 400
+    long = Ranking(
+        query=Query(text="q"),
+        candidates=[
+            ScoredCandidate(id=f"p{i}", doc_id=f"d{i}", score=1 - i / 10, text="word " * 2000) for i in range(4)
+        ],
+    )
+    listwise = ListwiseReranker(LLMClient(llm), window=4, step=2, depth=4)
+    messages = listwise.build_messages("q", [c.text for c in long.candidates])
+    assert sum(llm.count_tokens(m["content"]) for m in messages) + listwise._max_new_tokens(4) <= 400
+    pairwise = PairwiseReranker(LLMClient(llm), mode="generate")
+    messages = pairwise.build_messages("q", long.candidates[0].text, long.candidates[1].text)
+    assert llm.count_tokens(messages[0]["content"]) + 8 <= 400
+    llm.context_window = 60
+    with pytest.raises(ValueError, match="does not fit a 60-token context"):
+        listwise.build_messages("q", [c.text for c in long.candidates])
+    with pytest.raises(ValueError, match="does not fit a 60-token context"):
+        pairwise.build_messages("q", "a", "b")

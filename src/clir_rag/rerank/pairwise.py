@@ -75,8 +75,16 @@ class PairwiseReranker:
         self.name = f"pairwise-{method}"
 
     def build_messages(self, query: str, passage_a: str, passage_b: str) -> list[Message]:
+        """The comparison prompt, each passage cut so that the whole fits the model's context."""
         count = self.client.count_tokens
-        cut = [truncate_to_tokens(" ".join(p.split()), self.max_passage_tokens, count) for p in (passage_a, passage_b)]
+        fixed = count(self.prompt.format(query=query, passage_a="", passage_b="")) + 32  # + reply and template
+        per_passage = min(self.max_passage_tokens, (self.client.llm.context_window - fixed) // 2)
+        if per_passage < 16:
+            raise ValueError(
+                f"a comparison prompt does not fit a {self.client.llm.context_window}-token context; "
+                "use a model with a longer context"
+            )
+        cut = [truncate_to_tokens(" ".join(p.split()), per_passage, count) for p in (passage_a, passage_b)]
         return [{"role": "user", "content": self.prompt.format(query=query, passage_a=cut[0], passage_b=cut[1])}]
 
     # -- one presentation order: returns 'A', 'B' or None ---------------------------
