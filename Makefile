@@ -22,7 +22,7 @@ $(VENV)/.installed-core: $(BIN)/python pyproject.toml integrations/llama-index-c
 
 $(VENV)/.installed-dev: $(VENV)/.installed-core
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai]" -e integrations/llama-index-clir-rag
+	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai,mt]" -e integrations/llama-index-clir-rag
 	touch $@
 
 demo: $(VENV)/.installed-core

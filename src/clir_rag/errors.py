@@ -37,3 +37,11 @@ class LLMTransientError(LLMError):
 
 class LLMUnavailableError(LLMError):
     """The backend cannot serve at all (server down, model missing): retrying will not help."""
+
+
+class TranslationModelError(ClirRagError):
+    """A translation model that cannot be used: not a CTranslate2 directory, no tokenizer, unknown family."""
+
+
+class UnsupportedLanguageError(LanguageError):
+    """A language the chosen translation model (family) cannot translate from or into."""

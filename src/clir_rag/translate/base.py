@@ -1,0 +1,105 @@
+"""The translator base: sentence segmentation, a sentence-level persistent cache, statistics.
+
+Backends implement :meth:`Translator.translate_segments` (a batch of segments
+in one language pair); everything around it is shared: documents are split
+into sentences (sentencex, ~300 languages), sentences already in the cache
+cost nothing, and translations are joined back per document.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from clir_rag.cache import SqliteCache, cache_key
+from clir_rag.errors import InputError
+from clir_rag.languages import normalize_language
+
+# Scripts whose sentences are joined without a space.
+_NO_SPACE_LANGS = {"zh", "ja", "th", "lo", "km", "my", "yue"}
+
+
+def split_sentences(text: str, lang: str) -> list[str]:
+    """Sentences of ``text`` (whitespace trimmed, empty ones dropped)."""
+    from sentencex import segment
+
+    try:
+        parts = list(segment(lang, text))
+    except Exception:  # an unknown language code for sentencex: fall back to its English rules
+        parts = list(segment("en", text))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def join_sentences(sentences: Sequence[str], lang: str) -> str:
+    return ("" if normalize_language(lang) in _NO_SPACE_LANGS else " ").join(sentences)
+
+
+@dataclass
+class TranslationStats:
+    texts: int = 0
+    segments: int = 0
+    cache_hits: int = 0
+    translated: int = 0
+    seconds: float = 0.0  # time in the backend
+
+    @property
+    def segments_per_second(self) -> float:
+        return self.translated / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cache_hit_rate(self) -> float:
+        return self.cache_hits / self.segments if self.segments else 0.0
+
+
+class Translator(ABC):
+    """Translate texts between languages; ``name`` identifies the model in cache keys."""
+
+    name: str = "translator"
+
+    def __init__(self, cache: SqliteCache | str | Path | None = None, sentence_level: bool = True) -> None:
+        self.cache = SqliteCache(cache) if isinstance(cache, str | Path) else cache
+        self.sentence_level = sentence_level
+        self.stats = TranslationStats()
+
+    @abstractmethod
+    def translate_segments(self, segments: Sequence[str], src: str, tgt: str) -> list[str]:
+        """Translate a batch of sentences (or passages) from ``src`` to ``tgt`` (canonical codes)."""
+
+    def check_languages(self, src: str, tgt: str) -> None:  # noqa: B027 - optional hook
+        """Raise :class:`~clir_rag.errors.UnsupportedLanguageError` for a pair the model cannot do."""
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
+        """Translate each text; texts already in ``tgt`` come back unchanged."""
+        src, tgt = normalize_language(src), normalize_language(tgt)
+        for i, t in enumerate(texts):
+            if not isinstance(t, str) or not t.strip():
+                raise InputError(f"text {i} of the batch is empty: nothing to translate")
+        self.stats.texts += len(texts)
+        if src == tgt:
+            return list(texts)
+        self.check_languages(src, tgt)
+        per_text = [split_sentences(t, src) if self.sentence_level else [t.strip()] for t in texts]
+        segments = sorted({s for sents in per_text for s in sents})
+        keys = {s: cache_key(model=self.name, src=src, tgt=tgt, text=s) for s in segments}
+        done: dict[str, str] = {}
+        if self.cache is not None:
+            hits = self.cache.get_many(list(keys.values()))
+            done = {s: hits[k] for s, k in keys.items() if k in hits}
+        todo = [s for s in segments if s not in done]
+        self.stats.segments += len(segments)
+        self.stats.cache_hits += len(done)
+        if todo:
+            start = time.perf_counter()
+            out = self.translate_segments(todo, src, tgt)
+            self.stats.seconds += time.perf_counter() - start
+            if len(out) != len(todo):
+                raise RuntimeError(f"{self.name}: {len(todo)} segments in, {len(out)} translations out")
+            new = dict(zip(todo, out, strict=True))
+            self.stats.translated += len(new)
+            if self.cache is not None:
+                self.cache.put_many({keys[s]: t for s, t in new.items()})
+            done.update(new)
+        return [join_sentences([done[s] for s in sents], tgt) for sents in per_text]

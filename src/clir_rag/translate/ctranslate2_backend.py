@@ -1,0 +1,174 @@
+"""NMT with CTranslate2: converted NLLB-200, M2M-100 and Marian (opus-mt) models (extra ``[mt]``).
+
+Get a model (needs internet once)::
+
+    pip install ctranslate2 transformers sentencepiece
+    ct2-transformers-converter --model facebook/nllb-200-distilled-600M \\
+        --output_dir nllb-200-distilled-600M-ct2 --quantization int8 \\
+        --copy_files sentencepiece.bpe.model
+
+then ``CTranslate2Translator("nllb-200-distilled-600M-ct2")``, fully offline.
+The SentencePiece model must sit in the model directory (``--copy_files``);
+for Marian models copy ``source.spm`` and ``target.spm``.
+
+Per family: NLLB takes FLORES-200 codes (``swh_Latn``) as the first source
+token and as the target prefix; M2M-100 takes ``__sw__``; Marian models are
+one language pair (or choose a target with a ``>>xxx<<`` token). Batching is
+by token count (CTranslate2's ``batch_type="tokens"``), decoding greedy by
+default, and a sentence longer than ``max_input_tokens`` is split into pieces
+rather than silently truncated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from clir_rag.cache import SqliteCache
+from clir_rag.errors import TranslationModelError, UnsupportedLanguageError
+from clir_rag.languages import get_language, to_flores
+from clir_rag.translate.base import Translator
+
+Family = Literal["nllb", "m2m100", "marian"]
+
+
+def _read_vocabulary(model_dir: Path) -> list[str]:
+    for name in ("shared_vocabulary.json", "target_vocabulary.json"):
+        if (model_dir / name).exists():
+            return json.loads((model_dir / name).read_text(encoding="utf-8"))
+    for name in ("shared_vocabulary.txt", "target_vocabulary.txt"):
+        if (model_dir / name).exists():
+            return (model_dir / name).read_text(encoding="utf-8").splitlines()
+    raise TranslationModelError(f"{model_dir}: no vocabulary file in the CTranslate2 model directory")
+
+
+def detect_family(vocabulary: Sequence[str]) -> Family:
+    vocab = set(vocabulary)
+    if "eng_Latn" in vocab:
+        return "nllb"
+    if "__en__" in vocab:
+        return "m2m100"
+    return "marian"
+
+
+class CTranslate2Translator(Translator):
+    """A CTranslate2 translation model directory; ``family`` is detected from its vocabulary."""
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        family: Family | None = None,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        beam_size: int = 1,
+        max_batch_tokens: int = 2048,
+        max_input_tokens: int = 200,
+        intra_threads: int = 0,
+        cache: SqliteCache | str | Path | None = None,
+        sentence_level: bool = True,
+    ) -> None:
+        super().__init__(cache=cache, sentence_level=sentence_level)
+        try:
+            import ctranslate2
+            import sentencepiece as spm
+        except ImportError as e:
+            raise ImportError("the CTranslate2 translator needs the [mt] extra: pip install 'clir-rag[mt]'") from e
+        self.model_dir = Path(model_dir)
+        if not (self.model_dir / "model.bin").is_file():
+            raise TranslationModelError(
+                f"{self.model_dir} is not a CTranslate2 model directory (no model.bin); convert one with "
+                "ct2-transformers-converter (see clir_rag.translate.ctranslate2_backend)"
+            )
+        self.vocabulary = _read_vocabulary(self.model_dir)
+        self._vocab = set(self.vocabulary)
+        self.family: Family = family or detect_family(self.vocabulary)
+        src_spm, tgt_spm = self._find_spm()
+        self._sp_src = spm.SentencePieceProcessor(model_file=str(src_spm))
+        self._sp_tgt = spm.SentencePieceProcessor(model_file=str(tgt_spm))
+        self._translator = ctranslate2.Translator(
+            str(self.model_dir), device=device, compute_type=compute_type, intra_threads=intra_threads
+        )
+        self.beam_size = beam_size
+        self.max_batch_tokens = max_batch_tokens
+        self.max_input_tokens = max_input_tokens
+        self.name = f"ct2:{self.model_dir.name}:{self.family}:beam{beam_size}"
+        self.batches = 0  # translate_batch calls, for tests and throughput reports
+
+    def _find_spm(self) -> tuple[Path, Path]:
+        d = self.model_dir
+        if self.family == "marian" and (d / "source.spm").exists():
+            return d / "source.spm", d / ("target.spm" if (d / "target.spm").exists() else "source.spm")
+        candidates = sorted(d.glob("*.model")) + sorted(d.glob("*.spm"))
+        if not candidates:
+            raise TranslationModelError(
+                f"{d}: no SentencePiece model (*.model / *.spm); convert with --copy_files sentencepiece.bpe.model"
+            )
+        return candidates[0], candidates[0]
+
+    # -- language codes -------------------------------------------------------------
+
+    def code_token(self, lang: str) -> str | None:
+        """The token that names ``lang`` for this model family (None for single-pair Marian)."""
+        if self.family == "nllb":
+            token = to_flores(lang)
+        elif self.family == "m2m100":
+            info = get_language(lang)
+            token = f"__{info.iso639_1 or info.code}__"
+        else:
+            return None
+        if token not in self._vocab:
+            raise UnsupportedLanguageError(
+                f"language {lang!r} ({token}) is not supported by the {self.family} model in {self.model_dir}"
+            )
+        return token
+
+    def check_languages(self, src: str, tgt: str) -> None:
+        self.code_token(src)
+        self.code_token(tgt)
+
+    # -- translation ----------------------------------------------------------------
+
+    def _pieces(self, segment: str) -> list[list[str]]:
+        """Source pieces of one segment, split into runs of at most ``max_input_tokens`` at word starts."""
+        pieces = self._sp_src.encode(segment, out_type=str)
+        if len(pieces) <= self.max_input_tokens:
+            return [pieces]
+        runs, current = [], []
+        for piece in pieces:
+            at_word = piece.startswith("▁")
+            if len(current) >= self.max_input_tokens or (at_word and len(current) >= self.max_input_tokens * 0.8):
+                runs.append(current)
+                current = []
+            current.append(piece)
+        if current:
+            runs.append(current)
+        return runs
+
+    def translate_segments(self, segments: Sequence[str], src: str, tgt: str) -> list[str]:
+        src_tok, tgt_tok = self.code_token(src), self.code_token(tgt)
+        sources: list[list[str]] = []
+        owner: list[int] = []
+        for i, seg in enumerate(segments):
+            for run in self._pieces(seg):
+                sources.append(([src_tok] if src_tok else []) + run + ["</s>"])
+                owner.append(i)
+        prefix = [[tgt_tok]] * len(sources) if tgt_tok else None
+        results = self._translator.translate_batch(
+            sources,
+            target_prefix=prefix,
+            beam_size=self.beam_size,
+            max_batch_size=self.max_batch_tokens,
+            batch_type="tokens",
+            max_decoding_length=2 * self.max_input_tokens + 16,
+        )
+        self.batches += 1
+        parts: list[list[str]] = [[] for _ in segments]
+        for i, res in zip(owner, results, strict=True):
+            hyp = res.hypotheses[0]
+            if tgt_tok and hyp and hyp[0] == tgt_tok:
+                hyp = hyp[1:]
+            parts[i].append(self._sp_tgt.decode(hyp))
+        return [" ".join(p for p in ps if p) for ps in parts]

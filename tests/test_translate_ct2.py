@@ -1,0 +1,176 @@
+"""The CTranslate2 path on a tiny NLLB-shaped model the tests build and convert themselves.
+
+The model has random weights, so its output is gibberish; what is asserted is
+the machinery: codes, target prefixes, batching, sentence splitting, long
+inputs, caching and errors.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ctranslate2 = pytest.importorskip("ctranslate2")
+spm = pytest.importorskip("sentencepiece")
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from clir_rag.errors import InputError, TranslationModelError, UnsupportedLanguageError  # noqa: E402
+from clir_rag.translate import CTranslate2Translator  # noqa: E402
+
+SENTENCES = [
+    "The dog sleeps in the house.",
+    "Der Hund schläft im Haus.",
+    "Mbwa analala nyumbani.",
+    "Le chien dort dans la maison.",
+    "Coffee grows in the mountains of Ethiopia.",
+    "Kaffee wächst in den Bergen Äthiopiens.",
+    "Kahawa hukua milimani.",
+]
+CODES = [
+    "eng_Latn",
+    "deu_Latn",
+    "swh_Latn",
+    "fra_Latn",
+    "zho_Hans",
+    "hau_Latn",
+    "yor_Latn",
+    "som_Latn",
+    "fin_Latn",
+    "ita_Latn",
+    "rus_Cyrl",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_nllb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ctranslate2.converters import TransformersConverter
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+
+    root = tmp_path_factory.mktemp("tiny-nllb")
+    (root / "corpus.txt").write_text("\n".join(SENTENCES * 20), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(root / "corpus.txt"),
+        model_prefix=str(root / "sentencepiece.bpe"),
+        vocab_size=64,
+        model_type="unigram",
+        character_coverage=1.0,
+        bos_id=0,
+        pad_id=1,
+        eos_id=2,
+        unk_id=3,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_file=str(root / "sentencepiece.bpe.model"))
+    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + CODES
+    torch.manual_seed(0)
+    config = M2M100Config(
+        vocab_size=len(vocab),
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=512,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        scale_embedding=True,
+    )
+    M2M100ForConditionalGeneration(config).save_pretrained(root / "hf")
+    NllbTokenizer(vocab_file=str(root / "sentencepiece.bpe.model")).save_pretrained(root / "hf")
+    out = root / "ct2"
+    TransformersConverter(str(root / "hf")).convert(str(out), quantization="int8", force=True)
+    # transformers 5's NllbTokenizer drops a custom SentencePiece vocabulary, so write the vocabulary the
+    # model was built with (SentencePiece pieces, then language codes), as a real NLLB conversion has it.
+    (out / "shared_vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
+    shutil.copy(root / "sentencepiece.bpe.model", out / "sentencepiece.bpe.model")
+    return out
+
+
+class Recorder:
+    """Wraps the real ctranslate2.Translator to record the calls it receives."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, []
+
+    def translate_batch(self, sources, **kwargs):
+        self.calls.append((sources, kwargs))
+        return self.inner.translate_batch(sources, **kwargs)
+
+
+def _translator(path: Path, **kw) -> tuple[CTranslate2Translator, Recorder]:
+    t = CTranslate2Translator(path, **kw)
+    rec = Recorder(t._translator)
+    t._translator = rec
+    return t, rec
+
+
+def test_family_codes_and_prefixes(tiny_nllb: Path) -> None:
+    t, rec = _translator(tiny_nllb)
+    assert t.family == "nllb"
+    assert t.code_token("sw") == "swh_Latn" and t.code_token("hau") == "hau_Latn" and t.code_token("de") == "deu_Latn"
+    out = t.translate(["The dog sleeps."], "en", "sw")
+    assert len(out) == 1 and isinstance(out[0], str)
+    sources, kwargs = rec.calls[0]
+    assert sources[0][0] == "eng_Latn" and sources[0][-1] == "</s>"
+    assert kwargs["target_prefix"] == [["swh_Latn"]]
+    assert kwargs["batch_type"] == "tokens" and kwargs["beam_size"] == 1
+    assert not out[0].startswith("swh_Latn")  # the prefix token is not part of the translation
+
+
+def test_unsupported_language_and_same_language(tiny_nllb: Path) -> None:
+    t, rec = _translator(tiny_nllb)
+    with pytest.raises(UnsupportedLanguageError, match=r"'th' \(tha_Thai\) is not supported by the nllb model"):
+        t.translate(["hello"], "en", "th")
+    assert t.translate(["Hallo."], "de", "deu_Latn") == ["Hallo."]  # nothing to do
+    assert rec.calls == []
+
+
+def test_sentence_splitting_and_cache(tiny_nllb: Path, tmp_path: Path) -> None:
+    t, rec = _translator(tiny_nllb, cache=tmp_path / "tcache.sqlite")
+    text = "Der Hund schläft. Die Katze spielt! Kaffee wächst in Äthiopien?"
+    t.translate([text, "Der Hund schläft."], "de", "en")
+    assert t.stats.segments == 3 and t.stats.translated == 3  # the repeated sentence is translated once
+    assert len(rec.calls[0][0]) == 3
+    again, rec2 = _translator(tiny_nllb, cache=tmp_path / "tcache.sqlite")
+    first = t.translate([text], "de", "en")
+    assert again.translate([text], "de", "en") == first
+    assert again.stats.cache_hits == 3 and again.stats.translated == 0 and rec2.calls == []
+
+
+def test_long_sentence_is_split_not_truncated(tiny_nllb: Path) -> None:
+    t, rec = _translator(tiny_nllb, max_input_tokens=20)
+    long = " ".join(["Der Hund schläft im Haus"] * 30)  # one "sentence", hundreds of pieces
+    t.translate([long], "de", "en")
+    sources = rec.calls[0][0]
+    pieces = sum(len(s) - 2 for s in sources)  # minus language code and </s>
+    assert len(sources) > 5 and all(len(s) - 2 <= 20 for s in sources)
+    assert pieces == len(t._sp_src.encode(long, out_type=str))  # every piece made it in
+
+
+def test_token_batching_keeps_order(tiny_nllb: Path) -> None:
+    small, _ = _translator(tiny_nllb, max_batch_tokens=8)
+    big, _ = _translator(tiny_nllb, max_batch_tokens=4096)
+    texts = SENTENCES[:5]
+    assert small.translate_segments(texts, "en", "de") == big.translate_segments(texts, "en", "de")
+
+
+def test_bad_inputs(tiny_nllb: Path, tmp_path: Path) -> None:
+    (tmp_path / "not-a-model").mkdir()
+    (tmp_path / "not-a-model" / "config.json").write_text("{}")
+    with pytest.raises(TranslationModelError, match="not a CTranslate2 model directory"):
+        CTranslate2Translator(tmp_path / "not-a-model")
+    no_spm = tmp_path / "no-spm"
+    shutil.copytree(tiny_nllb, no_spm)
+    (no_spm / "sentencepiece.bpe.model").unlink()
+    with pytest.raises(TranslationModelError, match="no SentencePiece model"):
+        CTranslate2Translator(no_spm)
+    t = CTranslate2Translator(tiny_nllb)
+    with pytest.raises(InputError, match="text 1 of the batch is empty"):
+        t.translate(["ok", "  "], "de", "en")
