@@ -174,3 +174,83 @@ def test_bad_inputs(tiny_nllb: Path, tmp_path: Path) -> None:
     t = CTranslate2Translator(tiny_nllb)
     with pytest.raises(InputError, match="text 1 of the batch is empty"):
         t.translate(["ok", "  "], "de", "en")
+
+
+def _docs():
+    from clir_rag.types import Document
+
+    return [
+        Document(id=f"d{i}", text=s, lang=lang, title="Titel" if i == 0 else None)
+        for i, (s, lang) in enumerate(
+            [
+                (SENTENCES[1], "de"),
+                (SENTENCES[2], "sw"),
+                (SENTENCES[5], "de"),
+                (SENTENCES[0], "en"),
+                (SENTENCES[6], "sw"),
+                ("Der Hund.", "de"),
+            ]
+        )
+    ]
+
+
+class FailAfter(CTranslate2Translator):
+    """The real translator, killed after ``ok`` backend calls: an interrupted run."""
+
+    ok = 2  # the first batch needs two calls: texts, then titles
+
+    def translate_segments(self, segments, src, tgt):
+        if self.batches >= self.ok:
+            raise KeyboardInterrupt("simulated interruption")
+        return super().translate_segments(segments, src, tgt)
+
+
+def test_corpus_translation_resumes_and_is_idempotent(tiny_nllb: Path, tmp_path: Path) -> None:
+    from clir_rag.corpus import read_corpus
+    from clir_rag.translate.corpus import translate_corpus
+
+    out = tmp_path / "translated.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        translate_corpus(_docs(), FailAfter(tiny_nllb), "en", out, batch_size=2, progress=False)
+    first = [json.loads(x) for x in out.read_text().splitlines()]
+    assert 1 <= len(first) < 6
+    with out.open("a") as fh:
+        fh.write('{"id": "half-writ')  # a record cut off by the interruption
+    t, _ = _translator(tiny_nllb)
+    stats = translate_corpus(_docs(), t, "en", out, batch_size=2, progress=False)
+    assert stats.skipped == len(first) and stats.translated + stats.copied == 6 - len(first)
+    docs = read_corpus(out)
+    assert sorted(d.id for d in docs) == [f"d{i}" for i in range(6)]
+    by_id = {d.id: d for d in docs}
+    assert all(d.lang == "en" for d in docs)
+    assert by_id["d1"].metadata["original_text"] == SENTENCES[2] and by_id["d1"].metadata["original_lang"] == "sw"
+    assert by_id["d3"].text == SENTENCES[0]  # already English: copied, not translated
+    assert by_id["d0"].metadata["original_title"] == "Titel"
+    # a rerun does nothing; a changed document is translated again and replaces its record
+    again, rec2 = _translator(tiny_nllb)
+    assert translate_corpus(_docs(), again, "en", out, progress=False).skipped == 6 and rec2.calls == []
+    changed = _docs()
+    changed[2] = changed[2].model_copy(update={"text": "Kaffee wächst in Kenia."})
+    stats = translate_corpus(changed, again, "en", out, progress=False)
+    assert stats.translated == 1 and stats.skipped == 5
+    docs = read_corpus(out)  # still one record per id
+    assert len(docs) == 6 and {d.id: d for d in docs}["d2"].metadata["original_text"] == "Kaffee wächst in Kenia."
+
+
+def test_translate_cli(tiny_nllb: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from clir_rag.cli import app
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(json.dumps(d.model_dump(exclude={"metadata"})) for d in _docs()) + "\n")
+    args = ["translate", str(corpus), "--to", "en", "--model", str(tiny_nllb), "-o", str(tmp_path / "en.jsonl")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Translated 5 documents into en (1 already in en, 0 done before)" in result.output
+    again = CliRunner().invoke(app, args)
+    assert "Translated 0 documents" in again.output and "6 done before" in again.output
+    bad = CliRunner().invoke(app, [*args[:4], "--model", str(tmp_path), "-o", str(tmp_path / "x.jsonl")])
+    assert bad.exit_code == 1 and "not a CTranslate2 model directory" in bad.output
+    th = CliRunner().invoke(app, [*args[:2], "--to", "th", *args[4:6], "-o", str(tmp_path / "th.jsonl")])
+    assert th.exit_code == 1 and "not supported by the nllb model" in th.output
