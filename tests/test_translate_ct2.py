@@ -254,3 +254,41 @@ def test_translate_cli(tiny_nllb: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "not a CTranslate2 model directory" in bad.output
     th = CliRunner().invoke(app, [*args[:2], "--to", "th", *args[4:6], "-o", str(tmp_path / "th.jsonl")])
     assert th.exit_code == 1 and "not supported by the nllb model" in th.output
+
+
+def test_query_translation_and_translated_document_retrieval(tiny_nllb: Path, tmp_path: Path, encoder) -> None:
+    from typer.testing import CliRunner
+
+    from clir_rag.cli import app
+    from clir_rag.index import CrossLingualIndex
+    from clir_rag.retrieve import QueryTranslationBM25Retriever, translated_hybrid
+    from clir_rag.types import Query
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(json.dumps(d.model_dump(exclude={"metadata"})) for d in _docs()) + "\n")
+    original = CrossLingualIndex(tmp_path / "orig", encoder=encoder)
+    original.add(_docs(), progress=False)
+    # BM25-QT: the query reaches each language's sub-index in that language
+    translator, rec = _translator(tiny_nllb)
+    qt = QueryTranslationBM25Retriever(original.bm25, original.store, translator)
+    ranking = qt.retrieve(Query(text="The dog sleeps.", lang="en"), 5, langs=["de", "sw", "en", "th"])
+    assert set(qt.last_queries) == {"de", "sw", "en"} and "th" in qt.skipped
+    assert qt.last_queries["en"] == "The dog sleeps."
+    assert {kw["target_prefix"][0][0] for _, kw in rec.calls} == {"deu_Latn", "swh_Latn"}
+    assert {c.lang for c in ranking.candidates} <= {"de", "sw", "en"}
+    # BM25-DT: `index --translate-to` builds an index of translations that keeps the originals
+    result = CliRunner().invoke(
+        app, ["index", str(corpus), "--index", str(tmp_path / "dt"), "--translate-to", "en", "--model", str(tiny_nllb)]
+    )
+    assert result.exit_code == 0, result.output
+    dt = CrossLingualIndex(tmp_path / "dt", encoder=encoder)
+    assert {meta["doc_id"] for _, _, meta in dt.store.iter_passages()} == {f"d{i}" for i in range(6)}
+    assert set(dt.bm25.languages) == {"en"}
+    hit = dt.search("dog", k=6, mode="bm25").candidates
+    assert hit and all(c.metadata["original_lang"] in {"de", "sw", "en"} for c in hit)
+    fused = translated_hybrid(original, dt).retrieve(Query(text="The dog sleeps in the house.", lang="en"), 6)
+    assert set(fused.ids) <= {f"d{i}" for i in range(6)} and fused.ids == fused.doc_ids
+    scores = [c.score for c in fused]
+    assert scores == sorted(scores, reverse=True)
+    bad = CliRunner().invoke(app, ["index", str(corpus), "--index", str(tmp_path / "x"), "--translate-to", "en"])
+    assert bad.exit_code == 1 and "--translate-to needs --model" in bad.output

@@ -54,6 +54,10 @@ def index(
     overlap: Annotated[int | None, typer.Option(help="Tokens shared by neighbouring passages (default 32).")] = None,
     batch_size: Annotated[int, typer.Option(help="Passages embedded per batch.")] = 32,
     chroma_url: Annotated[str | None, typer.Option(help="Chroma server URL instead of embedded Chroma.")] = None,
+    translate_to: Annotated[
+        str | None, typer.Option(help="Index translations into this language (BM25-DT); needs --model.")
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="CTranslate2 model directory for --translate-to.")] = None,
 ) -> None:
     """Index a corpus (resumable: rerun after an interruption to finish; unchanged documents are skipped)."""
     from clir_rag.corpus import read_corpus
@@ -61,9 +65,20 @@ def index(
 
     try:
         docs = read_corpus(corpus, lang=lang)
+        if translate_to and model is None:
+            raise ValueError("--translate-to needs --model (a CTranslate2 model directory)")
         idx = CrossLingualIndex(
             index_dir, encoder=encoder, max_tokens=max_tokens, overlap=overlap, chroma_url=chroma_url
         )
+        if translate_to:
+            from clir_rag.translate.corpus import translate_corpus
+            from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
+
+            translated = index_dir / f"translated.{translate_to}.jsonl"
+            translator = CTranslate2Translator(model, cache=index_dir / "translation-cache.sqlite")
+            tstats = translate_corpus(docs, translator, translate_to, translated)
+            console.print(f"Translated {tstats.translated} documents into {translate_to} ({translated}).")
+            docs = read_corpus(translated)
         stats = idx.add(docs, batch_size=batch_size, progress=True)
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None

@@ -102,6 +102,8 @@ class CrossLingualIndex:
                     f"{self.encoder.spec!r} gives {self.encoder.dim}"
                 )
         self.manifest: dict[str, Any] = manifest
+        if not (self.path / MANIFEST).exists():
+            self._write_manifest()  # claim the directory at once, so files written into it stay ours
         self.chunker = Chunker(manifest["max_tokens"], manifest["overlap"], self.encoder.count_tokens)
         url = chroma_url or manifest.get("chroma_url")
         self.store = ChromaStore(

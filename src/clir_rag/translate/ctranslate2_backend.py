@@ -162,7 +162,8 @@ class CTranslate2Translator(Translator):
             beam_size=self.beam_size,
             max_batch_size=self.max_batch_tokens,
             batch_type="tokens",
-            max_decoding_length=2 * self.max_input_tokens + 16,
+            # a translation rarely needs more than twice its source's pieces
+            max_decoding_length=2 * max(len(src) for src in sources) + 16,
         )
         self.batches += 1
         parts: list[list[str]] = [[] for _ in segments]
