@@ -292,3 +292,38 @@ def test_query_translation_and_translated_document_retrieval(tiny_nllb: Path, tm
     assert scores == sorted(scores, reverse=True)
     bad = CliRunner().invoke(app, ["index", str(corpus), "--index", str(tmp_path / "x"), "--translate-to", "en"])
     assert bad.exit_code == 1 and "--translate-to needs --model" in bad.output
+
+
+def test_translation_postprocessor_translates_and_restores(tiny_nllb: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    pytest.importorskip("llama_index.core")
+    from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
+    from llama_index.postprocessor.clir_rag import ListwiseLLMRerank, TranslationPostprocessor
+
+    from clir_rag.llm import LLMClient
+    from tests.llm_faults import FaultyLLM
+
+    nodes = [
+        NodeWithScore(node=TextNode(text=t, metadata={"lang": lang, "doc_id": f"d{i}"}), score=1.0 - i / 10)
+        for i, (t, lang) in enumerate([(SENTENCES[1], "de"), (SENTENCES[0], "en"), (SENTENCES[2], "sw")])
+    ]
+    translator, rec = _translator(tiny_nllb)
+    translate = TranslationPostprocessor(translator)
+    out = translate.postprocess_nodes(nodes, query_str="Where does the dog sleep at night?")
+    assert [n.node.metadata["lang"] for n in out] == ["en", "en", "en"]
+    assert out[1] is nodes[1]  # already English: untouched
+    assert out[0].node.metadata["original_text"] == SENTENCES[1] and out[0].node.metadata["original_lang"] == "de"
+    assert "original_text" not in out[0].node.get_content(metadata_mode=MetadataMode.LLM)
+    assert nodes[0].node.metadata == {"lang": "de", "doc_id": "d0"}  # the caller's nodes are not modified
+    assert {kw["target_prefix"][0][0] for _, kw in rec.calls} == {"eng_Latn"}
+    # translate -> rerank (a fault-injecting judge that reverses the order) -> restore
+    rerank = ListwiseLLMRerank(LLMClient(FaultyLLM([], default="[3] > [2] > [1]")), window=3, step=1)
+    reranked = rerank.postprocess_nodes(out, query_str="Where does the dog sleep at night?")
+    restored = TranslationPostprocessor.restore().postprocess_nodes(reranked)
+    assert [n.node.get_content() for n in restored] == [SENTENCES[2], SENTENCES[0], SENTENCES[1]]
+    assert [n.node.metadata["lang"] for n in restored] == ["sw", "en", "de"]
+    again = asyncio.run(TranslationPostprocessor(translator, target_lang="de").apostprocess_nodes(nodes))
+    assert again[0] is nodes[0] and again[1].node.metadata["original_lang"] == "en"
+    with pytest.raises(ValueError, match="needs a translator"):
+        TranslationPostprocessor()
