@@ -18,79 +18,12 @@ transformers = pytest.importorskip("transformers")
 
 from clir_rag.errors import InputError, TranslationModelError, UnsupportedLanguageError  # noqa: E402
 from clir_rag.translate import CTranslate2Translator  # noqa: E402
-
-SENTENCES = [
-    "The dog sleeps in the house.",
-    "Der Hund schläft im Haus.",
-    "Mbwa analala nyumbani.",
-    "Le chien dort dans la maison.",
-    "Coffee grows in the mountains of Ethiopia.",
-    "Kaffee wächst in den Bergen Äthiopiens.",
-    "Kahawa hukua milimani.",
-]
-CODES = [
-    "eng_Latn",
-    "deu_Latn",
-    "swh_Latn",
-    "fra_Latn",
-    "zho_Hans",
-    "hau_Latn",
-    "yor_Latn",
-    "som_Latn",
-    "fin_Latn",
-    "ita_Latn",
-    "rus_Cyrl",
-]
+from clir_rag.translate.tiny import SENTENCES, build_tiny_nllb  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def tiny_nllb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ctranslate2.converters import TransformersConverter
-    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
-
-    root = tmp_path_factory.mktemp("tiny-nllb")
-    (root / "corpus.txt").write_text("\n".join(SENTENCES * 20), encoding="utf-8")
-    spm.SentencePieceTrainer.train(
-        input=str(root / "corpus.txt"),
-        model_prefix=str(root / "sentencepiece.bpe"),
-        vocab_size=64,
-        model_type="unigram",
-        character_coverage=1.0,
-        bos_id=0,
-        pad_id=1,
-        eos_id=2,
-        unk_id=3,
-        hard_vocab_limit=False,
-        minloglevel=2,
-    )
-    sp = spm.SentencePieceProcessor(model_file=str(root / "sentencepiece.bpe.model"))
-    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + CODES
-    torch.manual_seed(0)
-    config = M2M100Config(
-        vocab_size=len(vocab),
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        max_position_embeddings=512,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        decoder_start_token_id=2,
-        scale_embedding=True,
-    )
-    M2M100ForConditionalGeneration(config).save_pretrained(root / "hf")
-    NllbTokenizer(vocab_file=str(root / "sentencepiece.bpe.model")).save_pretrained(root / "hf")
-    out = root / "ct2"
-    TransformersConverter(str(root / "hf")).convert(str(out), quantization="int8", force=True)
-    # transformers 5's NllbTokenizer drops a custom SentencePiece vocabulary, so write the vocabulary the
-    # model was built with (SentencePiece pieces, then language codes), as a real NLLB conversion has it.
-    (out / "shared_vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
-    shutil.copy(root / "sentencepiece.bpe.model", out / "sentencepiece.bpe.model")
-    return out
+    return build_tiny_nllb(tmp_path_factory.mktemp("tiny-nllb"))[1]
 
 
 class Recorder:

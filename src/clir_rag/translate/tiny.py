@@ -1,0 +1,94 @@
+"""A tiny NLLB-shaped translation model with random weights, for offline smoke tests and benchmarks.
+
+No NMT model ships on PyPI, so the CTranslate2 path is exercised on a model
+built here: a SentencePiece vocabulary trained on a few sentences plus
+FLORES-200 language codes, a 1-layer M2M-100 (NLLB's architecture) with random
+weights saved with transformers, converted by CTranslate2's own converter.
+Its translations are gibberish; the code paths are real. Needs torch,
+transformers, sentencepiece and ctranslate2.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+SENTENCES = [
+    "The dog sleeps in the house.",
+    "Der Hund schläft im Haus.",
+    "Mbwa analala nyumbani.",
+    "Le chien dort dans la maison.",
+    "Coffee grows in the mountains of Ethiopia.",
+    "Kaffee wächst in den Bergen Äthiopiens.",
+    "Kahawa hukua milimani.",
+]
+CODES = [
+    "eng_Latn",
+    "deu_Latn",
+    "swh_Latn",
+    "fra_Latn",
+    "zho_Hans",
+    "hau_Latn",
+    "yor_Latn",
+    "som_Latn",
+    "fin_Latn",
+    "ita_Latn",
+    "rus_Cyrl",
+]
+
+
+def build_tiny_nllb(root: str | Path, *, d_model: int = 32, layers: int = 1, seed: int = 0) -> tuple[Path, Path]:
+    """Build the model under ``root``; returns (transformers folder, CTranslate2 folder)."""
+    import sentencepiece as spm
+    import torch
+    from ctranslate2.converters import TransformersConverter
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "corpus.txt").write_text("\n".join(SENTENCES * 20), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(root / "corpus.txt"),
+        model_prefix=str(root / "sentencepiece.bpe"),
+        vocab_size=64,
+        model_type="unigram",
+        character_coverage=1.0,
+        bos_id=0,
+        pad_id=1,
+        eos_id=2,
+        unk_id=3,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_file=str(root / "sentencepiece.bpe.model"))
+    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + CODES
+    torch.manual_seed(seed)
+    config = M2M100Config(
+        vocab_size=len(vocab),
+        d_model=d_model,
+        encoder_layers=layers,
+        decoder_layers=layers,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=2 * d_model,
+        decoder_ffn_dim=2 * d_model,
+        max_position_embeddings=512,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        scale_embedding=True,
+    )
+    hf = root / "hf"
+    M2M100ForConditionalGeneration(config).save_pretrained(hf)
+    NllbTokenizer(vocab_file=str(root / "sentencepiece.bpe.model")).save_pretrained(hf)
+    (hf / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    shutil.copy(root / "sentencepiece.bpe.model", hf / "sentencepiece.bpe.model")
+    out = root / "ct2"
+    TransformersConverter(str(hf)).convert(str(out), quantization="int8", force=True)
+    # transformers 5's NllbTokenizer drops a custom SentencePiece vocabulary, so write the vocabulary the
+    # model was built with (SentencePiece pieces, then language codes), as a real NLLB conversion has it.
+    (out / "shared_vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
+    shutil.copy(root / "sentencepiece.bpe.model", out / "sentencepiece.bpe.model")
+    return hf, out
