@@ -260,3 +260,11 @@ def test_translation_postprocessor_translates_and_restores(tiny_nllb: Path, tmp_
     assert again[0] is nodes[0] and again[1].node.metadata["original_lang"] == "en"
     with pytest.raises(ValueError, match="needs a translator"):
         TranslationPostprocessor()
+
+
+def test_family_detection_from_the_vocabulary() -> None:
+    from clir_rag.translate.ctranslate2_backend import detect_family
+
+    assert detect_family(["<s>", "▁the", "eng_Latn", "deu_Latn"]) == "nllb"
+    assert detect_family(["<s>", "▁the", "__en__", "__de__"]) == "m2m100"
+    assert detect_family(["<s>", "▁der", "▁Hund"]) == "marian"
