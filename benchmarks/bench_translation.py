@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--d-model", type=int, default=256)
     ap.add_argument("--layers", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (int8, float32, ...)")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/translation.json"))
     args = ap.parse_args()
 
@@ -80,7 +81,9 @@ def main() -> None:
         translator.translate(texts, "de", "en")
         ct2_s = time.perf_counter() - t
         first_segments = translator.stats.segments
-        second = CTranslate2Translator(ct2_dir, intra_threads=args.threads, cache=Path(tmp) / "cache.sqlite")
+        second = CTranslate2Translator(
+            ct2_dir, intra_threads=args.threads, cache=Path(tmp) / "cache.sqlite", compute_type=args.compute_type
+        )
         t = time.perf_counter()
         second.translate(texts, "de", "en")
         cached_s = time.perf_counter() - t
@@ -88,7 +91,7 @@ def main() -> None:
     result = {
         "sentences": len(texts),
         "segments": first_segments,
-        "model": f"d_model={args.d_model}, layers={args.layers}",
+        "model": f"d_model={args.d_model}, layers={args.layers}, ct2 {args.compute_type}",
         "hf_generate_sentences_per_s": len(texts) / hf_s,
         "ct2_sentences_per_s": len(texts) / ct2_s,
         "ratio_ct2_over_hf": hf_s / ct2_s,

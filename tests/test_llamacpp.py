@@ -58,6 +58,7 @@ def test_pairwise_heap_on_the_embedded_model(local_llm, artemisinin_candidates, 
     assert sorted(result.ranking.ids) == sorted(artemisinin_candidates.ids)
     assert 3 <= report.comparisons <= 5  # n - 1 to build, about log2(n) for the second pick
     assert report.usage.calls == 2 * report.comparisons  # both orders, every time
+    assert report.usage.prompt_tokens > 50 * report.usage.calls
     scores = [c.score for c in result.ranking]
     assert scores == sorted(scores, reverse=True) and len(set(scores)) == len(scores)
 

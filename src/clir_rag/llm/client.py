@@ -101,6 +101,13 @@ class LLMClient:
         if cached is not None:
             return dict(cached)
         result = self._call(lambda: self.llm.score_labels(messages, labels), usage)  # type: ignore[attr-defined]
+        # Backends report no usage for scoring: count the message text (chat template excluded)
+        # as prompt and the scored labels as evaluated completion tokens.
+        self._account(
+            usage,
+            prompt_tokens=sum(self.llm.count_tokens(m["content"]) for m in messages),
+            completion_tokens=sum(self.llm.count_tokens(label) for label in labels),
+        )
         self._store(key, result, 0.0)
         return result
 
