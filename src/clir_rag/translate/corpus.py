@@ -21,6 +21,7 @@ from pathlib import Path
 
 from clir_rag.errors import InputError
 from clir_rag.languages import detect_language, normalize_language
+from clir_rag.progress import progress_reporter
 from clir_rag.translate.base import Translator
 from clir_rag.types import Document
 
@@ -107,9 +108,7 @@ def translate_corpus(
     todo = [d for d in docs if done.get(d.id) != hashes[d.id]]
     stats.skipped = len(docs) - len(todo)
 
-    from clir_rag.index import _progress_reporter
-
-    report = _progress_reporter(progress, len(todo), f"Translating into {tgt}")
+    report = progress_reporter(progress, len(todo), f"Translating into {tgt}")
     start = time.perf_counter()
     finished = 0
     sentences_before = translator.stats.segments
