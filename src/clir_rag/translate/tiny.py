@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 SENTENCES = [
@@ -38,8 +39,26 @@ CODES = [
 ]
 
 
-def build_tiny_nllb(root: str | Path, *, d_model: int = 32, layers: int = 1, seed: int = 0) -> tuple[Path, Path]:
-    """Build the model under ``root``; returns (transformers folder, CTranslate2 folder)."""
+def build_tiny_nllb(
+    root: str | Path,
+    *,
+    d_model: int = 32,
+    layers: int = 1,
+    heads: int = 2,
+    ffn_dim: int | None = None,
+    vocab_size: int | None = None,
+    corpus: Sequence[str] = (),
+    spm_vocab_size: int = 64,
+    seed: int = 0,
+) -> tuple[Path, Path]:
+    """Build the model under ``root``; returns (transformers folder, CTranslate2 folder).
+
+    ``vocab_size`` pads the vocabulary with unused pieces up to a real model's size (NLLB-200: 256,206),
+    because the output projection over the vocabulary is a large share of the decoding cost; ``ffn_dim``
+    defaults to ``2 * d_model`` (NLLB uses ``4 * d_model``). ``corpus`` adds sentences to the
+    SentencePiece training text; with a larger ``spm_vocab_size`` their words become whole pieces, so
+    sequences are as long as a real tokenizer makes them rather than nearly one piece per character.
+    """
     import sentencepiece as spm
     import torch
     from ctranslate2.converters import TransformersConverter
@@ -47,11 +66,11 @@ def build_tiny_nllb(root: str | Path, *, d_model: int = 32, layers: int = 1, see
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "corpus.txt").write_text("\n".join(SENTENCES * 20), encoding="utf-8")
+    (root / "corpus.txt").write_text("\n".join([*SENTENCES * 20, *corpus]), encoding="utf-8")
     spm.SentencePieceTrainer.train(
         input=str(root / "corpus.txt"),
         model_prefix=str(root / "sentencepiece.bpe"),
-        vocab_size=64,
+        vocab_size=spm_vocab_size,
         model_type="unigram",
         character_coverage=1.0,
         bos_id=0,
@@ -63,16 +82,18 @@ def build_tiny_nllb(root: str | Path, *, d_model: int = 32, layers: int = 1, see
     )
     sp = spm.SentencePieceProcessor(model_file=str(root / "sentencepiece.bpe.model"))
     vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + CODES
+    if vocab_size is not None and vocab_size > len(vocab):
+        vocab += [f"<unused{i}>" for i in range(vocab_size - len(vocab))]
     torch.manual_seed(seed)
     config = M2M100Config(
         vocab_size=len(vocab),
         d_model=d_model,
         encoder_layers=layers,
         decoder_layers=layers,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=2 * d_model,
-        decoder_ffn_dim=2 * d_model,
+        encoder_attention_heads=heads,
+        decoder_attention_heads=heads,
+        encoder_ffn_dim=ffn_dim or 2 * d_model,
+        decoder_ffn_dim=ffn_dim or 2 * d_model,
         max_position_embeddings=512,
         pad_token_id=1,
         bos_token_id=0,
