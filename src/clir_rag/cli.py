@@ -170,8 +170,9 @@ def rerank(
 
     from clir_rag.corpus import iter_corpus
     from clir_rag.eval.trec import read_queries, read_run, write_run
-    from clir_rag.llm import LLMClient
-    from clir_rag.rerank import ListwiseReranker, PairwiseReranker, RerankReport
+    from clir_rag.llm import LLMClient, load_llm
+    from clir_rag.rerank import RerankReport
+    from clir_rag.rerank.factory import make_reranker
     from clir_rag.types import ScoredCandidate
 
     try:
@@ -185,27 +186,8 @@ def rerank(
         absent = sorted(wanted - set(docs))
         if absent:
             raise ValueError(f"{len(absent)} documents of the run are not in {corpus} (e.g. {absent[0]!r})")
-        if base_url:
-            from clir_rag.llm.openai_backend import OpenAICompatibleLLM
-
-            llm = OpenAICompatibleLLM(model, base_url=base_url)
-        else:
-            from clir_rag.llm import default_llm
-
-            llm = default_llm(model_path=model) if model else default_llm()
-        client = LLMClient(llm, cache=cache)
-        if method == "listwise":
-            reranker = ListwiseReranker(client, window=window, step=step, depth=depth)
-        elif method.startswith("pairwise-"):
-            reranker = PairwiseReranker(
-                client,
-                method=method.split("-", 1)[1],
-                depth=depth,
-                top_k=top_k,  # type: ignore[arg-type]
-                passes=passes,
-            )
-        else:
-            raise ValueError(f"unknown method {method!r}")
+        client = LLMClient(load_llm(model, base_url), cache=cache)
+        reranker = make_reranker(method, client, depth=depth, window=window, step=step, top_k=top_k, passes=passes)
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None
     total = RerankReport(reranker.name, queries=0)
@@ -232,6 +214,31 @@ def rerank(
         f"windows ok/repaired/failed {total.windows_ok}/{total.windows_repaired}/{total.windows_failed}, "
         f"comparisons {total.comparisons} (ties {total.ties}, failed answers {total.comparison_failures})."
     )
+
+
+@app.command("eval")
+def eval_(
+    config: Annotated[Path, typer.Argument(help="Experiment config (YAML), e.g. evals/xquad-en-de.yaml.")],
+    data: Annotated[
+        Path | None, typer.Option(help="Folder holding xquad/ and ciral/ (default: config, then ../shared/data).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default runs/eval/<name>).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Evaluate the first n queries only.")] = None,
+    corpus: Annotated[Path | None, typer.Option(help="Corpus path for datasets that need one (CIRAL).")] = None,
+) -> None:
+    """Run a packaged CLIR experiment: first stages, oracle ceilings, reranking; TREC runs, table, plots."""
+    from clir_rag.eval.experiment import load_config, run_experiment
+    from clir_rag.eval.report import markdown
+
+    try:
+        cfg = load_config(config, data=str(data) if data else None, out=str(out) if out else None, limit=limit)
+        if corpus is not None:
+            cfg.dataset.__pydantic_extra__["corpus"] = str(corpus)  # type: ignore[index]
+        result = run_experiment(cfg)
+    except (ClirRagError, ValueError) as e:
+        raise _fail(e) from None
+    console.print(markdown(result), markup=False, highlight=False)
+    console.print(f"Runs, report.md, results.json and plots in {result.out}")
 
 
 @app.command()

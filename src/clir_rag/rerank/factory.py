@@ -1,0 +1,27 @@
+"""Build a reranker from a method name, as configs and the CLI spell it."""
+
+from __future__ import annotations
+
+from clir_rag.llm import LLM, LLMClient
+from clir_rag.rerank.listwise import ListwiseReranker
+from clir_rag.rerank.pairwise import PairwiseReranker
+
+METHODS = ("listwise", "pairwise-heap", "pairwise-bubble", "pairwise-allpairs")
+
+
+def make_reranker(
+    method: str,
+    llm: LLMClient | LLM,
+    *,
+    depth: int = 100,
+    window: int = 20,
+    step: int = 10,
+    top_k: int = 10,
+    passes: int = 10,
+) -> ListwiseReranker | PairwiseReranker:
+    """``listwise`` (sliding windows) or ``pairwise-heap | pairwise-bubble | pairwise-allpairs`` (PRP)."""
+    if method == "listwise":
+        return ListwiseReranker(llm, window=window, step=step, depth=depth)
+    if method in METHODS:
+        return PairwiseReranker(llm, method=method.split("-", 1)[1], depth=depth, top_k=top_k, passes=passes)  # type: ignore[arg-type]
+    raise ValueError(f"unknown rerank method {method!r}: use one of {', '.join(METHODS)}")
