@@ -206,7 +206,6 @@ def test_packaged_configs_parse():
 def test_reranking_experiment_with_the_local_llm_og_and_dt(local_llm, encoder, tmp_path: Path):
     """Listwise reranking with the embedded GGUF, OG and DT (tiny CTranslate2 model), then a free rerun."""
     from clir_rag.eval.fixtures import write_ciral_fixture
-
     from clir_rag.translate.tiny import build_tiny_nllb
 
     data_dir, corpus = write_ciral_fixture(tmp_path / "ciral", lang="sw")

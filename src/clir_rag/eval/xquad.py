@@ -3,17 +3,19 @@
 XQuAD's 240 paragraphs and 1,190 questions are parallel across 12 languages:
 question ``X`` in any language has the same relevant paragraph in every
 language. Queries in language A are run against the paragraphs of language B;
-a paragraph's id is ``<B>:<article>-<paragraph>``.
+a paragraph's id is ``<B>:<article>-<paragraph>``. ``doc_langs="all"`` pools
+the paragraphs of all 12 languages (2,880 documents, 12 relevant per query),
+the setting where a retriever must not prefer one language over another.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from clir_rag.errors import CorpusError
+from clir_rag.eval.collection import Collection
 from clir_rag.languages import normalize_language
 from clir_rag.types import Document, Query
 
@@ -32,14 +34,7 @@ def default_data_dir() -> Path:
     return Path.cwd().parent / "shared" / "data"
 
 
-@dataclass
-class XQuADCLIR:
-    """Queries in one language, paragraphs in one or more, and binary qrels."""
-
-    queries: list[Query]
-    documents: list[Document]
-    qrels: dict[str, dict[str, int]]
-    answers: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # qid -> lang -> answers
+XQuADCLIR = Collection  # the name this loader's result had before all loaders shared Collection
 
 
 def _read(path: Path) -> list[dict]:
@@ -50,13 +45,24 @@ def _read(path: Path) -> list[dict]:
 
 def load_xquad(
     query_lang: str, doc_langs: str | list[str], data_dir: str | Path | None = None, limit: int | None = None
-) -> XQuADCLIR:
-    """Build the collection; ``limit`` keeps the first n questions (all paragraphs are kept)."""
+) -> Collection:
+    """Build the collection; ``limit`` keeps the first n questions (all paragraphs are kept).
+
+    ``doc_langs`` is one language, a list, or ``"all"`` (the 12 languages pooled). The name is
+    ``xquad-<q>-<d>`` for one document language, ``xquad-<q>-pooled`` for all 12 and
+    ``xquad-<q>-<d1>+<d2>..`` for another selection, so results of different settings never share a name.
+    """
     folder = Path(data_dir) if data_dir else default_data_dir() / "xquad"
     if (folder / "xquad").is_dir():
         folder = folder / "xquad"
     qlang = normalize_language(query_lang)
-    dlangs = [normalize_language(x) for x in ([doc_langs] if isinstance(doc_langs, str) else doc_langs)]
+    if isinstance(doc_langs, str) and doc_langs.strip().lower() == "all":
+        doc_langs = list(XQUAD_LANGUAGES)
+    requested = [doc_langs] if isinstance(doc_langs, str) else doc_langs
+    dlangs = list(dict.fromkeys(normalize_language(x) for x in requested))  # a repeated language would repeat ids
+    unknown = [x for x in dlangs if x not in XQUAD_LANGUAGES]
+    if unknown:
+        raise CorpusError(f"XQuAD has no {', '.join(unknown)} paragraphs (languages: {', '.join(XQUAD_LANGUAGES)})")
     documents: list[Document] = []
     answers: dict[str, dict[str, list[str]]] = {}
     para_of: dict[str, str] = {}
@@ -76,4 +82,10 @@ def load_xquad(
     if limit is not None:
         queries = queries[:limit]
     qrels = {q.id: {f"{lang}:{para_of[q.id]}": 1 for lang in dlangs} for q in queries}
-    return XQuADCLIR(queries, documents, qrels, answers)
+    if len(dlangs) == 1:
+        name = f"xquad-{qlang}-{dlangs[0]}"
+    elif sorted(dlangs) == sorted(XQUAD_LANGUAGES):
+        name = f"xquad-{qlang}-pooled"
+    else:
+        name = f"xquad-{qlang}-{'+'.join(dlangs)}"
+    return Collection(name, queries, documents, qrels, qlang, dlangs, answers)
