@@ -181,10 +181,19 @@ def _bar(progress: bool, label: str, total: int) -> Iterator[Callable[[], None]]
 
 
 def _write_ranked(ranked: Ranked, path: Path, tag: str) -> None:
+    """Write a TREC run whose scores agree with its ranks, so any trec_eval tool reads the same order.
+
+    Oracle and reranked lists keep their first-stage scores in a new order; written as they
+    are, trec_eval (and :func:`read_run`) would sort them back by score and undo the reranking.
+    Such lists get scores n..1; lists already in score order keep their scores (6 decimals).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:
         for qid, docs in ranked.items():
-            for rank, (doc, score) in enumerate(docs, start=1):
+            scores = [round(s, 6) for _, s in docs]
+            if any(a <= b for a, b in zip(scores, scores[1:])):
+                scores = [float(len(docs) - i) for i in range(len(docs))]
+            for rank, ((doc, _), score) in enumerate(zip(docs, scores, strict=True), start=1):
                 fh.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
 
 
