@@ -206,6 +206,8 @@ def test_bad_configs_name_the_problem(tmp_path: Path):
 
 def test_packaged_configs_parse():
     for path in sorted(Path(__file__).parents[1].joinpath("evals").glob("*.yaml")):
+        if path.name.startswith("rag-"):  # RAG check configs: tests/test_rag.py
+            continue
         cfg = load_config(path)
         assert cfg.name == path.stem and cfg.main_measure in cfg.measures
 

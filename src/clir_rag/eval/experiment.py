@@ -12,6 +12,7 @@ lengths are compared), ``<first stage>+oracle@<depth>``,
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -191,7 +192,7 @@ def _write_ranked(ranked: Ranked, path: Path, tag: str) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for qid, docs in ranked.items():
             scores = [round(s, 6) for _, s in docs]
-            if any(a <= b for a, b in zip(scores, scores[1:])):
+            if any(a <= b for a, b in itertools.pairwise(scores)):
                 scores = [float(len(docs) - i) for i in range(len(docs))]
             for rank, ((doc, _), score) in enumerate(zip(docs, scores, strict=True), start=1):
                 fh.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
