@@ -241,6 +241,27 @@ def eval_(
     console.print(f"Runs, report.md, results.json and plots in {result.out}")
 
 
+@app.command("rag-check")
+def rag_check(
+    config: Annotated[Path, typer.Argument(help="RAG check config (YAML), e.g. evals/rag-xquad-en-de.yaml.")],
+    data: Annotated[
+        Path | None, typer.Option(help="Folder holding xquad/ (default: config, then ../shared/data).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default runs/rag/<name>).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Check the first n questions only.")] = None,
+) -> None:
+    """Answer questions from cross-lingual passages and check them: F1/EM, answer language, retrieval hit, judge."""
+    from clir_rag.rag.experiment import load_rag_config, run_rag_check, summary_markdown
+
+    try:
+        cfg = load_rag_config(config, data=str(data) if data else None, out=str(out) if out else None, limit=limit)
+        _, summary = run_rag_check(cfg)
+    except (ClirRagError, ValueError) as e:
+        raise _fail(e) from None
+    console.print(summary_markdown(cfg.name, summary), markup=False, highlight=False)
+    console.print(f"answers.jsonl, summary.md and summary.json in {cfg.out or Path('runs/rag') / cfg.name}")
+
+
 @app.command()
 def demo(
     index_dir: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index.")] = Path(

@@ -272,3 +272,15 @@ def detect_language(text: str) -> str | None:
     if found is None:
         return None
     return normalize_language(found.iso_code_639_1.name.lower())
+
+
+def language_confidences(text: str, top: int = 3) -> list[tuple[str, float]]:
+    """The ``top`` most likely languages of ``text`` with lingua's confidence (0..1), most likely first.
+
+    Short texts with foreign names spread the confidence thinly ("He was born in Smiljan." is
+    Swedish at 0.095), so callers that judge a language should look at the value, not just the winner.
+    """
+    if not text or not text.strip():
+        return []
+    values = _get_detector().compute_language_confidence_values(text)[:top]
+    return [(normalize_language(v.language.iso_code_639_1.name.lower()), float(v.value)) for v in values]

@@ -1,0 +1,3 @@
+from llama_index.llms.clir_rag.base import ClirRagLLM
+
+__all__ = ["ClirRagLLM"]

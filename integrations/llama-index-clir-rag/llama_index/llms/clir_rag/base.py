@@ -1,0 +1,91 @@
+"""clir-rag's LLM backends (embedded GGUF, llama.cpp, OpenAI-compatible, transformers) as a LlamaIndex LLM.
+
+So that a query engine can synthesize answers offline with the embedded model:
+``Settings.llm = ClirRagLLM()``. Calls go through :class:`clir_rag.llm.LLMClient`,
+so they are cached (with ``cache=``), retried and timed out like every other
+LLM call in clir-rag. Chat messages are passed to the backend as chat
+messages (its own chat template applies), not flattened into one prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    CompletionResponse,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.custom import CustomLLM
+
+from clir_rag.llm import LLMClient, Message
+from clir_rag.llm.base import LLM as ClirLLM
+
+
+class ClirRagLLM(CustomLLM):
+    """A LlamaIndex LLM over a clir-rag backend; None gives the embedded GGUF (offline)."""
+
+    max_tokens: int = Field(default=256, description="Tokens to generate at most per call.")
+    temperature: float = Field(default=0.0, description="Sampling temperature (0: greedy, cacheable).")
+    _client: LLMClient = PrivateAttr()
+
+    def __init__(self, llm: ClirLLM | LLMClient | None = None, *, cache: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if llm is None:
+            from clir_rag.llm import default_llm
+
+            llm = default_llm()
+        self._client = llm if isinstance(llm, LLMClient) else LLMClient(llm, cache=cache)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "ClirRagLLM"
+
+    @property
+    def client(self) -> LLMClient:
+        return self._client
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        backend = self._client.llm
+        return LLMMetadata(
+            context_window=backend.context_window,
+            num_output=self.max_tokens,
+            is_chat_model=True,
+            model_name=f"{backend.backend}:{backend.model}",
+        )
+
+    def _generate(self, messages: Sequence[Message], **kwargs: Any) -> tuple[str, dict[str, Any]]:
+        done = self._client.generate(
+            messages,
+            max_tokens=kwargs.get("max_tokens", self.max_tokens),
+            stop=kwargs.get("stop"),
+            temperature=kwargs.get("temperature", self.temperature),
+        )
+        return done.text, {"prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens}
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        ours: list[Message] = [
+            {"role": m.role.value if isinstance(m.role, MessageRole) else str(m.role), "content": m.content or ""}
+            for m in messages
+        ]
+        text, usage = self._generate(ours, **kwargs)
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), raw=usage)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        text, usage = self._generate([{"role": "user", "content": prompt}], **kwargs)
+        return CompletionResponse(text=text, raw=usage)
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        # the backends answer whole; one chunk keeps LlamaIndex's streaming API working
+        response = self.complete(prompt, formatted=formatted, **kwargs)
+        yield CompletionResponse(text=response.text, delta=response.text, raw=response.raw)

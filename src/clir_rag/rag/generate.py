@@ -1,0 +1,178 @@
+"""Answer generation: a question, numbered passages in any language, an answer in the user's language.
+
+The answer language defaults to the question's (given on the :class:`Query`,
+else detected), because cross-lingual RAG studies find models drift into the
+passages' language; the prompt names the language in English and says that
+the passages may be in others. Passages are numbered ``[1]..[n]`` in ranking
+order and the model is asked to cite them, so the check can see which
+passages an answer leaned on.
+
+The context is cut to a token budget (counted with the model's tokenizer),
+passage by passage: a passage that does not fit whole is shortened only when
+it is the first one, so a long top passage never leaves the model with no
+context at all. What was left out is counted on the :class:`Answer`.
+
+Failures never raise out of a batch: an empty context or a failed LLM call
+gives an :class:`Answer` with ``error`` set and no text, which the check
+counts instead of scoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from clir_rag.errors import LLMError
+from clir_rag.languages import detect_language, get_language, normalize_language
+from clir_rag.llm import LLM, LLMClient, Message, Usage
+from clir_rag.types import Query, ScoredCandidate
+
+SYSTEM_PROMPT = (
+    "You answer questions from the passages you are given, which may be in other languages than the question. "
+    "Always answer in {language}. After the answer, cite the passage number in square brackets."
+)
+
+
+@dataclass
+class Answer:
+    """One generated answer, with the numbered context it was generated from.
+
+    ``passages[i]`` is passage ``[i + 1]`` in the prompt (shortened where ``shortened``
+    says so). ``error`` is set, and ``text`` empty, when no answer could be generated.
+    """
+
+    query: Query
+    text: str
+    lang: str
+    passages: list[ScoredCandidate]
+    left_out: int = 0  # candidates that did not fit the context budget
+    shortened: bool = False  # the first passage was cut to fit
+    error: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+
+def language_name(code: str) -> str:
+    """English name of a language for prompts (``de`` -> ``German``); the code itself when unknown."""
+    try:
+        return get_language(code).name
+    except Exception:  # an unknown code still works in a prompt, just less well
+        return code
+
+
+def answer_messages(question: str, passages: Sequence[str], lang: str) -> list[Message]:
+    """The chat prompt: instructions, numbered passages, the question, and the answer language once more.
+
+    Passages read ``Passage 1: ...`` rather than ``[1] ...``: with the bracketed form small models
+    answer with a bare ``[1]``. A short prompt with the answer language last worked best for the
+    embedded 0.5B model (see the module notes in ``evals/README.md``).
+    """
+    name = language_name(lang)
+    numbered = "\n\n".join(f"Passage {i}: {p.strip()}" for i, p in enumerate(passages, start=1))
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT.format(language=name)},
+        {"role": "user", "content": f"{numbered}\n\nQuestion: {question.strip()}\nAnswer ({name}):"},
+    ]
+
+
+class AnswerGenerator:
+    """Generate cited answers in the query's (or a fixed) language over ranked candidates.
+
+    ``llm`` is any backend of :mod:`clir_rag.llm` or an :class:`LLMClient` (for caching,
+    retries and timeouts; a bare backend is wrapped in one without a cache).
+    ``answer_lang`` fixes the answer language; None answers in the query's language.
+    ``top_k`` passages at most go into a context of at most ``context_tokens`` tokens.
+    """
+
+    def __init__(
+        self,
+        llm: LLM | LLMClient,
+        *,
+        answer_lang: str | None = None,
+        top_k: int = 5,
+        context_tokens: int = 1536,
+        max_tokens: int = 96,
+    ) -> None:
+        if top_k < 1 or context_tokens < 64 or max_tokens < 1:
+            raise ValueError("top_k and max_tokens must be >= 1 and context_tokens >= 64")
+        self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
+        self.answer_lang = normalize_language(answer_lang) if answer_lang else None
+        self.top_k = top_k
+        self.context_tokens = context_tokens
+        self.max_tokens = max_tokens
+
+    def target_language(self, query: Query) -> str:
+        """The language to answer in; raises ValueError when it cannot be told."""
+        lang = self.answer_lang or query.lang or detect_language(query.text)
+        if lang is None:
+            raise ValueError(f"cannot tell the language of query {query.id!r}: give Query(lang=...) or answer_lang")
+        return normalize_language(lang)
+
+    def build(self, query: Query, candidates: Sequence[ScoredCandidate]) -> tuple[list[ScoredCandidate], int, bool]:
+        """(passages that fit the budget, how many candidates were left out, whether the first was shortened)."""
+        pool = [c for c in candidates if c.text.strip()]
+        chosen: list[ScoredCandidate] = []
+        lang = self.target_language(query)
+        used = self.client.count_tokens("".join(m["content"] for m in answer_messages(query.text, [], lang)))
+        shortened = False
+        for cand in pool[: self.top_k]:
+            cost = self.client.count_tokens(cand.text) + 6  # "Passage n: " and the blank line between passages
+            if used + cost <= self.context_tokens:
+                chosen.append(cand)
+                used += cost
+                continue
+            if not chosen:
+                text = self._shorten(cand.text, self.context_tokens - used - 6)
+                if text:
+                    chosen.append(cand.model_copy(update={"text": text}))
+                    shortened = True
+            break
+        return chosen, len(candidates) - len(chosen), shortened
+
+    def _shorten(self, text: str, budget: int) -> str:
+        """The longest prefix (cut at a word boundary) of ``text`` within ``budget`` tokens."""
+        if budget <= 0:
+            return ""
+        lo, hi = 0, len(text)
+        while lo < hi:  # binary search over characters: token counts grow with the prefix
+            mid = (lo + hi + 1) // 2
+            if self.client.count_tokens(text[:mid]) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        cut = text[:lo]
+        space = cut.rfind(" ")
+        return (cut[:space] if space > len(cut) // 2 else cut).rstrip()
+
+    def generate(self, query: Query | str, candidates: Sequence[ScoredCandidate]) -> Answer:
+        """Answer ``query`` from ``candidates`` (best first); never raises for a bad context or a failed call."""
+        q = query if isinstance(query, Query) else Query(text=query)
+        lang = self.target_language(q)
+        passages, left_out, shortened = self.build(q, candidates)
+        answer = Answer(q, "", lang, passages, left_out, shortened)
+        if not passages:
+            answer.error = "empty context: no candidate passage with text"
+            return answer
+        messages = answer_messages(q.text, [p.text for p in passages], lang)
+        try:
+            done = self.client.generate(messages, max_tokens=self.max_tokens, usage=answer.usage)
+        except LLMError as e:
+            answer.error = f"LLM call failed: {e}"
+            return answer
+        answer.text = done.text.strip()
+        if not answer.text:
+            answer.error = "the LLM returned an empty answer"
+        return answer
+
+    def generate_many(
+        self, items: Sequence[tuple[Query, Sequence[ScoredCandidate]]], *, progress: bool = False
+    ) -> list[Answer]:
+        """Answers for several queries, in order, with a progress bar on long batches."""
+        from clir_rag.progress import progress_reporter
+
+        report = progress_reporter(progress, len(items), "Generating answers")
+        answers = []
+        for i, (q, cands) in enumerate(items, start=1):
+            answers.append(self.generate(q, cands))
+            report(i)
+        report(None)
+        return answers

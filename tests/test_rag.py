@@ -1,0 +1,233 @@
+"""Answer generation and the cross-lingual RAG check, with the embedded GGUF on the demo corpus and XQuAD."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from clir_rag.cli import app
+from clir_rag.errors import LLMTransientError
+from clir_rag.llm import Completion, Message
+from clir_rag.rag.check import best_match
+from clir_rag.rag.experiment import check_answer, load_rag_config, summarize, summary_markdown
+from clir_rag.rag.generate import Answer, AnswerGenerator, answer_messages
+from clir_rag.types import Query, Ranking, ScoredCandidate
+
+
+def _cand(i: int, text: str, doc: str | None = None, lang: str = "de") -> ScoredCandidate:
+    return ScoredCandidate(id=f"p{i}", doc_id=doc or f"d{i}", score=1.0 / (i + 1), text=text, lang=lang)
+
+
+class FailingLLM:
+    """Fault injection: a backend whose every call times out (a real model cannot be made to on demand)."""
+
+    backend, model, context_window = "fault", "failing", 4096
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate(self, messages: Sequence[Message], **kwargs: object) -> Completion:
+        self.calls += 1
+        raise LLMTransientError("simulated timeout")
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_answers_an_english_question_from_foreign_passages(local_llm, artemisinin_candidates: Ranking) -> None:
+    gen = AnswerGenerator(local_llm, top_k=3)
+    query = Query(text="Who discovered the drug artemisinin against malaria?", lang="en")
+    answer = gen.generate(query, artemisinin_candidates.candidates)
+    assert answer.error is None and answer.text
+    assert answer.lang == "en" and len(answer.passages) == 3 and answer.left_out == len(artemisinin_candidates) - 3
+    assert {p.lang for p in answer.passages} != {"en"}  # the context is cross-lingual
+    assert answer.usage.calls == 1 and answer.usage.prompt_tokens > 100
+    assert best_match(answer.text, ["Tu Youyou"]).f1 > 0  # the discoverer is named in the German passage
+
+
+def test_answer_language_follows_the_query_or_the_setting(local_llm) -> None:
+    gen = AnswerGenerator(local_llm)
+    assert gen.target_language(Query(text="Wer hat das Penicillin entdeckt?")) == "de"  # detected
+    assert gen.target_language(Query(text="Who?", lang="sw")) == "sw"
+    assert AnswerGenerator(local_llm, answer_lang="fr").target_language(Query(text="Who?", lang="en")) == "fr"
+    prompt = answer_messages("Wer?", ["Text eins", "Text zwei"], "de")
+    assert "German" in prompt[0]["content"] and "Passage 2: Text zwei" in prompt[1]["content"]
+
+
+def test_context_budget_shortens_only_a_long_first_passage(local_llm) -> None:
+    long = " ".join(f"Satz {i} handelt vom Rhein und seinen Ufern." for i in range(200))
+    gen = AnswerGenerator(local_llm, top_k=3, context_tokens=160)
+    query = Query(text="What about the Rhine?", lang="en")
+    passages, left_out, shortened = gen.build(query, [_cand(0, long), _cand(1, "Kurz."), _cand(2, long)])
+    assert shortened and len(passages) == 1 and left_out == 2
+    assert long.startswith(passages[0].text) and len(passages[0].text) < len(long)
+    prompt = "".join(m["content"] for m in answer_messages(query.text, [passages[0].text], "en"))
+    assert local_llm.count_tokens(prompt) <= 160 + 8  # the budget holds, up to joining whitespace
+    short = [_cand(0, "Der Rhein ist lang."), _cand(1, long), _cand(2, "Kurz.")]
+    passages, left_out, shortened = gen.build(query, short)
+    assert [p.id for p in passages] == ["p0"] and not shortened  # a later long passage is not cut, just left out
+
+
+def test_empty_context_and_failed_calls_are_recorded_not_raised(local_llm) -> None:
+    query = Query(text="Who discovered artemisinin?", lang="en")
+    answer = AnswerGenerator(local_llm).generate(query, [])
+    assert answer.error and "empty context" in answer.error and answer.usage.calls == 0
+    blank = AnswerGenerator(local_llm).generate(query, [_cand(0, "   ")])
+    assert blank.error and "empty context" in blank.error
+    failing = FailingLLM()
+    gen = AnswerGenerator(failing)
+    gen.client.max_retries, gen.client.backoff = 1, 0.0
+    answers = gen.generate_many([(query, [_cand(0, "Tu Youyou entdeckte Artemisinin.")])] * 2)
+    assert [a.error is not None and "LLM call failed" in a.error for a in answers] == [True, True]
+    assert failing.calls == 4  # each question tried twice (one retry), the batch went on
+
+
+def test_check_and_summary_count_what_they_cannot_score() -> None:
+    q = Query(id="q1", text="Who discovered artemisinin?", lang="en")
+    ctx = [_cand(0, "Tu Youyou entdeckte Artemisinin.", doc="de:1")]
+    good = check_answer(Answer(q, "Tu Youyou discovered it [1]", "en", ctx), {"en": ["Tu Youyou"]}, {"de:1"})
+    assert good.em == 0.0 and 0.5 < good.f1 < 1.0 and good.hit and good.cited == [1]
+    assert good.lang_correct is True and good.lang_detected == "en"
+    exact = check_answer(Answer(q, "Tu Youyou [1]", "en", ctx), {"de": ["Tu Youyou"], "en": ["Youyou"]}, set())
+    assert exact.em == 1.0 and exact.gold_lang == "de" and not exact.hit
+    assert exact.lang_correct is None  # a bare name cannot be attributed to a language
+    wrong_lang = check_answer(Answer(q, "Die Forscherin Tu Youyou hat es entdeckt.", "en", ctx), ["Tu Youyou"], set())
+    assert wrong_lang.lang_correct is False and wrong_lang.lang_detected == "de"
+    no_gold = check_answer(Answer(q, "Tu Youyou", "en", ctx), None, {"de:1"})
+    assert no_gold.f1 is None and no_gold.problems == ["no gold answer"]
+    failed = check_answer(Answer(q, "", "en", [], error="empty context: nothing"), ["Tu Youyou"], {"de:1"})
+    assert failed.f1 == 0.0 and not failed.hit
+
+    summary = summarize([good, exact, wrong_lang, no_gold, failed])
+    assert summary["questions"] == 5 and summary["answered"] == 4 and summary["scored"] == 4
+    assert summary["answer_errors"] == {"empty context": 1} and summary["problems"] == {"no gold answer": 1}
+    assert summary["f1"] == pytest.approx((good.f1 + 1.0 + wrong_lang.f1 + 0.0) / 4)
+    assert summary["language_determined"] == 2 and summary["language_accuracy"] == 0.5
+    assert summary["retrieval_hit_rate"] == pytest.approx(2 / 5)
+    table = summary_markdown("t", summary)
+    assert "| answer token F1 |" in table and "4 of 5 questions" in table and "too short to tell" in table
+
+
+@pytest.mark.shared_data
+def test_rag_check_cli_on_xquad_with_the_embedded_model(shared_data: Path, tmp_path: Path, local_llm) -> None:
+    config = tmp_path / "rag.yaml"
+    cfg = yaml.safe_load((Path(__file__).parents[1] / "evals" / "rag-xquad-en-de.yaml").read_text())
+    cfg.update(limit=3, data=str(shared_data), work=str(tmp_path / "idx"))
+    config.write_text(yaml.safe_dump(cfg))
+    res = CliRunner().invoke(app, ["rag-check", str(config), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert "response-language accuracy" in res.output
+    rows = [json.loads(line) for line in (tmp_path / "out" / "answers.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and all(r["answer_lang"] == "en" and r["query_lang"] == "en" for r in rows)
+    assert all(r["context"] and all(d.startswith("de:") for d in r["context"]) for r in rows)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["questions"] == 3 and summary["retrieval_hit_rate"] == pytest.approx(sum(r["hit"] for r in rows) / 3)
+    assert summary["llm_usage"]["calls"] + summary["llm_usage"]["cache_hits"] == 3
+    assert summary["f1"] == pytest.approx(sum(r["f1"] for r in rows) / 3)
+
+
+def test_packaged_rag_configs_parse() -> None:
+    for path in sorted((Path(__file__).parents[1] / "evals").glob("rag-*.yaml")):
+        cfg = load_rag_config(path)
+        assert cfg.name == path.stem and cfg.dataset.type == "xquad"
+    with pytest.raises(Exception, match="not found"):
+        load_rag_config("no-such.yaml")
+
+
+# --- the ragas judge ---------------------------------------------------------------------------------------------
+
+
+class ScriptedJudgeLLM:
+    """Fault injection: a judge that answers garbage or off-schema JSON (a real model will not do it on demand)."""
+
+    backend, model, context_window = "fault", "scripted-judge", 4096
+
+    def __init__(self, reply: str) -> None:
+        self.reply, self.calls = reply, 0
+
+    def generate(self, messages: Sequence[Message], **kwargs: object) -> Completion:
+        self.calls += 1
+        return Completion(self.reply, 10, 5)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def test_judge_reply_parsing_names_the_problem() -> None:
+    from pydantic import BaseModel
+
+    from clir_rag.rag.judge import JudgeOutputError, parse_json_reply
+
+    class Out(BaseModel):
+        statements: list[str]
+
+    assert parse_json_reply('Sure!\n```json\n{"statements": ["a", "b"]}\n```', Out).statements == ["a", "b"]
+    assert parse_json_reply('Here: {"statements": []} hope it helps {', Out).statements == []
+    with pytest.raises(JudgeOutputError, match="no JSON object"):
+        parse_json_reply("I cannot do that.", Out)
+    with pytest.raises(JudgeOutputError, match="not valid JSON"):
+        parse_json_reply('{"statements": ["a",', Out)
+    with pytest.raises(JudgeOutputError, match=r"does not fit Out \(statements"):
+        parse_json_reply('{"claims": ["a"]}', Out)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"), [("The answer looks great!!", "no JSON object"), ('{"verdict": "yes"}', "does not fit")]
+)
+def test_a_garbage_judge_is_counted_never_averaged(reply: str, reason: str, encoder) -> None:
+    pytest.importorskip("ragas")
+    from clir_rag.rag.judge import RagasJudge
+
+    llm = ScriptedJudgeLLM(reply)
+    judge = RagasJudge(llm, encoder=encoder)
+    q = Query(id="q1", text="Who discovered artemisinin?", lang="en")
+    ctx = [_cand(0, "Tu Youyou entdeckte Artemisinin.", doc="de:1")]
+    rows = [
+        check_answer(Answer(q, "Tu Youyou [1]", "en", ctx), {"en": ["Tu Youyou"]}, {"de:1"}, judge),
+        check_answer(Answer(q, "Tu Youyou", "en", ctx), None, {"de:1"}, judge),  # no gold: no correctness call
+    ]
+    assert rows[0].judge == {"faithfulness": None, "answer_correctness": None}
+    assert all(p.startswith("judge ") and reason in p for p in rows[0].problems)
+    assert "no gold answer" in rows[1].problems[-1] and rows[1].judge["answer_correctness"] is None
+    assert llm.calls == 2 * 3  # first prompt of each metric asked twice (one re-ask), for 3 metric runs
+    summary = summarize(rows)
+    assert summary["faithfulness"] is None and summary["faithfulness_failed"] == 2
+    assert summary["answer_correctness_failed"] == 2 and summary["f1"] == 1.0  # the string match still counts
+    assert "0 judged, 2 failed" in summary_markdown("t", summary)
+
+
+def test_the_embedded_model_as_ragas_judge(local_llm, encoder) -> None:
+    pytest.importorskip("ragas")
+    from clir_rag.rag.judge import RagasJudge
+
+    judge = RagasJudge(local_llm, encoder=encoder)
+    scores = judge.score(
+        "On which day did the Berlin Wall open?",
+        "The Berlin Wall opened on 9 November 1989.",
+        [
+            "Die Berliner Mauer trennte von 1961 bis 1989 Ost- und West-Berlin. Am 9. November 1989 öffnete die DDR "
+            "die Grenze."
+        ],
+        "9 November 1989",
+    )
+    assert set(scores.values) == {"faithfulness", "answer_correctness"}
+    for name, value in scores.values.items():  # a 0.5B judge: a score, or a failure with its reason
+        assert (value is not None and 0.0 <= value <= 1.0) or scores.errors[name]
+    assert any(v is not None for v in scores.values.values())
+    assert judge.client.usage.calls >= 2
+
+
+def test_clir_rag_llm_is_a_llamaindex_llm(local_llm) -> None:
+    from llama_index.core.base.llms.types import ChatMessage
+    from llama_index.llms.clir_rag import ClirRagLLM
+
+    llm = ClirRagLLM(local_llm, max_tokens=8)
+    assert llm.metadata.is_chat_model and local_llm.model in llm.metadata.model_name
+    reply = llm.chat([ChatMessage(role="system", content="Reply in one word."), ChatMessage(role="user", content="Hi")])
+    assert reply.message.content and reply.raw["completion_tokens"] <= 8
+    assert llm.complete("Say yes.").text and llm.client.usage.calls == 2
