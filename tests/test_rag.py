@@ -100,6 +100,10 @@ def test_check_and_summary_count_what_they_cannot_score() -> None:
     assert wrong_lang.lang_correct is False and wrong_lang.lang_detected == "de"
     no_gold = check_answer(Answer(q, "Tu Youyou", "en", ctx), None, {"de:1"})
     assert no_gold.f1 is None and no_gold.problems == ["no gold answer"]
+    bracketed = check_answer(Answer(q, "[24]", "en", ctx), ["24"], {"de:1"})
+    assert bracketed.em == 1.0 and bracketed.cited == []  # one passage in context: [24] is the answer itself
+    bare = check_answer(Answer(q, "[1]", "en", ctx), ["Tu Youyou"], {"de:1"})
+    assert bare.f1 == 0.0 and bare.cited == [1] and bare.problems == ["answer holds nothing but citations"]
     failed = check_answer(Answer(q, "", "en", [], error="empty context: nothing"), ["Tu Youyou"], {"de:1"})
     assert failed.f1 == 0.0 and not failed.hit
 

@@ -152,3 +152,9 @@ def test_response_language_does_not_call_an_unsure_guess_wrong() -> None:
         assert response_language(text, lang, min_margin=1.0).correct is False  # the margin decides
     sure = response_language("Die Forscherin Tu Youyou hat es entdeckt.", "en")
     assert sure.correct is False and sure.detected == "de"
+
+
+def test_bracketed_numbers_beyond_the_context_are_answers_not_citations() -> None:
+    assert strip_citations("[24]", max_number=3) == "[24]" and strip_citations("[24]") == ""
+    assert strip_citations("It was 24 [2].", max_number=3) == "It was 24."
+    assert citations("Tesla [2] won [24] times [1-3]", max_number=3) == [2, 1, 3]

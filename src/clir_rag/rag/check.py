@@ -309,22 +309,42 @@ def response_language(text: str, expected: str, *, min_chars: int = 12, min_marg
     return LanguageVerdict(detected=detected, expected=canonical, correct=False)
 
 
-def strip_citations(text: str) -> str:
+def strip_citations(text: str, max_number: int | None = None) -> str:
     """``text`` without citation markers such as ``[1]``, ``[1, 2]`` or ``[1][3]``, and trimmed.
 
-    The whitespace before a marker goes with it, so ``Tesla [1].`` becomes ``Tesla.``.
+    The whitespace before a marker goes with it, so ``Tesla [1].`` becomes ``Tesla.``. With
+    ``max_number`` (the number of passages in the context), a bracketed number above it is not a
+    citation but part of the answer: small models write answers like ``[24]``, and stripping
+    those would turn a right answer into an empty one.
     """
-    return _CITATION.sub("", text).strip()
+
+    def drop(marker: re.Match[str]) -> str:
+        if max_number is not None and any(n > max_number for n in _numbers(marker.group())):
+            return marker.group()
+        return ""
+
+    return _CITATION.sub(drop, text).strip()
 
 
-def citations(text: str) -> list[int]:
-    """Passage numbers cited in ``text``, in order of first appearance (``[2-4]`` gives 2, 3, 4)."""
+def _numbers(marker: str) -> list[int]:
+    out: list[int] = []
+    for part in _CITATION_PART.finditer(marker):
+        lo = int(part.group(1))
+        hi = int(part.group(2)) if part.group(2) else lo
+        out.extend(range(lo, hi + 1) if 0 <= hi - lo <= _MAX_RANGE else (lo, hi))
+    return out
+
+
+def citations(text: str, max_number: int | None = None) -> list[int]:
+    """Passage numbers cited in ``text``, in order of first appearance (``[2-4]`` gives 2, 3, 4).
+
+    ``max_number`` as in :func:`strip_citations`: markers with a larger number are not citations.
+    """
     seen: dict[int, None] = {}
     for marker in _CITATION.finditer(text):
-        for part in _CITATION_PART.finditer(marker.group()):
-            lo = int(part.group(1))
-            hi = int(part.group(2)) if part.group(2) else lo
-            numbers = range(lo, hi + 1) if 0 <= hi - lo <= _MAX_RANGE else (lo, hi)
-            for n in numbers:
-                seen.setdefault(n, None)
+        numbers = _numbers(marker.group())
+        if max_number is not None and any(n > max_number for n in numbers):
+            continue
+        for n in numbers:
+            seen.setdefault(n, None)
     return list(seen)

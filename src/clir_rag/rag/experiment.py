@@ -122,14 +122,16 @@ def check_answer(
         answer_lang=answer.lang,
         answer=answer.text,
         error=answer.error,
-        cited=citations(answer.text),
+        cited=citations(answer.text, len(answer.passages)),
         context=[p.doc_id for p in answer.passages],
         hit=any(p.doc_id in relevant for p in answer.passages),
     )
     if answer.error:
         row.em = row.f1 = 0.0  # no answer is a wrong answer; the error is counted separately
         return row
-    text = strip_citations(answer.text)
+    text = strip_citations(answer.text, len(answer.passages))
+    if not text:
+        row.problems.append("answer holds nothing but citations")  # small models answer "[2]"; a wrong answer
     if golds:
         match = best_match(text, golds, lang=answer.lang)
         row.em, row.f1, row.gold_lang = match.em, match.f1, match.gold_lang
