@@ -1,4 +1,4 @@
-"""The CTranslate2 path on a tiny NLLB-shaped model the tests build and convert themselves.
+"""The CTranslate2 path on tiny NLLB-, M2M-100- and Marian-shaped models the tests build and convert themselves.
 
 The model has random weights, so its output is gibberish; what is asserted is
 the machinery: codes, target prefixes, batching, sentence splitting, long
@@ -18,7 +18,7 @@ transformers = pytest.importorskip("transformers")
 
 from clir_rag.errors import InputError, TranslationModelError, UnsupportedLanguageError  # noqa: E402
 from clir_rag.translate import CTranslate2Translator  # noqa: E402
-from clir_rag.translate.tiny import SENTENCES, build_tiny_nllb  # noqa: E402
+from clir_rag.translate.tiny import M2M100_CODES, SENTENCES, build_tiny_marian, build_tiny_nllb  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -268,3 +268,46 @@ def test_family_detection_from_the_vocabulary() -> None:
     assert detect_family(["<s>", "▁the", "eng_Latn", "deu_Latn"]) == "nllb"
     assert detect_family(["<s>", "▁the", "__en__", "__de__"]) == "m2m100"
     assert detect_family(["<s>", "▁der", "▁Hund"]) == "marian"
+
+
+def test_m2m100_codes_and_prefixes(tmp_path: Path) -> None:
+    model = build_tiny_nllb(tmp_path / "m2m", codes=M2M100_CODES)[1]
+    t, rec = _translator(model)
+    assert t.family == "m2m100" and t.code_token("swh") == "__sw__" and t.code_token("deu_Latn") == "__de__"
+    out = t.translate(["Der Hund schläft."], "de", "sw")
+    sources, kwargs = rec.calls[0]
+    assert sources[0][0] == "__de__" and sources[0][-1] == "</s>" and kwargs["target_prefix"] == [["__sw__"]]
+    assert len(out) == 1 and "__sw__" not in out[0]
+    with pytest.raises(UnsupportedLanguageError, match=r"'ru' \(__ru__\) is not supported by the m2m100 model"):
+        t.translate(["Hallo."], "de", "ru")
+
+
+def test_marian_single_pair(tmp_path: Path) -> None:
+    built = build_tiny_marian(tmp_path / "tiny")[1]
+    model = built.rename(tmp_path / "opus-mt-de-en-ct2")  # the directory name tells the pair, as opus-mt's do
+    t, rec = _translator(model)
+    assert t.family == "marian" and t.pair == ("de", "en") and t.code_token("en") is None
+    out = t.translate(["Der Hund schläft. Kaffee wächst in Äthiopien."], "deu", "en")
+    sources, kwargs = rec.calls[0]
+    assert len(sources) == 2 and all(s[-1] == "</s>" and not s[0].startswith(">>") for s in sources)
+    assert kwargs["target_prefix"] is None and len(out) == 1
+    with pytest.raises(UnsupportedLanguageError, match="translates from 'de', not 'sw'"):
+        t.translate(["Mbwa analala."], "sw", "en")
+    with pytest.raises(UnsupportedLanguageError, match="translates into 'en', not 'fr'"):
+        t.translate(["Der Hund."], "de", "fr")
+    unnamed = CTranslate2Translator(model, pair=("sw", "en"))  # given explicitly, it wins over the name
+    assert unnamed.pair == ("sw", "en")
+    with pytest.raises(ValueError, match="pair= is for Marian models"):
+        CTranslate2Translator(build_tiny_nllb(tmp_path / "nllb")[1], pair=("de", "en"))
+
+
+def test_marian_multi_target_token_starts_the_source(tmp_path: Path) -> None:
+    model = build_tiny_marian(tmp_path / "multi", targets=[">>deu<<", ">>swh<<"])[1]
+    t, rec = _translator(model)
+    assert t.family == "marian" and t.pair is None
+    t.translate(["The dog sleeps."], "en", "sw")
+    t.translate(["The dog sleeps."], "en", "de")
+    assert [c[0][0][0] for c in rec.calls] == [">>swh<<", ">>deu<<"]
+    assert all(c[1]["target_prefix"] is None for c in rec.calls)
+    with pytest.raises(UnsupportedLanguageError, match=r"not a target of the Marian model .*>>deu<<, >>swh<<"):
+        t.translate(["The dog sleeps."], "en", "fi")

@@ -64,7 +64,7 @@ def answer_messages(question: str, passages: Sequence[str], lang: str) -> list[M
 
     Passages read ``Passage 1: ...`` rather than ``[1] ...``: with the bracketed form small models
     answer with a bare ``[1]``. A short prompt with the answer language last worked best for the
-    embedded 0.5B model (see the module notes in ``evals/README.md``).
+    embedded 0.5B model (measurements in ``evals/README.md``, "Cross-lingual RAG check").
     """
     name = language_name(lang)
     numbered = "\n\n".join(f"Passage {i}: {p.strip()}" for i, p in enumerate(passages, start=1))

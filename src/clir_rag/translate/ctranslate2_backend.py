@@ -12,8 +12,13 @@ The SentencePiece model must sit in the model directory (``--copy_files``);
 for Marian models copy ``source.spm`` and ``target.spm``.
 
 Per family: NLLB takes FLORES-200 codes (``swh_Latn``) as the first source
-token and as the target prefix; M2M-100 takes ``__sw__``; Marian models are
-one language pair (or choose a target with a ``>>xxx<<`` token). Batching is
+token and as the target prefix; M2M-100 takes ``__sw__``. A Marian model is
+one language pair, or one source and several targets chosen by a ``>>xxx<<``
+token at the start of the source (``>>deu<<``; ISO 639-3, ISO 639-1 or
+FLORES-200 spellings are looked up in the vocabulary). A Marian model's
+vocabulary does not say which language pair it serves, so give it as
+``pair=("de", "en")``; a directory named like ``opus-mt-de-en`` gives it too.
+Without it, any pair is accepted, since it cannot be checked. Batching is
 by token count (CTranslate2's ``batch_type="tokens"``), decoding greedy by
 default, and a sentence longer than ``max_input_tokens`` is split into pieces
 rather than silently truncated.
@@ -22,6 +27,7 @@ rather than silently truncated.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -32,6 +38,8 @@ from clir_rag.languages import get_language, to_flores
 from clir_rag.translate.base import Translator
 
 Family = Literal["nllb", "m2m100", "marian"]
+_MARIAN_TARGET = re.compile(r"^>>[^<>\s]+<<$")
+_OPUS_MT_NAME = re.compile(r"opus-mt-([a-z]{2,3})-([a-z]{2,3})(?:$|[-_.])", re.I)
 
 
 def _read_vocabulary(model_dir: Path) -> list[str]:
@@ -54,7 +62,11 @@ def detect_family(vocabulary: Sequence[str]) -> Family:
 
 
 class CTranslate2Translator(Translator):
-    """A CTranslate2 translation model directory; ``family`` is detected from its vocabulary."""
+    """A CTranslate2 translation model directory; ``family`` is detected from its vocabulary.
+
+    ``pair`` (source, target) names the languages of a Marian model, which its vocabulary does not tell
+    (a multi-target Marian model serves its ``>>xxx<<`` targets whatever ``pair`` says of the target).
+    """
 
     def __init__(
         self,
@@ -69,6 +81,7 @@ class CTranslate2Translator(Translator):
         intra_threads: int = 0,
         cache: SqliteCache | str | Path | None = None,
         sentence_level: bool = True,
+        pair: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(cache=cache, sentence_level=sentence_level)
         try:
@@ -85,6 +98,8 @@ class CTranslate2Translator(Translator):
         self.vocabulary = _read_vocabulary(self.model_dir)
         self._vocab = set(self.vocabulary)
         self.family: Family = family or detect_family(self.vocabulary)
+        self._marian_targets = {t for t in self.vocabulary if _MARIAN_TARGET.match(t)}
+        self.pair = self._marian_pair(pair)
         src_spm, tgt_spm = self._find_spm()
         self._sp_src = spm.SentencePieceProcessor(model_file=str(src_spm))
         self._sp_tgt = spm.SentencePieceProcessor(model_file=str(tgt_spm))
@@ -110,23 +125,59 @@ class CTranslate2Translator(Translator):
 
     # -- language codes -------------------------------------------------------------
 
+    def _marian_pair(self, pair: tuple[str, str] | None) -> tuple[str, str] | None:
+        if self.family != "marian":
+            if pair is not None:
+                raise ValueError(f"pair= is for Marian models; {self.model_dir} is a {self.family} model")
+            return None
+        if pair is None:
+            named = _OPUS_MT_NAME.search(self.model_dir.resolve().name)
+            if named is None:
+                return None
+            pair = (named.group(1), named.group(2))
+        return (get_language(pair[0]).code, get_language(pair[1]).code)
+
     def code_token(self, lang: str) -> str | None:
-        """The token that names ``lang`` for this model family (None for single-pair Marian)."""
+        """The token that names ``lang`` for this model family (None for a single-pair Marian model)."""
+        if self.family == "marian":
+            return self._marian_target(lang) if self._marian_targets else None
         if self.family == "nllb":
             token = to_flores(lang)
-        elif self.family == "m2m100":
+        else:
             info = get_language(lang)
             token = f"__{info.iso639_1 or info.code}__"
-        else:
-            return None
         if token not in self._vocab:
             raise UnsupportedLanguageError(
                 f"language {lang!r} ({token}) is not supported by the {self.family} model in {self.model_dir}"
             )
         return token
 
+    def _marian_target(self, lang: str) -> str:
+        info = get_language(lang)
+        spellings = [info.iso639_3, info.iso639_1, info.flores, info.flores and info.flores.split("_")[0]]
+        for code in spellings:
+            if code and f">>{code}<<" in self._marian_targets:
+                return f">>{code}<<"
+        shown = ", ".join(sorted(self._marian_targets)[:12]) + (", ..." if len(self._marian_targets) > 12 else "")
+        raise UnsupportedLanguageError(
+            f"language {lang!r} is not a target of the Marian model in {self.model_dir} (targets: {shown})"
+        )
+
     def check_languages(self, src: str, tgt: str) -> None:
-        self.code_token(src)
+        if self.family != "marian":
+            self.code_token(src)
+            self.code_token(tgt)
+            return
+        if self.pair is not None:
+            src_code = get_language(src).code
+            if src_code != self.pair[0]:
+                raise UnsupportedLanguageError(
+                    f"the Marian model in {self.model_dir} translates from {self.pair[0]!r}, not {src!r}"
+                )
+            if not self._marian_targets and get_language(tgt).code != self.pair[1]:
+                raise UnsupportedLanguageError(
+                    f"the Marian model in {self.model_dir} translates into {self.pair[1]!r}, not {tgt!r}"
+                )
         self.code_token(tgt)
 
     # -- translation ----------------------------------------------------------------
@@ -148,7 +199,11 @@ class CTranslate2Translator(Translator):
         return runs
 
     def translate_segments(self, segments: Sequence[str], src: str, tgt: str) -> list[str]:
-        src_tok, tgt_tok = self.code_token(src), self.code_token(tgt)
+        if self.family == "marian":
+            # Marian: a multi-target model reads its target token as the first source token; no prefix.
+            src_tok, tgt_tok = self.code_token(tgt), None
+        else:
+            src_tok, tgt_tok = self.code_token(src), self.code_token(tgt)
         sources: list[list[str]] = []
         owner: list[int] = []
         for i, seg in enumerate(segments):

@@ -1,11 +1,14 @@
-"""A tiny NLLB-shaped translation model with random weights, for offline smoke tests and benchmarks.
+"""Tiny translation models with random weights, for offline smoke tests and benchmarks.
 
-No NMT model ships on PyPI, so the CTranslate2 path is exercised on a model
+No NMT model ships on PyPI, so the CTranslate2 path is exercised on models
 built here: a SentencePiece vocabulary trained on a few sentences plus
-FLORES-200 language codes, a 1-layer M2M-100 (NLLB's architecture) with random
-weights saved with transformers, converted by CTranslate2's own converter.
-Its translations are gibberish; the code paths are real. Needs torch,
-transformers, sentencepiece and ctranslate2.
+language-code tokens, a 1-layer model with random weights saved with
+transformers, converted by CTranslate2's own converter. NLLB and M2M-100 share
+an architecture and differ in their codes (``eng_Latn`` / ``__en__``), so
+:func:`build_tiny_nllb` builds both; :func:`build_tiny_marian` builds an
+opus-mt-shaped Marian model (``source.spm`` / ``target.spm``, optional
+``>>xxx<<`` target tokens). Their translations are gibberish; the code paths
+are real. Needs torch, transformers, sentencepiece and ctranslate2.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ CODES = [
     "ita_Latn",
     "rus_Cyrl",
 ]
+M2M100_CODES = ["__en__", "__de__", "__sw__", "__fr__", "__zh__", "__ha__", "__yo__", "__so__", "__fi__", "__it__"]
 
 
 def build_tiny_nllb(
@@ -50,8 +54,11 @@ def build_tiny_nllb(
     corpus: Sequence[str] = (),
     spm_vocab_size: int = 64,
     seed: int = 0,
+    codes: Sequence[str] = CODES,
 ) -> tuple[Path, Path]:
     """Build the model under ``root``; returns (transformers folder, CTranslate2 folder).
+
+    ``codes`` are the language tokens: FLORES-200 for NLLB (default), ``M2M100_CODES`` for M2M-100.
 
     ``vocab_size`` pads the vocabulary with unused pieces up to a real model's size (NLLB-200: 256,206),
     because the output projection over the vocabulary is a large share of the decoding cost; ``ffn_dim``
@@ -81,7 +88,7 @@ def build_tiny_nllb(
         minloglevel=2,
     )
     sp = spm.SentencePieceProcessor(model_file=str(root / "sentencepiece.bpe.model"))
-    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + CODES
+    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + list(codes)
     if vocab_size is not None and vocab_size > len(vocab):
         vocab += [f"<unused{i}>" for i in range(vocab_size - len(vocab))]
     torch.manual_seed(seed)
@@ -112,4 +119,67 @@ def build_tiny_nllb(
     # model was built with (SentencePiece pieces, then language codes), as a real NLLB conversion has it.
     (out / "shared_vocabulary.json").write_text(json.dumps(vocab), encoding="utf-8")
     shutil.copy(root / "sentencepiece.bpe.model", out / "sentencepiece.bpe.model")
+    return hf, out
+
+
+def build_tiny_marian(
+    root: str | Path, *, targets: Sequence[str] = (), d_model: int = 32, seed: int = 0
+) -> tuple[Path, Path]:
+    """An opus-mt-shaped Marian model under ``root``; returns (transformers folder, CTranslate2 folder).
+
+    ``targets`` (e.g. ``[">>deu<<", ">>swh<<"]``) make it a multi-target model. As in opus-mt, the
+    vocabulary starts with ``</s>`` and ``<unk>`` and ends with ``<pad>``, and source and target share one
+    SentencePiece model saved twice, as ``source.spm`` and ``target.spm``.
+    """
+    import sentencepiece as spm
+    import torch
+    from ctranslate2.converters import TransformersConverter
+    from transformers import MarianConfig, MarianMTModel, MarianTokenizer
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "corpus.txt").write_text("\n".join(SENTENCES * 20), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(root / "corpus.txt"),
+        model_prefix=str(root / "marian"),
+        vocab_size=64,
+        model_type="unigram",
+        character_coverage=1.0,
+        bos_id=-1,
+        pad_id=-1,
+        eos_id=0,
+        unk_id=1,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_file=str(root / "marian.model"))
+    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + list(targets) + ["<pad>"]
+    hf = root / "hf"
+    hf.mkdir(exist_ok=True)
+    for name in ("source.spm", "target.spm"):
+        shutil.copy(root / "marian.model", hf / name)
+    (hf / "vocab.json").write_text(json.dumps({p: i for i, p in enumerate(vocab)}), encoding="utf-8")
+    torch.manual_seed(seed)
+    config = MarianConfig(
+        vocab_size=len(vocab),
+        d_model=d_model,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=2 * d_model,
+        decoder_ffn_dim=2 * d_model,
+        max_position_embeddings=512,
+        pad_token_id=len(vocab) - 1,
+        eos_token_id=0,
+        decoder_start_token_id=len(vocab) - 1,
+    )
+    MarianMTModel(config).save_pretrained(hf)
+    MarianTokenizer(
+        source_spm=str(hf / "source.spm"), target_spm=str(hf / "target.spm"), vocab=str(hf / "vocab.json")
+    ).save_pretrained(hf)
+    out = root / "ct2"
+    TransformersConverter(str(hf)).convert(str(out), quantization="int8", force=True)
+    for name in ("source.spm", "target.spm"):  # what --copy_files source.spm target.spm does
+        shutil.copy(hf / name, out / name)
     return hf, out
