@@ -45,6 +45,7 @@ def test_default_language_applies_only_to_records_without_one(tmp_path: Path) ->
         (['["a", "list"]'], r"c\.jsonl:1: expected a JSON object, got list"),
         (['{"id": "a", "text": "x", "lang": "xx"}'], r"c\.jsonl:1 \(id='a'\): lang: unknown language code 'xx'"),
         (['{"id": "", "text": "x"}'], r"c\.jsonl:1: id: document id is empty"),
+        (['{"id": null, "text": "x"}'], r"c\.jsonl:1: record id must be a string or an integer, got None"),
     ],
 )
 def test_bad_jsonl_records_name_file_line_and_problem(tmp_path: Path, lines: list[str], pattern: str) -> None:

@@ -46,6 +46,30 @@ def _make_document(where: str, fields: dict[str, Any], default_lang: str | None)
         raise CorpusError(f"{label}: {_describe(e)}") from None
 
 
+def json_record(line: str, where: str) -> tuple[str, dict[str, Any]]:
+    """One JSONL line as (document id, the record's other fields), or a CorpusError naming ``where``.
+
+    The id comes from the first of ``id``, ``docid``, ``_id``, ``doc_id`` present; the record must
+    have a ``text`` field (what it holds is for the caller to judge).
+    """
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise CorpusError(f"{where}: not a JSON object ({e.msg} at column {e.colno})") from None
+    if not isinstance(record, dict):
+        raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    key = next((k for k in _ID_KEYS if k in record), None)
+    if key is None:
+        raise CorpusError(f"{where}: record has no id (expected one of {', '.join(_ID_KEYS)})")
+    raw_id = record.pop(key)
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+        raise CorpusError(f"{where}: record id must be a string or an integer, got {raw_id!r}")
+    doc_id = str(raw_id).strip()
+    if "text" not in record:
+        raise CorpusError(f"{where} (id={doc_id!r}): record has no 'text' field")
+    return doc_id, record
+
+
 def _iter_jsonl(path: Path, default_lang: str | None) -> Iterator[Document]:
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
@@ -56,20 +80,7 @@ def _iter_jsonl(path: Path, default_lang: str | None) -> Iterator[Document]:
                 raise CorpusError(f"{where}: not valid UTF-8 (byte {e.start} of the line)") from None
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CorpusError(f"{where}: not a JSON object ({e.msg} at column {e.colno})") from None
-            if not isinstance(record, dict):
-                raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
-            key = next((k for k in _ID_KEYS if k in record), None)
-            if key is None:
-                raise CorpusError(f"{where}: record has no id (expected one of {', '.join(_ID_KEYS)})")
-            doc_id = record.pop(key)
-            if isinstance(doc_id, int):
-                doc_id = str(doc_id)
-            if "text" not in record:
-                raise CorpusError(f"{where} (id={doc_id!r}): record has no 'text' field")
+            doc_id, record = json_record(line, where)
             fields = {
                 "id": doc_id,
                 "text": record.pop("text"),

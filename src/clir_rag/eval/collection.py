@@ -18,7 +18,6 @@ the source. The helpers here hold the rules all loaders follow:
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import warnings
 from collections.abc import Iterable
@@ -27,13 +26,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from clir_rag.corpus.reader import json_record
 from clir_rag.errors import CorpusError
 from clir_rag.languages import normalize_language
 from clir_rag.types import Document, Query
 
 log = logging.getLogger(__name__)
-
-_ID_KEYS = ("id", "docid", "_id", "doc_id")  # as clir_rag.corpus.reader accepts them (CIRAL: docid, BEIR: _id)
 
 ENCODING_HINT = (
     "pass the file's encoding with the `encoding` option "
@@ -152,20 +150,9 @@ def read_jsonl_documents(
 
 def _jsonl_document(line: str, where: str, default_lang: str | None) -> Document | None:
     """One JSONL record as a Document; None for a record with neither text nor title."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise CorpusError(f"{where}: not a JSON object ({e.msg} at column {e.colno})") from None
-    if not isinstance(record, dict):
-        raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
-    key = next((k for k in _ID_KEYS if k in record), None)
-    if key is None:
-        raise CorpusError(f"{where}: record has no id (expected one of {', '.join(_ID_KEYS)})")
-    doc_id = str(record.pop(key)).strip()
+    doc_id, record = json_record(line, where)
     if not doc_id:
         raise CorpusError(f"{where}: record has an empty id")
-    if "text" not in record:
-        raise CorpusError(f"{where} (id={doc_id!r}): record has no 'text' field")
     text, title = record.pop("text"), record.pop("title", None)
     if not isinstance(text, str) or (title is not None and not isinstance(title, str)):
         raise CorpusError(f"{where} (id={doc_id!r}): 'text' and 'title' must be strings")
