@@ -14,7 +14,7 @@ from clir_rag.cli import app
 from clir_rag.errors import LLMTransientError
 from clir_rag.llm import Completion, Message
 from clir_rag.rag.check import best_match
-from clir_rag.rag.experiment import check_answer, load_rag_config, summarize, summary_markdown
+from clir_rag.rag.experiment import check_answer, load_rag_config, pick_questions, summarize, summary_markdown
 from clir_rag.rag.generate import Answer, AnswerGenerator, answer_messages
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
@@ -133,6 +133,16 @@ def test_rag_check_cli_on_xquad_with_the_embedded_model(shared_data: Path, tmp_p
     assert summary["questions"] == 3 and summary["retrieval_hit_rate"] == pytest.approx(sum(r["hit"] for r in rows) / 3)
     assert summary["llm_usage"]["calls"] + summary["llm_usage"]["cache_hits"] == 3
     assert summary["f1"] == pytest.approx(sum(r["f1"] for r in rows) / 3)
+
+
+def test_questions_are_the_first_n_or_spread_over_the_collection(tmp_path: Path) -> None:
+    qs = [Query(id=f"q{i}", text=f"question {i}") for i in range(10)]
+    assert [q.id for q in pick_questions(qs, 3)] == ["q0", "q1", "q2"]
+    assert [q.id for q in pick_questions(qs, 3, "spread")] == ["q0", "q3", "q6"]
+    assert pick_questions(qs, None) == qs and pick_questions(qs, 50, "spread") == qs
+    config = Path(__file__).parents[1] / "evals" / "rag-xquad-en-de.yaml"
+    with pytest.raises(Exception, match="sample: Input should be 'first' or 'spread'"):
+        load_rag_config(config, sample="random")
 
 
 def test_packaged_rag_configs_parse() -> None:

