@@ -69,8 +69,11 @@ def show(answer: Answer, out: TextIO = sys.stdout) -> None:
         print(f"(no answer: {answer.error})", file=out)
         return
     verdict = response_language(answer.text, answer.lang)
-    check = {True: "ok", False: f"WRONG ({verdict.detected})", None: "too short to tell"}[verdict.correct]
+    check = {True: "ok", False: f"WRONG ({verdict.detected})", None: "too short or unsure to tell"}[verdict.correct]
     print(f"{answer.text}\n  answer language {answer.lang}: {check}", file=out)
+    if answer.language_reasked:  # the model first answered in another language
+        kept = "kept" if answer.language_fixed else "dropped"
+        print(f"  (asked again for {answer.lang}; second answer {kept})", file=out)
     cited = set(citations(answer.text, len(answer.passages)))
     for i, p in enumerate(answer.passages, start=1):
         mark = "*" if i in cited else " "

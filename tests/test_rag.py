@@ -87,6 +87,53 @@ def test_empty_context_and_failed_calls_are_recorded_not_raised(local_llm) -> No
     assert failing.calls == 4  # each question tried twice (one retry), the batch went on
 
 
+class ReplyingLLM:
+    """Fault injection: answers in a scripted order (a real model drifts into another language, not on demand)."""
+
+    backend, model, context_window = "fault", "scripted", 4096
+
+    def __init__(self, *replies: str) -> None:
+        self.replies, self.seen = list(replies), []
+
+    def generate(self, messages: Sequence[Message], **kwargs: object) -> Completion:
+        self.seen.append(list(messages))
+        return Completion(self.replies[min(len(self.seen), len(self.replies)) - 1], 10, 5)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+WRONG = "Die Forscherin Tu Youyou hat das Artemisinin im Jahr 1972 entdeckt [1]."
+RIGHT = "The researcher Tu Youyou discovered artemisinin in 1972 [1]."
+
+
+@pytest.mark.parametrize(
+    ("replies", "fix", "calls", "kept", "fixed"),
+    [
+        ((WRONG, RIGHT), True, 2, RIGHT, True),  # drifted into German, re-asked, the English answer kept
+        ((WRONG, WRONG), True, 2, WRONG, False),  # still German: the first answer stands, the re-ask is counted
+        ((RIGHT,), True, 1, RIGHT, False),  # right language: no second call
+        (("1972 [1]",), True, 1, "1972 [1]", False),  # too short to tell: not re-asked
+        ((WRONG, RIGHT), False, 1, WRONG, False),  # fix_language off
+    ],
+)
+def test_an_answer_in_the_wrong_language_is_asked_for_once_more(
+    replies: tuple[str, ...], fix: bool, calls: int, kept: str, fixed: bool
+) -> None:
+    llm = ReplyingLLM(*replies)
+    query = Query(text="Who discovered artemisinin?", lang="en")
+    answer = AnswerGenerator(llm, fix_language=fix).generate(query, [_cand(0, "Tu Youyou entdeckte Artemisinin.")])
+    assert len(llm.seen) == calls and answer.usage.calls == calls
+    assert answer.text == kept and answer.language_fixed is fixed and answer.language_reasked is (calls == 2)
+    if calls == 2:
+        follow_up = llm.seen[1][-1]["content"]
+        assert llm.seen[1][-2] == {"role": "assistant", "content": WRONG}
+        assert "You answered in German" in follow_up and "in English" in follow_up
+    row = check_answer(answer, {"en": ["Tu Youyou"]}, {"d0"})
+    assert row.language_reasked is answer.language_reasked and row.language_fixed is fixed
+    assert summarize([row])["language_fixed"] == int(fixed)
+
+
 def test_check_and_summary_count_what_they_cannot_score() -> None:
     q = Query(id="q1", text="Who discovered artemisinin?", lang="en")
     ctx = [_cand(0, "Tu Youyou entdeckte Artemisinin.", doc="de:1")]
@@ -114,7 +161,7 @@ def test_check_and_summary_count_what_they_cannot_score() -> None:
     assert summary["language_determined"] == 2 and summary["language_accuracy"] == 0.5
     assert summary["retrieval_hit_rate"] == pytest.approx(2 / 5)
     table = summary_markdown("t", summary)
-    assert "| answer token F1 |" in table and "4 of 5 questions" in table and "too short to tell" in table
+    assert "| answer token F1 |" in table and "4 of 5 questions" in table and "too short or unsure to tell" in table
 
 
 @pytest.mark.shared_data

@@ -67,6 +67,7 @@ class RagCheckConfig(_Strict):
     context_tokens: int = 1536
     max_tokens: int = 96
     answer_lang: str | None = Field(None, description="default: the question's language")
+    fix_language: bool = Field(True, description="re-ask once when the answer is surely in another language")
     llm: LLMSpec = LLMSpec()
     judge: JudgeSpec | None = None
     work: str | None = Field(None, description="index folder (default <out>/indexes)")
@@ -108,6 +109,8 @@ class QuestionCheck:
     gold_lang: str | None = None
     lang_detected: str | None = None
     lang_correct: bool | None = None
+    language_reasked: bool = False  # the first answer was in another language and was asked for again
+    language_fixed: bool = False  # the re-asked answer was kept
     problems: list[str] = field(default_factory=list)  # counted, not fatal: "no gold answer", judge errors
     judge: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
@@ -128,6 +131,8 @@ def check_answer(
         cited=citations(answer.text, len(answer.passages)),
         context=[p.doc_id for p in answer.passages],
         hit=any(p.doc_id in relevant for p in answer.passages),
+        language_reasked=answer.language_reasked,
+        language_fixed=answer.language_fixed,
     )
     if answer.error:
         row.em = row.f1 = 0.0  # no answer is a wrong answer; the error is counted separately
@@ -179,6 +184,8 @@ def summarize(rows: list[QuestionCheck]) -> dict[str, Any]:
         "language_determined": len(determined),
         "language_undetermined": len(answered) - len(determined),
         "retrieval_hit_rate": _mean([float(r.hit) for r in rows]),
+        "language_reasked": sum(r.language_reasked for r in rows),
+        "language_fixed": sum(r.language_fixed for r in rows),
         "problems": dict(problems),
         "seconds_per_question": _mean([r.seconds for r in rows]),
     }
@@ -211,7 +218,7 @@ def summary_markdown(name: str, summary: dict[str, Any]) -> str:
         f"| answer EM | {fmt(summary['em'])} | {summary['scored']} of {n} questions |",
         f"| answer token F1 | {fmt(summary['f1'])} | {summary['scored']} of {n} questions |",
         f"| response-language accuracy | {fmt(summary['language_accuracy'])} | {summary['language_determined']} "
-        f"answers ({summary['language_undetermined']} too short to tell) |",
+        f"answers ({summary['language_undetermined']} too short or unsure to tell) |",
         f"| retrieval hit rate (relevant passage in context) | {fmt(summary['retrieval_hit_rate'])} | {n} questions |",
     ]
     for key in summary:
@@ -223,7 +230,9 @@ def summary_markdown(name: str, summary: dict[str, Any]) -> str:
     lines += [
         "",
         f"Answered: {summary['answered']} of {n}; errors: {summary['answer_errors'] or 'none'}; "
-        f"problems: {summary['problems'] or 'none'}; {fmt(summary['seconds_per_question'])} s/question.",
+        f"problems: {summary['problems'] or 'none'}; {fmt(summary['seconds_per_question'])} s/question. "
+        f"Asked again for the answer language: {summary.get('language_reasked', 0)} "
+        f"({summary.get('language_fixed', 0)} of the second answers kept).",
         "",
         "Failed answers score 0 in EM/F1. Language accuracy leaves out answers lingua cannot attribute "
         "(numbers, names). Judge failures are counted, never averaged in.",
@@ -276,6 +285,7 @@ def run_rag_check(
         top_k=cfg.top_k,
         context_tokens=cfg.context_tokens,
         max_tokens=cfg.max_tokens,
+        fix_language=cfg.fix_language,
     )
     if judge is None and cfg.judge is not None:
         from clir_rag.rag.judge import RagasJudge
