@@ -71,9 +71,8 @@ def show(answer: Answer, out: TextIO = sys.stdout) -> None:
     verdict = response_language(answer.text, answer.lang)
     check = {True: "ok", False: f"WRONG ({verdict.detected})", None: "too short or unsure to tell"}[verdict.correct]
     print(f"{answer.text}\n  answer language {answer.lang}: {check}", file=out)
-    if answer.language_reasked:  # the model first answered in another language
-        kept = "kept" if answer.language_fixed else "dropped"
-        print(f"  (asked again for {answer.lang}; second answer {kept})", file=out)
+    if answer.language_fixed:  # the model answered in another language; this is the translation
+        print(f"  (translated from the model's answer: {answer.untranslated})", file=out)
     cited = set(citations(answer.text, len(answer.passages)))
     for i, p in enumerate(answer.passages, start=1):
         mark = "*" if i in cited else " "

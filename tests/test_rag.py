@@ -11,11 +11,12 @@ import yaml
 from typer.testing import CliRunner
 
 from clir_rag.cli import app
-from clir_rag.errors import LLMTransientError
+from clir_rag.errors import LLMTransientError, UnsupportedLanguageError
 from clir_rag.llm import Completion, Message
 from clir_rag.rag.check import best_match
 from clir_rag.rag.experiment import check_answer, load_rag_config, pick_questions, summarize, summary_markdown
 from clir_rag.rag.generate import Answer, AnswerGenerator, answer_messages
+from clir_rag.translate.base import Translator
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
 
@@ -104,34 +105,55 @@ class ReplyingLLM:
 
 
 WRONG = "Die Forscherin Tu Youyou hat das Artemisinin im Jahr 1972 entdeckt [1]."
-RIGHT = "The researcher Tu Youyou discovered artemisinin in 1972 [1]."
+RIGHT = "The researcher Tu Youyou discovered artemisinin in 1972."
+STILL_WRONG = "Die Forscherin Tu Youyou hat das Artemisinin entdeckt."
+
+
+class NoGermanTranslator(Translator):
+    """Fault injection: a translator that lacks the answer's language (as an NMT model may)."""
+
+    name = "no-german"
+
+    def check_languages(self, src: str, tgt: str) -> None:
+        raise UnsupportedLanguageError(f"no {src}")
+
+    def translate_segments(self, segments: Sequence[str], src: str, tgt: str) -> list[str]:
+        raise AssertionError("never reached")
 
 
 @pytest.mark.parametrize(
-    ("replies", "fix", "calls", "kept", "fixed"),
+    ("replies", "fix", "calls", "kept", "fixed", "lang_ok"),
     [
-        ((WRONG, RIGHT), True, 2, RIGHT, True),  # drifted into German, re-asked, the English answer kept
-        ((WRONG, WRONG), True, 2, WRONG, False),  # still German: the first answer stands, the re-ask is counted
-        ((RIGHT,), True, 1, RIGHT, False),  # right language: no second call
-        (("1972 [1]",), True, 1, "1972 [1]", False),  # too short to tell: not re-asked
-        ((WRONG, RIGHT), False, 1, WRONG, False),  # fix_language off
+        ((WRONG, RIGHT), True, 2, RIGHT + " [1]", True, True),  # German answer translated, citation carried over
+        ((WRONG, STILL_WRONG), True, 2, WRONG, False, False),  # the "translation" is German too: the answer stands
+        ((RIGHT + " [1]",), True, 1, RIGHT + " [1]", False, True),  # right language: no second call
+        (("1972 [1]",), True, 1, "1972 [1]", False, None),  # too short to tell: left alone
+        ((WRONG, RIGHT), False, 1, WRONG, False, False),  # fix_language off
     ],
 )
-def test_an_answer_in_the_wrong_language_is_asked_for_once_more(
-    replies: tuple[str, ...], fix: bool, calls: int, kept: str, fixed: bool
+def test_an_answer_in_the_wrong_language_is_translated(
+    replies: tuple[str, ...], fix: bool, calls: int, kept: str, fixed: bool, lang_ok: bool | None
 ) -> None:
     llm = ReplyingLLM(*replies)
     query = Query(text="Who discovered artemisinin?", lang="en")
     answer = AnswerGenerator(llm, fix_language=fix).generate(query, [_cand(0, "Tu Youyou entdeckte Artemisinin.")])
-    assert len(llm.seen) == calls and answer.usage.calls == calls
-    assert answer.text == kept and answer.language_fixed is fixed and answer.language_reasked is (calls == 2)
-    if calls == 2:
-        follow_up = llm.seen[1][-1]["content"]
-        assert llm.seen[1][-2] == {"role": "assistant", "content": WRONG}
-        assert "You answered in German" in follow_up and "in English" in follow_up
+    assert len(llm.seen) == calls and answer.text == kept and answer.language_fixed is fixed
+    assert answer.wrong_language is (calls == 2) and answer.untranslated == (WRONG if fixed else None)
+    if calls == 2:  # the second call is a translation of the answer without its citation, German to English
+        prompt = llm.seen[1][-1]["content"]
+        assert "German text into English" in prompt and prompt.endswith("\n\n" + WRONG.replace(" [1]", ""))
     row = check_answer(answer, {"en": ["Tu Youyou"]}, {"d0"})
-    assert row.language_reasked is answer.language_reasked and row.language_fixed is fixed
-    assert summarize([row])["language_fixed"] == int(fixed)
+    assert row.wrong_language is answer.wrong_language and row.language_fixed is fixed
+    assert row.lang_correct is lang_ok
+    summary = summarize([row])
+    assert summary["language_fixed"] == int(fixed) and summary["wrong_language_generated"] == int(calls == 2)
+
+
+def test_a_translator_that_lacks_the_language_leaves_the_answer_counted() -> None:
+    llm = ReplyingLLM(WRONG)
+    gen = AnswerGenerator(llm, translator=NoGermanTranslator())
+    answer = gen.generate(Query(text="Who discovered artemisinin?", lang="en"), [_cand(0, "Tu Youyou.")])
+    assert answer.text == WRONG and answer.wrong_language and not answer.language_fixed and len(llm.seen) == 1
 
 
 def test_check_and_summary_count_what_they_cannot_score() -> None:

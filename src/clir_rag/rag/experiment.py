@@ -67,7 +67,7 @@ class RagCheckConfig(_Strict):
     context_tokens: int = 1536
     max_tokens: int = 96
     answer_lang: str | None = Field(None, description="default: the question's language")
-    fix_language: bool = Field(True, description="re-ask once when the answer is surely in another language")
+    fix_language: bool = Field(True, description="translate an answer that is surely in another language")
     llm: LLMSpec = LLMSpec()
     judge: JudgeSpec | None = None
     work: str | None = Field(None, description="index folder (default <out>/indexes)")
@@ -109,8 +109,9 @@ class QuestionCheck:
     gold_lang: str | None = None
     lang_detected: str | None = None
     lang_correct: bool | None = None
-    language_reasked: bool = False  # the first answer was in another language and was asked for again
-    language_fixed: bool = False  # the re-asked answer was kept
+    wrong_language: bool = False  # the generated answer was surely in another language
+    language_fixed: bool = False  # ... and was replaced by its translation (``untranslated`` keeps it)
+    untranslated: str | None = None
     problems: list[str] = field(default_factory=list)  # counted, not fatal: "no gold answer", judge errors
     judge: dict[str, float | None] = field(default_factory=dict)
     seconds: float = 0.0
@@ -131,8 +132,9 @@ def check_answer(
         cited=citations(answer.text, len(answer.passages)),
         context=[p.doc_id for p in answer.passages],
         hit=any(p.doc_id in relevant for p in answer.passages),
-        language_reasked=answer.language_reasked,
+        wrong_language=answer.wrong_language,
         language_fixed=answer.language_fixed,
+        untranslated=answer.untranslated,
     )
     if answer.error:
         row.em = row.f1 = 0.0  # no answer is a wrong answer; the error is counted separately
@@ -184,7 +186,7 @@ def summarize(rows: list[QuestionCheck]) -> dict[str, Any]:
         "language_determined": len(determined),
         "language_undetermined": len(answered) - len(determined),
         "retrieval_hit_rate": _mean([float(r.hit) for r in rows]),
-        "language_reasked": sum(r.language_reasked for r in rows),
+        "wrong_language_generated": sum(r.wrong_language for r in rows),
         "language_fixed": sum(r.language_fixed for r in rows),
         "problems": dict(problems),
         "seconds_per_question": _mean([r.seconds for r in rows]),
@@ -231,8 +233,8 @@ def summary_markdown(name: str, summary: dict[str, Any]) -> str:
         "",
         f"Answered: {summary['answered']} of {n}; errors: {summary['answer_errors'] or 'none'}; "
         f"problems: {summary['problems'] or 'none'}; {fmt(summary['seconds_per_question'])} s/question. "
-        f"Asked again for the answer language: {summary.get('language_reasked', 0)} "
-        f"({summary.get('language_fixed', 0)} of the second answers kept).",
+        f"Generated in another language: {summary.get('wrong_language_generated', 0)} "
+        f"({summary.get('language_fixed', 0)} replaced by a translation, counted above as translated).",
         "",
         "Failed answers score 0 in EM/F1. Language accuracy leaves out answers lingua cannot attribute "
         "(numbers, names). Judge failures are counted, never averaged in.",

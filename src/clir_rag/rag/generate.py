@@ -18,10 +18,13 @@ counts instead of scoring.
 
 Small models drift into the passages' language anyway (measured on XQuAD:
 about a quarter of the attributable answers). With ``fix_language`` (the
-default), an answer that lingua is sure is in another language is asked for
-once more, in a follow-up turn that names both languages; the second answer
-is kept only if it is no longer in the wrong language. The re-ask is
-recorded on the :class:`Answer`, so the check can count it.
+default), an answer that lingua is sure is in another language is translated
+into the right one (by ``translator``; default: the same LLM, prompted as a
+translator) and the translation is kept only if it is no longer in the wrong
+language; citation markers are carried over. Translating beat asking the
+model again in a follow-up turn: on 40 XQuAD questions it fixed 4 of 8
+wrong-language answers of the embedded 0.5B model, the re-ask 1 of 8
+(``evals/README.md``). Both outcomes are recorded on the :class:`Answer`.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from clir_rag.errors import LLMError
+from clir_rag.errors import ClirRagError, LLMError
 from clir_rag.languages import detect_language, get_language, normalize_language
 from clir_rag.llm import LLM, LLMClient, Message, Usage
+from clir_rag.translate.base import Translator
 from clir_rag.types import Query, ScoredCandidate
 
 SYSTEM_PROMPT = (
@@ -56,8 +60,9 @@ class Answer:
     shortened: bool = False  # the first passage was cut to fit
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
-    language_reasked: bool = False  # the first answer was in another language, so it was asked for again
-    language_fixed: bool = False  # ... and the second answer was kept
+    wrong_language: bool = False  # the generated answer was surely in another language
+    language_fixed: bool = False  # ... and its translation into ``lang`` replaced it
+    untranslated: str | None = None  # the generated text, when a translation replaced it
 
 
 def language_name(code: str) -> str:
@@ -90,7 +95,8 @@ class AnswerGenerator:
     retries and timeouts; a bare backend is wrapped in one without a cache).
     ``answer_lang`` fixes the answer language; None answers in the query's language.
     ``top_k`` passages at most go into a context of at most ``context_tokens`` tokens.
-    ``fix_language`` re-asks once when the answer is surely in another language.
+    ``fix_language`` translates an answer that is surely in another language, with ``translator``
+    (any :class:`~clir_rag.translate.Translator`; default an LLM translator over ``llm``).
     """
 
     def __init__(
@@ -102,6 +108,7 @@ class AnswerGenerator:
         context_tokens: int = 1536,
         max_tokens: int = 96,
         fix_language: bool = True,
+        translator: Translator | None = None,
     ) -> None:
         if top_k < 1 or context_tokens < 64 or max_tokens < 1:
             raise ValueError("top_k and max_tokens must be >= 1 and context_tokens >= 64")
@@ -111,6 +118,7 @@ class AnswerGenerator:
         self.context_tokens = context_tokens
         self.max_tokens = max_tokens
         self.fix_language = fix_language
+        self._translator = translator
 
     def target_language(self, query: Query) -> str:
         """The language to answer in; raises ValueError when it cannot be told."""
@@ -174,32 +182,38 @@ class AnswerGenerator:
         if not answer.text:
             answer.error = "the LLM returned an empty answer"
         elif self.fix_language:
-            self._fix_language(answer, messages)
+            self._fix_language(answer)
         return answer
 
-    def _fix_language(self, answer: Answer, messages: list[Message]) -> None:
-        """Ask once more when the answer is surely in another language; keep the retry if it is not."""
-        from clir_rag.rag.check import response_language
+    @property
+    def translator(self) -> Translator:
+        """What translates wrong-language answers; an LLM translator over this generator's client by default."""
+        if self._translator is None:
+            from clir_rag.translate.llm_translator import LLMTranslator
+
+            self._translator = LLMTranslator(self.client, sentence_level=False)
+        return self._translator
+
+    def _fix_language(self, answer: Answer) -> None:
+        """Translate an answer that is surely in another language; keep the translation if it is not."""
+        from clir_rag.rag.check import citations, response_language, strip_citations
 
         verdict = response_language(answer.text, answer.lang)
         if verdict.correct is not False or verdict.detected is None:
             return
-        answer.language_reasked = True
-        follow_up = [
-            *messages,
-            {"role": "assistant", "content": answer.text},
-            {
-                "role": "user",
-                "content": f"You answered in {language_name(verdict.detected)}. "
-                f"Give the same answer in {language_name(answer.lang)}, with the passage number.",
-            },
-        ]
+        answer.wrong_language = True
+        n = len(answer.passages)
+        body = strip_citations(answer.text, n)
         try:
-            retry = self.client.generate(follow_up, max_tokens=self.max_tokens, usage=answer.usage).text.strip()
-        except LLMError:
-            return  # the first answer stands; its language is what the check will judge
-        if retry and response_language(retry, answer.lang).correct is not False:
-            answer.text, answer.language_fixed = retry, True
+            translated = self.translator.translate([body], verdict.detected, answer.lang)[0].strip()
+        except ClirRagError:  # a language the translator lacks, a failed call: the answer stands, counted
+            return
+        if not translated or translated == body or response_language(translated, answer.lang).correct is False:
+            return
+        marks = "".join(f"[{c}]" for c in citations(answer.text, n))
+        answer.untranslated = answer.text
+        answer.text = f"{translated} {marks}" if marks else translated
+        answer.language_fixed = True
 
     def generate_many(
         self, items: Sequence[tuple[Query, Sequence[ScoredCandidate]]], *, progress: bool = False
