@@ -19,9 +19,11 @@ class FaultyLLM:
         self.script = list(script)
         self.default = default
         self.calls = 0
+        self.seen: list[list[dict]] = []  # the messages of every call
 
     def generate(self, messages, *, max_tokens=256, stop=None, temperature=0.0) -> Completion:
         self.calls += 1
+        self.seen.append(list(messages))
         step = self.script.pop(0) if self.script else self.default
         if isinstance(step, BaseException):
             raise step

@@ -12,32 +12,16 @@ from typer.testing import CliRunner
 
 from clir_rag.cli import app
 from clir_rag.errors import LLMTransientError, UnsupportedLanguageError
-from clir_rag.llm import Completion, Message
 from clir_rag.rag.check import best_match
 from clir_rag.rag.experiment import check_answer, load_rag_config, pick_questions, summarize, summary_markdown
 from clir_rag.rag.generate import Answer, AnswerGenerator, answer_messages
 from clir_rag.translate.base import Translator
 from clir_rag.types import Query, Ranking, ScoredCandidate
+from tests.llm_faults import FaultyLLM
 
 
 def _cand(i: int, text: str, doc: str | None = None, lang: str = "de") -> ScoredCandidate:
     return ScoredCandidate(id=f"p{i}", doc_id=doc or f"d{i}", score=1.0 / (i + 1), text=text, lang=lang)
-
-
-class FailingLLM:
-    """Fault injection: a backend whose every call times out (a real model cannot be made to on demand)."""
-
-    backend, model, context_window = "fault", "failing", 4096
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def generate(self, messages: Sequence[Message], **kwargs: object) -> Completion:
-        self.calls += 1
-        raise LLMTransientError("simulated timeout")
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 def test_answers_an_english_question_from_foreign_passages(local_llm, artemisinin_candidates: Ranking) -> None:
@@ -80,28 +64,12 @@ def test_empty_context_and_failed_calls_are_recorded_not_raised(local_llm) -> No
     assert answer.error and "empty context" in answer.error and answer.usage.calls == 0
     blank = AnswerGenerator(local_llm).generate(query, [_cand(0, "   ")])
     assert blank.error and "empty context" in blank.error
-    failing = FailingLLM()
+    failing = FaultyLLM([], default=LLMTransientError("simulated timeout"))  # every call times out
     gen = AnswerGenerator(failing)
     gen.client.max_retries, gen.client.backoff = 1, 0.0
     answers = gen.generate_many([(query, [_cand(0, "Tu Youyou entdeckte Artemisinin.")])] * 2)
     assert [a.error is not None and "LLM call failed" in a.error for a in answers] == [True, True]
     assert failing.calls == 4  # each question tried twice (one retry), the batch went on
-
-
-class ReplyingLLM:
-    """Fault injection: answers in a scripted order (a real model drifts into another language, not on demand)."""
-
-    backend, model, context_window = "fault", "scripted", 4096
-
-    def __init__(self, *replies: str) -> None:
-        self.replies, self.seen = list(replies), []
-
-    def generate(self, messages: Sequence[Message], **kwargs: object) -> Completion:
-        self.seen.append(list(messages))
-        return Completion(self.replies[min(len(self.seen), len(self.replies)) - 1], 10, 5)
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 WRONG = "Die Forscherin Tu Youyou hat das Artemisinin im Jahr 1972 entdeckt [1]."
@@ -134,7 +102,7 @@ class NoGermanTranslator(Translator):
 def test_an_answer_in_the_wrong_language_is_translated(
     replies: tuple[str, ...], fix: bool, calls: int, kept: str, fixed: bool, lang_ok: bool | None
 ) -> None:
-    llm = ReplyingLLM(*replies)
+    llm = FaultyLLM(list(replies), default=replies[-1])  # a real model drifts, but not on demand
     query = Query(text="Who discovered artemisinin?", lang="en")
     answer = AnswerGenerator(llm, fix_language=fix).generate(query, [_cand(0, "Tu Youyou entdeckte Artemisinin.")])
     assert len(llm.seen) == calls and answer.text == kept and answer.language_fixed is fixed
@@ -150,7 +118,7 @@ def test_an_answer_in_the_wrong_language_is_translated(
 
 
 def test_a_translator_that_lacks_the_language_leaves_the_answer_counted() -> None:
-    llm = ReplyingLLM(WRONG)
+    llm = FaultyLLM([WRONG])
     gen = AnswerGenerator(llm, translator=NoGermanTranslator())
     answer = gen.generate(Query(text="Who discovered artemisinin?", lang="en"), [_cand(0, "Tu Youyou.")])
     assert answer.text == WRONG and answer.wrong_language and not answer.language_fixed and len(llm.seen) == 1
@@ -225,22 +193,6 @@ def test_packaged_rag_configs_parse() -> None:
 # --- the ragas judge ---------------------------------------------------------------------------------------------
 
 
-class ScriptedJudgeLLM:
-    """Fault injection: a judge that answers garbage or off-schema JSON (a real model will not do it on demand)."""
-
-    backend, model, context_window = "fault", "scripted-judge", 4096
-
-    def __init__(self, reply: str) -> None:
-        self.reply, self.calls = reply, 0
-
-    def generate(self, messages: Sequence[Message], **kwargs: object) -> Completion:
-        self.calls += 1
-        return Completion(self.reply, 10, 5)
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-
 def test_judge_reply_parsing_names_the_problem() -> None:
     from pydantic import BaseModel
 
@@ -266,7 +218,7 @@ def test_a_garbage_judge_is_counted_never_averaged(reply: str, reason: str, enco
     pytest.importorskip("ragas")
     from clir_rag.rag.judge import RagasJudge
 
-    llm = ScriptedJudgeLLM(reply)
+    llm = FaultyLLM([], default=reply)  # a judge that answers garbage or off-schema JSON
     judge = RagasJudge(llm, encoder=encoder)
     q = Query(id="q1", text="Who discovered artemisinin?", lang="en")
     ctx = [_cand(0, "Tu Youyou entdeckte Artemisinin.", doc="de:1")]
