@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from clir_rag.errors import ClirRagError
 from clir_rag.types import Query, Ranking
@@ -37,9 +38,8 @@ def print_ranking(ranking: Ranking, title: str | None = None) -> None:
     id_width = max((len(c.doc_id) for c in ranking.candidates), default=6)
     room = max(20, console.width - id_width - 30)
     for rank, cand in enumerate(ranking.candidates, start=1):
-        snippet = " ".join(cand.text.split())
-        if len(snippet) > room:
-            snippet = snippet[: room - 1] + "…"
+        snippet = Text(" ".join(cand.text.split()))
+        snippet.truncate(room, overflow="ellipsis")  # by terminal cells: a CJK character takes two
         table.add_row(str(rank), f"{cand.score:.4f}", cand.lang or "?", cand.doc_id, snippet)
     console.print(table)
 
