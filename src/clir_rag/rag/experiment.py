@@ -233,8 +233,8 @@ def summary_markdown(name: str, summary: dict[str, Any]) -> str:
         "",
         f"Answered: {summary['answered']} of {n}; errors: {summary['answer_errors'] or 'none'}; "
         f"problems: {summary['problems'] or 'none'}; {fmt(summary['seconds_per_question'])} s/question. "
-        f"Generated in another language: {summary.get('wrong_language_generated', 0)} "
-        f"({summary.get('language_fixed', 0)} replaced by a translation, counted above as translated).",
+        f"Generated in another language: {summary['wrong_language_generated']} "
+        f"({summary['language_fixed']} replaced by a translation, counted above as translated).",
         "",
         "Failed answers score 0 in EM/F1. Language accuracy leaves out answers lingua cannot attribute "
         "(numbers, names). Judge failures are counted, never averaged in.",

@@ -25,6 +25,8 @@ language; citation markers are carried over. Translating beat asking the
 model again in a follow-up turn: on 40 XQuAD questions it fixed 4 of 8
 wrong-language answers of the embedded 0.5B model, the re-ask 1 of 8
 (``evals/README.md``). Both outcomes are recorded on the :class:`Answer`.
+The check runs lingua on every answer, so the first answer of a process also
+pays lingua's one-time load (seconds); ``fix_language=False`` skips it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 from clir_rag.errors import ClirRagError, LLMError
 from clir_rag.languages import detect_language, get_language, normalize_language
 from clir_rag.llm import LLM, LLMClient, Message, Usage
+from clir_rag.rag.check import citations, response_language, strip_citations
 from clir_rag.translate.base import Translator
 from clir_rag.types import Query, ScoredCandidate
 
@@ -196,10 +199,8 @@ class AnswerGenerator:
 
     def _fix_language(self, answer: Answer) -> None:
         """Translate an answer that is surely in another language; keep the translation if it is not."""
-        from clir_rag.rag.check import citations, response_language, strip_citations
-
         verdict = response_language(answer.text, answer.lang)
-        if verdict.correct is not False or verdict.detected is None:
+        if verdict.correct is not False:  # right, or too short / unsure to tell: nothing to fix
             return
         answer.wrong_language = True
         n = len(answer.passages)
@@ -208,7 +209,7 @@ class AnswerGenerator:
             translated = self.translator.translate([body], verdict.detected, answer.lang)[0].strip()
         except ClirRagError:  # a language the translator lacks, a failed call: the answer stands, counted
             return
-        if not translated or translated == body or response_language(translated, answer.lang).correct is False:
+        if not translated or response_language(translated, answer.lang).correct is False:
             return
         marks = "".join(f"[{c}]" for c in citations(answer.text, n))
         answer.untranslated = answer.text

@@ -43,6 +43,33 @@ CODES = [
 M2M100_CODES = ["__en__", "__de__", "__sw__", "__fr__", "__zh__", "__ha__", "__yo__", "__so__", "__fi__", "__it__"]
 
 
+def _train_pieces(
+    root: Path, prefix: str, sentences: Sequence[str], vocab_size: int, bos: int, pad: int, eos: int, unk: int
+) -> list[str]:
+    """Train ``root/<prefix>.model`` (unigram) on ``sentences``; its pieces in id order.
+
+    The special-token ids (-1 for none) follow the model family being imitated.
+    """
+    import sentencepiece as spm
+
+    (root / "corpus.txt").write_text("\n".join(sentences), encoding="utf-8")
+    spm.SentencePieceTrainer.train(
+        input=str(root / "corpus.txt"),
+        model_prefix=str(root / prefix),
+        vocab_size=vocab_size,
+        model_type="unigram",
+        character_coverage=1.0,
+        bos_id=bos,
+        pad_id=pad,
+        eos_id=eos,
+        unk_id=unk,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_file=str(root / f"{prefix}.model"))
+    return [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+
+
 def build_tiny_nllb(
     root: str | Path,
     *,
@@ -66,29 +93,15 @@ def build_tiny_nllb(
     SentencePiece training text; with a larger ``spm_vocab_size`` their words become whole pieces, so
     sequences are as long as a real tokenizer makes them rather than nearly one piece per character.
     """
-    import sentencepiece as spm
     import torch
     from ctranslate2.converters import TransformersConverter
     from transformers import M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "corpus.txt").write_text("\n".join([*SENTENCES * 20, *corpus]), encoding="utf-8")
-    spm.SentencePieceTrainer.train(
-        input=str(root / "corpus.txt"),
-        model_prefix=str(root / "sentencepiece.bpe"),
-        vocab_size=spm_vocab_size,
-        model_type="unigram",
-        character_coverage=1.0,
-        bos_id=0,
-        pad_id=1,
-        eos_id=2,
-        unk_id=3,
-        hard_vocab_limit=False,
-        minloglevel=2,
-    )
-    sp = spm.SentencePieceProcessor(model_file=str(root / "sentencepiece.bpe.model"))
-    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + list(codes)
+    # NLLB's special-token ids (bos, pad, eos, unk): <s> 0, <pad> 1, </s> 2, <unk> 3
+    pieces = _train_pieces(root, "sentencepiece.bpe", [*SENTENCES * 20, *corpus], spm_vocab_size, 0, 1, 2, 3)
+    vocab = pieces + list(codes)
     if vocab_size is not None and vocab_size > len(vocab):
         vocab += [f"<unused{i}>" for i in range(vocab_size - len(vocab))]
     torch.manual_seed(seed)
@@ -131,29 +144,14 @@ def build_tiny_marian(
     vocabulary starts with ``</s>`` and ``<unk>`` and ends with ``<pad>``, and source and target share one
     SentencePiece model saved twice, as ``source.spm`` and ``target.spm``.
     """
-    import sentencepiece as spm
     import torch
     from ctranslate2.converters import TransformersConverter
     from transformers import MarianConfig, MarianMTModel, MarianTokenizer
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "corpus.txt").write_text("\n".join(SENTENCES * 20), encoding="utf-8")
-    spm.SentencePieceTrainer.train(
-        input=str(root / "corpus.txt"),
-        model_prefix=str(root / "marian"),
-        vocab_size=64,
-        model_type="unigram",
-        character_coverage=1.0,
-        bos_id=-1,
-        pad_id=-1,
-        eos_id=0,
-        unk_id=1,
-        hard_vocab_limit=False,
-        minloglevel=2,
-    )
-    sp = spm.SentencePieceProcessor(model_file=str(root / "marian.model"))
-    vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())] + list(targets) + ["<pad>"]
+    # opus-mt's ids (bos, pad, eos, unk): no <s>, <pad> appended after the pieces, </s> 0, <unk> 1
+    vocab = _train_pieces(root, "marian", SENTENCES * 20, 64, -1, -1, 0, 1) + list(targets) + ["<pad>"]
     hf = root / "hf"
     hf.mkdir(exist_ok=True)
     for name in ("source.spm", "target.spm"):
