@@ -99,6 +99,16 @@ def search(
     ] = "dense",
     lang: Annotated[list[str] | None, typer.Option(help="Only documents in this language (repeatable).")] = None,
     documents: Annotated[bool, typer.Option("--documents", help="Rank documents (MaxP) instead of passages.")] = False,
+    debias: Annotated[
+        str,
+        typer.Option(
+            help="Language-bias correction of dense scores: auto (center when the index holds several "
+            "languages), center, zscore or none."
+        ),
+    ] = "auto",
+    query_lang: Annotated[
+        str | None, typer.Option("--query-lang", help="The query's language (else detected).")
+    ] = None,
 ) -> None:
     """Search an index and print rank, score, language, document id and a snippet."""
     from clir_rag.index import CrossLingualIndex
@@ -107,11 +117,79 @@ def search(
         raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
     try:
         idx = CrossLingualIndex(index_dir)
-        retriever = idx.retriever(mode, documents="maxp" if documents else None)  # type: ignore[arg-type]
-        ranking = retriever.retrieve(Query(text=query), k, langs=lang)
+        method = idx.resolve_debias(debias) if mode != "bm25" else "none"  # type: ignore[arg-type]
+        retriever = idx.retriever(mode, documents="maxp" if documents else None, debias=method)  # type: ignore[arg-type]
+        ranking = retriever.retrieve(Query(text=query, lang=query_lang), k, langs=lang)
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None
-    print_ranking(ranking, title=f"{mode}: {query}")
+    shown = mode if method == "none" else f"{mode}, debias {method}"
+    print_ranking(ranking, title=f"{shown}: {query}")
+
+
+@app.command()
+def calibrate(
+    queries: Annotated[Path, typer.Argument(help="Queries: TSV 'qid<TAB>text' or JSONL with id, text, lang.")],
+    index_dir: IndexDir,
+    lang: Annotated[str | None, typer.Option(help="Language of queries that carry none (else detected).")] = None,
+) -> None:
+    """Store the mean embedding of sample queries per language, for centring queries in that language.
+
+    Needed for query languages without passages in the index (an English question over Swahili
+    documents). Use a dev split or real user queries, never the queries you evaluate on.
+    """
+    from clir_rag.eval.trec import read_queries
+    from clir_rag.index import CrossLingualIndex
+
+    if not (index_dir / "clir-rag.json").exists():
+        raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
+    try:
+        idx = CrossLingualIndex(index_dir)
+        counts = idx.calibrate(read_queries(queries, lang=lang), lang=lang)
+    except (ClirRagError, ValueError) as e:
+        raise _fail(e) from None
+    total = {x: q.count for x, q in idx.stats.calibration.items()}
+    console.print(
+        "Calibrated with "
+        + ", ".join(f"{n} {x} queries" for x, n in counts.items())
+        + f" (now stored: {', '.join(f'{x} {n}' for x, n in sorted(total.items()))})."
+    )
+
+
+@app.command()
+def stats(
+    index_dir: IndexDir,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Recompute the language statistics from the stored vectors.")
+    ] = False,
+) -> None:
+    """Show an index's passages per language and where query means come from; --rebuild recomputes them."""
+    from clir_rag.index import CrossLingualIndex
+    from clir_rag.retrieve.debias import query_mean
+
+    if not (index_dir / "clir-rag.json").exists():
+        raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
+    try:
+        idx = CrossLingualIndex(index_dir)
+        st = idx.rebuild_stats(progress=True) if rebuild else idx.stats
+        auto = idx.resolve_debias("auto")
+    except (ClirRagError, ValueError) as e:
+        raise _fail(e) from None
+    table = Table(title=f"{index_dir}: {st.total} passages; debias=auto means {auto}", title_justify="left")
+    for name in ("lang", "passages", "calibration queries", "served queries", "query mean from"):
+        table.add_column(name, justify="left" if name in ("lang", "query mean from") else "right")
+    for x in sorted(set(st.passages) | set(st.calibration) | set(st.served)):
+        m = st.passages.get(x)
+        c, sv = st.calibration.get(x), st.served.get(x)
+        table.add_row(
+            x,
+            str(m.count if m else 0),
+            str(c.count if c else 0),
+            str(sv.count if sv else 0),
+            query_mean(st, x)[1],
+        )
+    console.print(table)
+    if rebuild:
+        console.print(f"Rebuilt from {st.total} stored vectors.")
 
 
 @app.command()

@@ -45,3 +45,7 @@ class TranslationModelError(ClirRagError):
 
 class UnsupportedLanguageError(LanguageError):
     """A language the chosen translation model (family) cannot translate from or into."""
+
+
+class IndexStatsError(ClirRagError):
+    """An index's language statistics (used by the dense debiasing) are missing, stale or unreadable."""

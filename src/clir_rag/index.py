@@ -5,13 +5,18 @@ Layout of an index directory::
     clir-rag.json   manifest: encoder, dimension, chunking, BM25 parameters
     chroma/         embedded Chroma (absent when Chroma runs as a server)
     bm25/           per-language BM25 sub-indexes, rebuilt from Chroma after each run
+    stats.npz       per-language passage statistics for dense debiasing, kept exact by every run
+    query-stats.npz per-language query means (calibration queries, optionally served queries)
 
 Indexing is idempotent and resumable by document id: passage ids are
 ``<doc id>#<n>``, each passage carries its document's content hash, and a
 run embeds only passages that are missing or whose document changed. Vectors
 are upserted batch by batch, so an interrupted run keeps what it stored and
 the next run picks up from there. BM25 is derived from what Chroma holds and
-is rebuilt (atomically) whenever Chroma changed.
+is rebuilt (atomically) whenever Chroma changed. The language statistics are
+updated with every vector stored or removed; a run marks them stale before it
+touches Chroma and clears the mark when they are saved, so an interrupted run
+leaves them to be rebuilt, never silently wrong.
 """
 
 from __future__ import annotations
@@ -23,19 +28,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from clir_rag.chunk import Chunker
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
-from clir_rag.errors import IndexCompatibilityError, InputError
-from clir_rag.languages import detect_language
+from clir_rag.errors import IndexCompatibilityError, IndexStatsError, InputError
+from clir_rag.languages import detect_language, normalize_language
 from clir_rag.progress import ProgressCallback, progress_reporter
 from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, HybridRetriever, Retriever
+from clir_rag.retrieve.debias import DEFAULT_SHRINK, DebiasedDenseRetriever, check_debias
 from clir_rag.store.bm25 import DEFAULT_B, DEFAULT_K1, BM25Index
 from clir_rag.store.chroma import DEFAULT_COLLECTION, ChromaStore
+from clir_rag.store.stats import STATS_FILE, LanguageStats
 from clir_rag.types import Document, Passage, Query, Ranking
 
 MANIFEST = "clir-rag.json"
 FORMAT_VERSION = 1
 Mode = Literal["dense", "bm25", "hybrid"]
+DebiasOption = Literal["auto", "none", "center", "zscore"]
+# Served queries are folded into the running query means in memory and written every this many.
+_SERVED_FLUSH = 20
 
 
 @dataclass
@@ -92,6 +104,7 @@ class CrossLingualIndex:
                 "collection": collection,
                 "bm25": {"k1": k1, "b": b},
                 "bm25_stale": True,
+                "stats_stale": False,
             }
         else:
             self._check_compatible(manifest, encoder, max_tokens, overlap)
@@ -114,6 +127,8 @@ class CrossLingualIndex:
             dim=manifest["dim"],
         )
         self._bm25: BM25Index | None = None
+        self._stats: LanguageStats | None = None
+        self._served_unsaved = 0
 
     # -- manifest -----------------------------------------------------------------
 
@@ -186,24 +201,35 @@ class CrossLingualIndex:
         batch_size: int = 32,
         progress: bool | ProgressCallback = True,
     ) -> IndexStats:
-        """Index documents; already-indexed unchanged documents cost nothing."""
+        """Index documents; already-indexed unchanged documents cost nothing.
+
+        Every bad document is reported before anything is written. BM25 and the
+        language statistics are brought up to date at the end of the run.
+        """
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
         start = time.perf_counter()
         passages, hashes = self.prepare(documents)
         stats = IndexStats(documents=len(hashes), passages=len(passages))
         stored = self.store.stored_hashes([p.id for p in passages])
         todo = [p for p in passages if stored.get(p.id) != hashes[p.doc_id]]
         stats.skipped = len(passages) - len(todo)
+        lang_stats = self._stats_for_update()
 
-        # Mark BM25 stale before touching Chroma, so a crash leaves it to be rebuilt.
+        # Mark BM25 and the statistics stale before touching Chroma, so a crash leaves them to be rebuilt.
         changed_docs = sorted({p.doc_id for p in todo})
         if todo or not (self.path / "bm25").exists():
             self.manifest["bm25_stale"] = True
+        if todo:
+            self.manifest["stats_stale"] = True
         self._write_manifest()
 
         # A changed document may have fewer passages now: drop its stale tail.
         if changed_docs:
             keep = {p.id for p in passages}
             stale = [pid for pid in self.store.passage_ids_of(changed_docs) if pid not in keep]
+            _, old, old_langs = self.store.get_vectors(stale)
+            lang_stats.remove(old, old_langs)
             self.store.delete(stale)
             stats.removed = len(stale)
 
@@ -212,15 +238,150 @@ class CrossLingualIndex:
             for i in range(0, len(todo), batch_size):
                 batch = todo[i : i + batch_size]
                 vectors = self.encoder.encode_passages([_index_text(p) for p in batch])
+                replaced = [p.id for p in batch if p.id in stored]
+                if replaced:  # the old version's vector leaves the statistics
+                    _, old, old_langs = self.store.get_vectors(replaced)
+                    lang_stats.remove(old, old_langs)
                 self.store.upsert(batch, vectors, [hashes[p.doc_id] for p in batch])
+                # fold in what Chroma holds (float32), so the sums equal sums over the stored vectors
+                lang_stats.add(np.asarray(vectors, dtype=np.float32), [p.lang for p in batch])
                 stats.embedded += len(batch)
                 report(stats.embedded)
         finally:
             report(None)
+        if self.manifest.get("stats_stale") or not (self.path / STATS_FILE).exists():
+            self._save_stats(lang_stats, touched={p.lang for p in todo})
         if self.manifest.get("bm25_stale"):
             self.rebuild_bm25()
         stats.seconds = time.perf_counter() - start
         return stats
+
+    # -- language statistics ------------------------------------------------------
+
+    def _stats_for_update(self) -> LanguageStats:
+        """The statistics an indexing run updates: loaded, or rebuilt where an earlier run left them stale."""
+        if self._stats is not None and not self.manifest.get("stats_stale"):
+            return self._stats
+        file = self.path / STATS_FILE
+        if self.manifest.get("stats_stale") or (not file.exists() and self.store.count() > 0):
+            return self.rebuild_stats(progress=False)
+        if not file.exists():
+            self._stats = LanguageStats(dim=self.manifest["dim"], encoder=self.manifest["encoder"])
+        else:
+            self._stats = LanguageStats.load(self.path)
+        return self._stats
+
+    def _save_stats(self, lang_stats: LanguageStats, touched: Iterable[str] = ()) -> None:
+        for lang in sorted(set(touched)):
+            if lang in lang_stats.passages and lang_stats.needs_tightening(lang):
+                lang_stats.tighten(lang, np.concatenate([v for v, _ in self.store.iter_vectors(lang=lang)]))
+        lang_stats.save(self.path)
+        self._stats = lang_stats
+        self.manifest["stats_stale"] = False
+        self._write_manifest()
+
+    def rebuild_stats(self, *, progress: bool | ProgressCallback = False) -> LanguageStats:
+        """Recompute the passage statistics from every stored vector and save them.
+
+        Calibration and served-query means are kept: they do not come from the stored vectors.
+        """
+        old: LanguageStats | None = self._stats
+        if old is None:
+            try:
+                old = LanguageStats.load(self.path)
+            except IndexStatsError:
+                old = None
+        report = progress_reporter(progress, self.store.count(), "Rebuilding language statistics")
+        done = 0
+
+        def batches():
+            nonlocal done
+            for vectors, langs in self.store.iter_vectors():
+                done += len(langs)
+                report(done)
+                yield vectors, langs
+
+        try:
+            fresh = LanguageStats.from_vectors(batches(), dim=self.manifest["dim"], encoder=self.manifest["encoder"])
+        finally:
+            report(None)
+        if old is not None:
+            fresh.calibration, fresh.served = old.calibration, old.served
+        fresh.save(self.path)
+        self._stats = fresh
+        self.manifest["stats_stale"] = False
+        self._write_manifest()
+        return fresh
+
+    @property
+    def stats(self) -> LanguageStats:
+        """The index's language statistics, checked against the store.
+
+        Raises :class:`~clir_rag.errors.IndexStatsError` when they are missing, stale (an
+        indexing run was interrupted) or do not cover the passages the store holds.
+        """
+        fix = f"rebuild them: clir-rag stats --rebuild --index {self.path}"
+        if self.manifest.get("stats_stale"):
+            raise IndexStatsError(f"{self.path}: the language statistics are stale (an indexing run stopped); {fix}")
+        if self._stats is None:
+            self._stats = LanguageStats.load(self.path)
+        if self._stats.encoder != self.manifest["encoder"] or self._stats.dim != self.manifest["dim"]:
+            raise IndexStatsError(f"{self.path}: the language statistics belong to another encoder; {fix}")
+        count = self.store.count()
+        if self._stats.total != count:
+            raise IndexStatsError(
+                f"{self.path}: the language statistics cover {self._stats.total} passages but the vector store "
+                f"holds {count} (changed by another process or index?); {fix}"
+            )
+        return self._stats
+
+    def calibrate(self, queries: Iterable[Query | str], *, lang: str | None = None) -> dict[str, int]:
+        """Store the mean embedding of these queries per language, for centring queries (``debias='center'``).
+
+        Used for a query language that has no passages in the index (see
+        :func:`clir_rag.retrieve.debias.query_mean`). Give queries like the ones the index will
+        serve: a dev split, or a sample of real user queries, never the queries you evaluate.
+        A query's language is its ``lang``, else ``lang``, else detected. Calibrating again adds
+        to the stored means. Returns the number of queries stored per language.
+        """
+        items = [q if isinstance(q, Query) else Query(text=q) for q in queries]
+        if not items:
+            raise InputError("calibrate: no queries given")
+        langs: list[str] = []
+        for i, q in enumerate(items):
+            found = q.lang or (normalize_language(lang) if lang else None) or detect_language(q.text)
+            if found is None:
+                raise InputError(f"calibration query {i + 1} (id={q.id!r}): no 'lang' and it cannot be detected")
+            langs.append(found)
+        vectors = self.encoder.encode_queries([q.text for q in items])
+        stats = self.stats
+        stats.add_queries(np.asarray(vectors, dtype=np.float64), langs)
+        stats.save_queries(self.path)
+        return {x: langs.count(x) for x in sorted(set(langs))}
+
+    def record_served_query(self, vector: np.ndarray, lang: str) -> None:
+        """Fold one served query into the running served-query mean (written every few queries)."""
+        stats = self.stats
+        stats.add_queries(np.asarray(vector, dtype=np.float64)[None, :], [lang], served=True)
+        self._served_unsaved += 1
+        if self._served_unsaved >= _SERVED_FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write served-query means recorded since the last write."""
+        if self._served_unsaved and self._stats is not None:
+            self._stats.save_queries(self.path)
+            self._served_unsaved = 0
+
+    def resolve_debias(self, debias: DebiasOption) -> str:
+        """What ``debias='auto'`` means for this index: ``center`` with several document languages, else none.
+
+        Measured on XQuAD (evals/README.md): centring lifts pooled nDCG@20 from 0.70 to 0.8x, while with one
+        document language it changes little.
+        """
+        if debias != "auto":
+            return check_debias(debias)
+        return "center" if len(self.stats.passages) > 1 else "none"
 
     def rebuild_bm25(self) -> BM25Index:
         """Rebuild BM25 from every passage in Chroma and persist it."""
@@ -261,6 +422,9 @@ class CrossLingualIndex:
         fusion: Literal["rrf", "weighted"] = "rrf",
         weights: Sequence[float] | None = None,
         documents: Literal["maxp", "firstp"] | None = None,
+        debias: DebiasOption = "auto",
+        shrink: float = DEFAULT_SHRINK,
+        record_queries: bool = False,
     ) -> Retriever:
         """A retriever over this index; ``documents`` aggregates passages to documents.
 
@@ -268,22 +432,47 @@ class CrossLingualIndex:
         BM25 mostly adds noise: on XQuAD en->de, RRF of dense and BM25 scores nDCG@20
         0.67 against dense's 0.92 (evals/README.md). ``hybrid`` pays off for
         same-language queries and over translated text.
+
+        ``debias`` corrects the dense side for language bias (see
+        :mod:`clir_rag.retrieve.debias`): ``center``, ``zscore``, ``none``, or ``auto``
+        (:meth:`resolve_debias`). It needs the index's language statistics and raises
+        :class:`~clir_rag.errors.IndexStatsError` when they are missing or stale.
+        ``record_queries`` folds served queries into a running query mean, used for
+        query languages without passages or calibration.
         """
-        dense = DenseRetriever(self.store, self.encoder)
+        if mode not in ("dense", "bm25", "hybrid"):
+            raise InputError(f"unknown mode {mode!r}: use 'dense', 'bm25' or 'hybrid'")
+        method = self.resolve_debias(debias) if mode != "bm25" else "none"
+        if method == "none":
+            dense: Retriever = DenseRetriever(self.store, self.encoder)
+        else:
+            dense = DebiasedDenseRetriever(
+                self.store,
+                self.encoder,
+                lambda: self.stats,
+                method,  # type: ignore[arg-type]
+                shrink=shrink,
+                record_queries=self.record_served_query if record_queries else None,
+            )
         if mode == "dense":
             r: Retriever = dense
         elif mode == "bm25":
             r = BM25Retriever(self.bm25, self.store)
-        elif mode == "hybrid":
-            r = HybridRetriever([dense, BM25Retriever(self.bm25, self.store)], method=fusion, weights=weights)
         else:
-            raise ValueError(f"unknown mode {mode!r}: use 'dense', 'bm25' or 'hybrid'")
+            r = HybridRetriever([dense, BM25Retriever(self.bm25, self.store)], method=fusion, weights=weights)
         return DocumentRetriever(r, documents) if documents else r
 
     def search(
-        self, query: Query | str, k: int = 10, *, mode: Mode = "dense", langs: Sequence[str] | None = None
+        self,
+        query: Query | str,
+        k: int = 10,
+        *,
+        mode: Mode = "dense",
+        langs: Sequence[str] | None = None,
+        debias: DebiasOption = "auto",
     ) -> Ranking:
-        return self.retriever(mode).retrieve(query, k, langs=langs)
+        """The top ``k`` passages for ``query`` (see :meth:`retriever` for ``mode`` and ``debias``)."""
+        return self.retriever(mode, debias=debias).retrieve(query, k, langs=langs)
 
 
 def _is_encoder(obj: object) -> bool:

@@ -124,6 +124,61 @@ class ChromaStore:
             )
         ]
 
+    def query_with_vectors(
+        self, embedding: np.ndarray, n: int, lang: str
+    ) -> tuple[list[ScoredCandidate], np.ndarray]:
+        """The ``n`` nearest passages in language ``lang`` and their stored vectors (rows in result order).
+
+        The debiased retriever rescores candidates exactly from these vectors rather than from
+        Chroma's distances, which are computed in float32 inside the vector index.
+        """
+        res = self.collection.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+            n_results=max(1, n),
+            where={"lang": lang},
+            include=["documents", "metadatas", "distances", "embeddings"],
+        )
+        cands = [
+            _candidate(pid, doc, meta, 1.0 - float(dist))
+            for pid, doc, meta, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
+        ]
+        emb = res["embeddings"][0] if res.get("embeddings") is not None else []
+        vectors = np.asarray(emb, dtype=np.float64).reshape(len(cands), self.dim)
+        return cands, vectors
+
+    def get_vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray, list[str]]:
+        """``(ids, vectors, langs)`` of those of ``ids`` that are stored (for keeping statistics exact)."""
+        out_ids: list[str] = []
+        out_langs: list[str] = []
+        chunks: list[np.ndarray] = []
+        for i in range(0, len(ids), _GET_BATCH):
+            got = self.collection.get(ids=list(ids[i : i + _GET_BATCH]), include=["embeddings", "metadatas"])
+            if not got["ids"]:
+                continue
+            out_ids.extend(got["ids"])
+            out_langs.extend((m or {}).get("lang", "und") for m in got["metadatas"] or [])
+            chunks.append(np.asarray(got["embeddings"], dtype=np.float64).reshape(len(got["ids"]), self.dim))
+        vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.dim))
+        return out_ids, vectors, out_langs
+
+    def iter_vectors(
+        self, batch_size: int = 2000, lang: str | None = None
+    ) -> Iterator[tuple[np.ndarray, list[str]]]:
+        """Every stored vector with its language, in pages of ``batch_size`` (optionally one language only)."""
+        offset = 0
+        where = {"lang": lang} if lang else None
+        while True:
+            got = self.collection.get(
+                include=["embeddings", "metadatas"], where=where, limit=batch_size, offset=offset
+            )
+            if not got["ids"]:
+                return
+            langs = [(m or {}).get("lang", "und") for m in got["metadatas"] or []]
+            yield np.asarray(got["embeddings"], dtype=np.float64).reshape(len(got["ids"]), self.dim), langs
+            offset += len(got["ids"])
+
     def get(self, ids: Sequence[str]) -> dict[str, ScoredCandidate]:
         """Stored passages by id (score 0); missing ids are absent from the result."""
         out: dict[str, ScoredCandidate] = {}
