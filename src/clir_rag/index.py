@@ -36,7 +36,7 @@ from clir_rag.errors import IndexCompatibilityError, IndexStatsError, InputError
 from clir_rag.languages import detect_language, normalize_language
 from clir_rag.progress import ProgressCallback, progress_reporter
 from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, HybridRetriever, Retriever
-from clir_rag.retrieve.debias import DEFAULT_SHRINK, DebiasedDenseRetriever, check_debias
+from clir_rag.retrieve.debias import DEFAULT_SHRINK, DebiasedDenseRetriever, check_debias, resolve_auto
 from clir_rag.store.bm25 import DEFAULT_B, DEFAULT_K1, BM25Index
 from clir_rag.store.chroma import DEFAULT_COLLECTION, ChromaStore
 from clir_rag.store.stats import STATS_FILE, LanguageStats
@@ -256,6 +256,26 @@ class CrossLingualIndex:
         stats.seconds = time.perf_counter() - start
         return stats
 
+    def delete(self, doc_ids: Iterable[str]) -> int:
+        """Remove documents (all their passages) from the index; unknown ids are ignored.
+
+        Returns the number of passages removed. BM25 and the language statistics follow.
+        """
+        ids = sorted({str(d) for d in doc_ids})
+        passage_ids = self.store.passage_ids_of(ids) if ids else []
+        if not passage_ids:
+            return 0
+        lang_stats = self._stats_for_update()
+        self.manifest["bm25_stale"] = True
+        self.manifest["stats_stale"] = True
+        self._write_manifest()
+        _, old, old_langs = self.store.get_vectors(passage_ids)
+        lang_stats.remove(old, old_langs)
+        self.store.delete(passage_ids)
+        self._save_stats(lang_stats)
+        self.rebuild_bm25()
+        return len(passage_ids)
+
     # -- language statistics ------------------------------------------------------
 
     def _stats_for_update(self) -> LanguageStats:
@@ -335,14 +355,23 @@ class CrossLingualIndex:
             )
         return self._stats
 
-    def calibrate(self, queries: Iterable[Query | str], *, lang: str | None = None) -> dict[str, int]:
+    def calibrate(
+        self,
+        queries: Iterable[Query | str],
+        *,
+        lang: str | None = None,
+        replace: bool = False,
+        persist: bool = True,
+    ) -> dict[str, int]:
         """Store the mean embedding of these queries per language, for centring queries (``debias='center'``).
 
         Used for a query language that has no passages in the index (see
         :func:`clir_rag.retrieve.debias.query_mean`). Give queries like the ones the index will
         serve: a dev split, or a sample of real user queries, never the queries you evaluate.
         A query's language is its ``lang``, else ``lang``, else detected. Calibrating again adds
-        to the stored means. Returns the number of queries stored per language.
+        to the stored means; ``replace`` drops the stored calibration first. ``persist=False``
+        keeps the calibration in this object only (the evaluation harness does that, since the
+        index may be shared). Returns the number of queries added per language.
         """
         items = [q if isinstance(q, Query) else Query(text=q) for q in queries]
         if not items:
@@ -355,8 +384,11 @@ class CrossLingualIndex:
             langs.append(found)
         vectors = self.encoder.encode_queries([q.text for q in items])
         stats = self.stats
+        if replace:
+            stats.calibration.clear()
         stats.add_queries(np.asarray(vectors, dtype=np.float64), langs)
-        stats.save_queries(self.path)
+        if persist:
+            stats.save_queries(self.path)
         return {x: langs.count(x) for x in sorted(set(langs))}
 
     def record_served_query(self, vector: np.ndarray, lang: str) -> None:
@@ -373,15 +405,18 @@ class CrossLingualIndex:
             self._stats.save_queries(self.path)
             self._served_unsaved = 0
 
-    def resolve_debias(self, debias: DebiasOption) -> str:
-        """What ``debias='auto'`` means for this index: ``center`` with several document languages, else none.
-
-        Measured on XQuAD (evals/README.md): centring lifts pooled nDCG@20 from 0.70 to 0.8x, while with one
-        document language it changes little.
+    def resolve_debias(self, debias: DebiasOption, query_lang: str | None = None) -> str:
+        """What ``debias`` does here: ``auto`` is ``center`` with several document languages, and with one
+        it is ``center`` only for a query whose language mean is known (see
+        :func:`clir_rag.retrieve.debias.resolve_auto`). Without ``query_lang``, ``auto`` stays ``auto``
+        on a one-language index, decided per query.
         """
         if debias != "auto":
             return check_debias(debias)
-        return "center" if len(self.stats.passages) > 1 else "none"
+        stats = self.stats
+        if len(stats.passages) > 1 or query_lang is not None:
+            return resolve_auto(stats, query_lang)
+        return "auto" if stats.calibration or stats.served else "none"
 
     def rebuild_bm25(self) -> BM25Index:
         """Rebuild BM25 from every passage in Chroma and persist it."""
@@ -435,15 +470,17 @@ class CrossLingualIndex:
 
         ``debias`` corrects the dense side for language bias (see
         :mod:`clir_rag.retrieve.debias`): ``center``, ``zscore``, ``none``, or ``auto``
-        (:meth:`resolve_debias`). It needs the index's language statistics and raises
-        :class:`~clir_rag.errors.IndexStatsError` when they are missing or stale.
+        (:meth:`resolve_debias`). Anything but ``none`` needs the index's language statistics
+        and raises :class:`~clir_rag.errors.IndexStatsError` when they are missing or stale.
         ``record_queries`` folds served queries into a running query mean, used for
         query languages without passages or calibration.
         """
         if mode not in ("dense", "bm25", "hybrid"):
             raise InputError(f"unknown mode {mode!r}: use 'dense', 'bm25' or 'hybrid'")
         method = self.resolve_debias(debias) if mode != "bm25" else "none"
-        if method == "none":
+        if record_queries and debias == "auto" and mode != "bm25":
+            method = "auto"  # decided per query, so that served queries can start to count
+        if method == "none" and not record_queries:
             dense: Retriever = DenseRetriever(self.store, self.encoder)
         else:
             dense = DebiasedDenseRetriever(

@@ -24,6 +24,7 @@ from clir_rag.eval.collection import Collection, assemble, read_jsonl_documents,
 from clir_rag.eval.trec import read_qrels, read_queries
 from clir_rag.eval.xquad import default_data_dir
 from clir_rag.languages import normalize_language
+from clir_rag.types import Query
 
 CIRAL_LANGUAGES = {"ha": "hausa", "so": "somali", "sw": "swahili", "yo": "yoruba"}
 CIRAL_SPLITS = ("dev", "test-a", "test-b")
@@ -50,6 +51,7 @@ def load_ciral(
     data_dir: str | Path | None = None,
     corpus: str | Path | None = None,
     limit: int | None = None,
+    calibration_split: str | None = None,
 ) -> Collection:
     """Load CIRAL for one language; ``corpus`` is the path to that language's passage JSONL.
 
@@ -60,6 +62,11 @@ def load_ciral(
     ``<data_dir>/passages-v1.0/<language>_passages.jsonl`` (the Hugging Face layout) is tried.
     Passages keep their title in :attr:`Document.title`, which the index embeds as
     ``title + "\\n" + text``; ``url`` is kept in metadata. ``limit`` keeps the first n queries.
+
+    ``calibration_split`` names another split whose topics, in the same query language, become
+    :attr:`Collection.calibration_queries` (never scored), for estimating the query-language mean
+    of English queries over an index without English passages. CIRAL's dev split has native topics
+    only, so English test-a runs calibrate on ``test-b``.
     """
     code = normalize_language(lang)
     if code not in CIRAL_LANGUAGES:
@@ -88,6 +95,14 @@ def load_ciral(
         )
     queries = read_queries(topics_path, lang=qlang)
     qrels = read_qrels(qrels_path)
+    calibration: list[Query] = []
+    if calibration_split is not None:
+        if calibration_split == split:
+            raise CorpusError(f"CIRAL calibration_split must differ from the scored split {split!r}")
+        cal_path, _ = ciral_paths(code, calibration_split, None, native, folder)
+        if not cal_path.exists():
+            raise CorpusError(f"{cal_path}: CIRAL calibration topics not found (English topics: test-a, test-b)")
+        calibration = read_queries(cal_path, lang=qlang)
 
     corpus_path = (
         Path(corpus) if corpus is not None else folder / "passages-v1.0" / f"{CIRAL_LANGUAGES[code]}_passages.jsonl"
@@ -102,7 +117,7 @@ def load_ciral(
     documents, skipped = read_jsonl_documents(corpus_path, lang=code)
     warn_skipped(skipped, corpus_path)
     name = f"ciral-{code}-{split}" + ("-native" if native else "") + ("" if qsplit == default_qsplit else f"-{qsplit}")
-    return assemble(
+    collection = assemble(
         name,
         queries,
         documents,
@@ -113,3 +128,5 @@ def load_ciral(
         skipped=skipped,
         source=str(topics_path),
     )
+    collection.calibration_queries = calibration
+    return collection

