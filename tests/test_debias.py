@@ -177,21 +177,23 @@ def test_missing_or_foreign_statistics_are_a_clear_error_and_rebuild_fixes_them(
         CrossLingualIndex(demo_index_copy, encoder=encoder).search("malaria", 3, debias="center")
 
 
-def test_query_mean_precedence_passages_then_calibration_then_served(
+def test_query_mean_precedence_calibration_served_passages_global(
     tmp_path: Path, demo_docs: list[Document], encoder
 ) -> None:
     idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
     idx.add([d for d in demo_docs if d.lang in ("de", "sw")], progress=False)
     stats = idx.stats
     assert query_mean(stats, "de")[1] == "passages"
-    assert query_mean(stats, "en") == (None, "none")  # nothing to go on: the query is not centred
+    mean, source = query_mean(stats, "en")  # no English anywhere: the mean of all passages
+    assert source == "global"
+    np.testing.assert_allclose(mean, stats.global_mean())
     assert idx.resolve_debias("auto") == "center"
 
     # served queries count only once there are enough of them
     r = idx.retriever("dense", debias="center", record_queries=True)
     for _ in range(3):
         r.retrieve(Query(text="Where does coffee come from?", lang="fr"), 2)
-    assert idx.stats.served["fr"].count == 3 and query_mean(idx.stats, "fr")[1] == "none"
+    assert idx.stats.served["fr"].count == 3 and query_mean(idx.stats, "fr")[1] == "global"
     assert query_mean(idx.stats, "fr", min_served=3)[1] == "served"
 
     counts = idx.calibrate(
@@ -199,9 +201,14 @@ def test_query_mean_precedence_passages_then_calibration_then_served(
         lang="en",
     )
     assert counts == {"en": 3}
-    mean, source = query_mean(CrossLingualIndex(tmp_path / "i", encoder=encoder).stats, "en")  # persisted
+    idx.calibrate([Query(text="Warum sterben die Bienen?", lang="de")])
+    reopened = CrossLingualIndex(tmp_path / "i", encoder=encoder).stats  # persisted
+    mean, source = query_mean(reopened, "en")
     assert source == "calibration"
     np.testing.assert_allclose(mean, idx.stats.calibration["en"].mean)
+    assert query_mean(reopened, "de")[1] == "calibration"  # queries' own mean before the passages'
+    idx.calibrate(["Kahawa inatoka wapi?"], lang="sw", replace=True)
+    assert set(idx.stats.calibration) == {"sw"}
     with pytest.raises(InputError, match="no queries"):
         idx.calibrate([])
 
@@ -239,7 +246,7 @@ def test_calibrate_and_search_from_the_command_line(demo_index_copy: Path, tmp_p
         app, ["search", "世界杯冠军最多的国家是哪个？", "--index", str(demo_index_copy), "-k", "5", "--query-lang", "zh"]
     )
     assert res.exit_code == 0, res.output
-    assert "debias center" in res.output and "en-world-cup" in res.output and "de-wm-2014" in res.output
+    assert "dense-center:" in res.output and "en-world-cup" in res.output and "de-wm-2014" in res.output
     res = runner.invoke(app, ["search", "bees", "--index", str(demo_index_copy), "--debias", "sideways"])
     assert res.exit_code == 1 and "unknown debias method 'sideways'" in res.output
 

@@ -70,3 +70,12 @@ def test_inside_a_retriever_query_engine(demo_index_dir: Path) -> None:
 def test_bad_top_k() -> None:
     with pytest.raises(ValueError, match="similarity_top_k"):
         CrossLingualRetriever(retriever=None, similarity_top_k=0)  # type: ignore[arg-type]
+
+
+def test_multilingual_index_is_debiased_by_default_and_can_be_asked_not_to(demo_index_dir: Path) -> None:
+    question = "世界杯冠军最多的国家是哪个？"
+    fair = CrossLingualRetriever.from_index_dir(demo_index_dir, similarity_top_k=5).retrieve(question)
+    assert fair[0].node.metadata["retriever"] == "dense-center"
+    assert {"en-world-cup", "de-wm-2014", "es-mundial-1986"} <= {n.node.metadata["doc_id"] for n in fair}
+    biased = CrossLingualRetriever.from_index_dir(demo_index_dir, similarity_top_k=5, debias="none").retrieve(question)
+    assert {n.node.metadata["lang"] for n in biased} == {"zh"}

@@ -117,13 +117,11 @@ def search(
         raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
     try:
         idx = CrossLingualIndex(index_dir)
-        method = idx.resolve_debias(debias) if mode != "bm25" else "none"  # type: ignore[arg-type]
-        retriever = idx.retriever(mode, documents="maxp" if documents else None, debias=method)  # type: ignore[arg-type]
+        retriever = idx.retriever(mode, documents="maxp" if documents else None, debias=debias)  # type: ignore[arg-type]
         ranking = retriever.retrieve(Query(text=query, lang=query_lang), k, langs=lang)
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None
-    shown = mode if method == "none" else f"{mode}, debias {method}"
-    print_ranking(ranking, title=f"{shown}: {query}")
+    print_ranking(ranking, title=f"{ranking.retriever}: {query}")
 
 
 @app.command()

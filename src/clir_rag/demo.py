@@ -48,5 +48,10 @@ def run_demo(index_dir: str | Path = "demo-index", k: int = 5, console: Console 
     for text, lang, only, mode in DEMO_QUERIES:
         ranking = idx.retriever(mode).retrieve(Query(text=text, lang=lang), k, langs=only)  # type: ignore[arg-type]
         where = f"documents in {', '.join(only)}" if only else "all languages"
-        print_ranking(ranking, title=f"[{lang}] {text}  ({mode}, {where})")
+        print_ranking(ranking, title=f"[{lang}] {text}  ({ranking.retriever}, {where})")
         console.print()
+    console.print(
+        "Dense scores are corrected for language bias (dense-center): without it, a question's own language "
+        "crowds out the others. Compare: clir-rag search QUESTION --index "
+        f"{index_dir} --debias none"
+    )

@@ -263,7 +263,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
         if collection.calibration_queries:
             # in memory only: the index may be shared with other experiments, which calibrate their own way
             index.calibrate(collection.calibration_queries, persist=False, replace=True)
-        for mode, method in _first_stages(cfg, index):
+        for mode, method in _first_stages(cfg, index, collection.query_lang):
             name = mode + ("" if method == "none" else f"-{method}") + (f"-p{tokens}" if several else "")
             retriever = DocumentRetriever(index.retriever(mode, debias=method), "maxp")  # type: ignore[arg-type]
             ranked: Ranked = {}
@@ -294,11 +294,12 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
     return result
 
 
-def _first_stages(cfg: ExperimentConfig, index: Any) -> list[tuple[str, str]]:
+def _first_stages(cfg: ExperimentConfig, index: Any, query_lang: str) -> list[tuple[str, str]]:
     """(mode, debias method) pairs to run: BM25 once, dense and hybrid once per distinct resolved method."""
+    qlang = query_lang if query_lang != "und" else None
     stages: list[tuple[str, str]] = []
     for mode in cfg.retrievers:
-        methods = ["none"] if mode == "bm25" else [index.resolve_debias(m) for m in cfg.debias]
+        methods = ["none"] if mode == "bm25" else [index.resolve_debias(m, qlang) for m in cfg.debias]
         for method in dict.fromkeys(methods):
             stages.append((mode, method))
     return stages

@@ -61,7 +61,11 @@ class CrossLingualRetriever(BaseRetriever):
 
     Wraps any clir-rag retriever (dense, BM25, hybrid, document-level). The
     query language is detected (lingua, offline) unless given; ``langs``
-    restricts results to documents in those languages.
+    restricts results to documents in those languages. ``debias`` (in the
+    ``from_*`` constructors) corrects dense scores for language bias, so a
+    multilingual collection does not answer every query in its own language:
+    ``auto`` (default), ``center``, ``zscore`` or ``none``
+    (see :mod:`clir_rag.retrieve.debias`).
     """
 
     def __init__(
@@ -90,15 +94,17 @@ class CrossLingualRetriever(BaseRetriever):
         index: CrossLingualIndex,
         mode: Literal["dense", "bm25", "hybrid"] = "dense",
         documents: Literal["maxp", "firstp"] | None = None,
+        debias: Literal["auto", "none", "center", "zscore"] = "auto",
         **kwargs: Any,
     ) -> CrossLingualRetriever:
-        return cls(index.retriever(mode, documents=documents), **kwargs)
+        """Retrieve over an open :class:`CrossLingualIndex` (``mode``, ``documents``, ``debias`` as its ``retriever``)."""
+        return cls(index.retriever(mode, documents=documents, debias=debias), **kwargs)
 
     @classmethod
     def from_index_dir(
         cls, path: str | Path, mode: Literal["dense", "bm25", "hybrid"] = "dense", **kwargs: Any
     ) -> CrossLingualRetriever:
-        """Open an index built by ``clir-rag index`` (or :class:`CrossLingualIndex`)."""
+        """Open an index built by ``clir-rag index`` (or :class:`CrossLingualIndex`); kwargs as :meth:`from_index`."""
         return cls.from_index(CrossLingualIndex(path), mode, **kwargs)
 
     @classmethod
