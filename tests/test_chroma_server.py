@@ -45,3 +45,28 @@ def test_index_and_search_through_a_chroma_server(chroma_server: str, tmp_path: 
     assert reopened.add(docs, progress=False).embedded == 0
     assert reopened.search("Where is the Eiffel Tower?", k=1, mode="dense").ids == ["de#0"]
     assert reopened.search("Victoria", k=1, mode="bm25").ids == ["sw#0"]
+
+
+def test_language_statistics_with_vectors_on_a_chroma_server(
+    chroma_server: str, tmp_path: Path, encoder, demo_docs, demo_index
+) -> None:
+    import numpy as np
+
+    from clir_rag.store.stats import STATS_FILE
+    from clir_rag.types import Query
+
+    idx = CrossLingualIndex(tmp_path / "idx", encoder=encoder, chroma_url=chroma_server)
+    idx.add(demo_docs[:25], progress=False)
+    idx.add(demo_docs[25:], progress=False)
+    assert (tmp_path / "idx" / STATS_FILE).exists()  # statistics stay in the index folder
+    stats = CrossLingualIndex(tmp_path / "idx").stats
+    got = idx.store.collection.get(include=["embeddings", "metadatas"])
+    vectors, langs = np.asarray(got["embeddings"], dtype=np.float64), [m["lang"] for m in got["metadatas"]]
+    assert stats.total == len(vectors) == 41
+    for lang, m in stats.passages.items():
+        np.testing.assert_allclose(m.mean, vectors[np.array(langs) == lang].mean(axis=0), atol=1e-9)
+    question = Query(text="世界杯冠军最多的国家是哪个？", lang="zh")
+    on_server = CrossLingualIndex(tmp_path / "idx").search(question, 5)
+    embedded = demo_index.search(question, 5)
+    assert on_server.retriever == embedded.retriever == "dense-center"
+    assert on_server.ids == embedded.ids
