@@ -50,7 +50,9 @@ def main() -> None:
     questions = []
     for lang in ("en", "de", "zh"):
         questions += load_xquad(lang, "de", data / "xquad").queries[: args.queries]
-    table = dict(zip([q.text for q in questions], index.encoder.encode_queries([q.text for q in questions]), strict=True))
+    table = dict(
+        zip([q.text for q in questions], index.encoder.encode_queries([q.text for q in questions]), strict=True)
+    )
     index.encoder = _Precomputed(index.encoder, table)  # type: ignore[assignment]
 
     setups = {}

@@ -153,9 +153,7 @@ def test_an_interrupted_run_leaves_statistics_stale_and_the_next_run_rebuilds_th
     assert done.stats.total == len(done) == len(demo_docs)
 
 
-def test_missing_or_foreign_statistics_are_a_clear_error_and_rebuild_fixes_them(
-    demo_index_copy: Path, encoder
-) -> None:
+def test_missing_or_foreign_statistics_are_a_clear_error_and_rebuild_fixes_them(demo_index_copy: Path, encoder) -> None:
     (demo_index_copy / STATS_FILE).unlink()
     idx = CrossLingualIndex(demo_index_copy, encoder=encoder)
     with pytest.raises(IndexStatsError, match="no language statistics"):
@@ -243,7 +241,8 @@ def test_calibrate_and_search_from_the_command_line(demo_index_copy: Path, tmp_p
     res = runner.invoke(app, ["stats", "--index", str(demo_index_copy)])
     assert res.exit_code == 0 and "debias=auto means center" in res.output
     res = runner.invoke(
-        app, ["search", "世界杯冠军最多的国家是哪个？", "--index", str(demo_index_copy), "-k", "5", "--query-lang", "zh"]
+        app,
+        ["search", "世界杯冠军最多的国家是哪个？", "--index", str(demo_index_copy), "-k", "5", "--query-lang", "zh"],
     )
     assert res.exit_code == 0, res.output
     assert "dense-center:" in res.output and "en-world-cup" in res.output and "de-wm-2014" in res.output

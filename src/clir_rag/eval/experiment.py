@@ -305,13 +305,14 @@ def _first_stages(cfg: ExperimentConfig, index: Any, query_lang: str) -> list[tu
     return stages
 
 
-def _parallel_queries(cfg: ExperimentConfig, collection: Collection, queries: Sequence[Query]) -> dict[str, list[Query]]:
+def _parallel_queries(
+    cfg: ExperimentConfig, collection: Collection, queries: Sequence[Query]
+) -> dict[str, list[Query]]:
     if cfg.mrc is None:
         return {}
     if not collection.parallel_queries:
         raise InputError(
-            f"mrc: {collection.name} has no parallel queries (XQuAD only: set dataset.parallel_langs, "
-            "or leave out mrc)"
+            f"mrc: {collection.name} has no parallel queries (XQuAD only: set dataset.parallel_langs, or leave out mrc)"
         )
     wanted = {q.id for q in queries}
     return {

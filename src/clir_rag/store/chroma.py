@@ -124,9 +124,7 @@ class ChromaStore:
             )
         ]
 
-    def query_with_vectors(
-        self, embedding: np.ndarray, n: int, lang: str
-    ) -> tuple[list[ScoredCandidate], np.ndarray]:
+    def query_with_vectors(self, embedding: np.ndarray, n: int, lang: str) -> tuple[list[ScoredCandidate], np.ndarray]:
         """The ``n`` nearest passages in language ``lang`` and their stored vectors (rows in result order).
 
         The debiased retriever rescores candidates exactly from these vectors rather than from
@@ -163,16 +161,12 @@ class ChromaStore:
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.dim))
         return out_ids, vectors, out_langs
 
-    def iter_vectors(
-        self, batch_size: int = 2000, lang: str | None = None
-    ) -> Iterator[tuple[np.ndarray, list[str]]]:
+    def iter_vectors(self, batch_size: int = 2000, lang: str | None = None) -> Iterator[tuple[np.ndarray, list[str]]]:
         """Every stored vector with its language, in pages of ``batch_size`` (optionally one language only)."""
         offset = 0
         where = {"lang": lang} if lang else None
         while True:
-            got = self.collection.get(
-                include=["embeddings", "metadatas"], where=where, limit=batch_size, offset=offset
-            )
+            got = self.collection.get(include=["embeddings", "metadatas"], where=where, limit=batch_size, offset=offset)
             if not got["ids"]:
                 return
             langs = [(m or {}).get("lang", "und") for m in got["metadatas"] or []]

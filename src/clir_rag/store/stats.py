@@ -202,7 +202,12 @@ class LanguageStats:
         self._write(Path(directory) / QUERY_STATS_FILE, arrays)
 
     def _write(self, file: Path, arrays: dict[str, np.ndarray]) -> None:
-        arrays = {"version": np.array(STATS_VERSION), "dim": np.array(self.dim), "encoder": np.array(self.encoder), **arrays}
+        arrays = {
+            "version": np.array(STATS_VERSION),
+            "dim": np.array(self.dim),
+            "encoder": np.array(self.encoder),
+            **arrays,
+        }
         fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}-", suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as fh:

@@ -97,7 +97,7 @@ class CrossLingualRetriever(BaseRetriever):
         debias: Literal["auto", "none", "center", "zscore"] = "auto",
         **kwargs: Any,
     ) -> CrossLingualRetriever:
-        """Retrieve over an open :class:`CrossLingualIndex` (``mode``, ``documents``, ``debias`` as its ``retriever``)."""
+        """Retrieve over an open index; ``mode``, ``documents`` and ``debias`` as in its ``retriever``."""
         return cls(index.retriever(mode, documents=documents, debias=debias), **kwargs)
 
     @classmethod
