@@ -30,6 +30,12 @@ def _fail(e: Exception) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _require_index(index_dir: Path) -> None:
+    """Stop with one line when ``index_dir`` holds no index (opening it would create one)."""
+    if not (index_dir / "clir-rag.json").exists():
+        raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
+
+
 def print_ranking(ranking: Ranking, title: str | None = None) -> None:
     table = Table(title=title, title_justify="left")
     for name, justify in (("rank", "right"), ("score", "right"), ("lang", "left"), ("doc id", "left")):
@@ -113,8 +119,7 @@ def search(
     """Search an index and print rank, score, language, document id and a snippet."""
     from clir_rag.index import CrossLingualIndex
 
-    if not (index_dir / "clir-rag.json").exists():
-        raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
+    _require_index(index_dir)
     try:
         idx = CrossLingualIndex(index_dir)
         retriever = idx.retriever(mode, documents="maxp" if documents else None, debias=debias)  # type: ignore[arg-type]
@@ -138,8 +143,7 @@ def calibrate(
     from clir_rag.eval.trec import read_queries
     from clir_rag.index import CrossLingualIndex
 
-    if not (index_dir / "clir-rag.json").exists():
-        raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
+    _require_index(index_dir)
     try:
         idx = CrossLingualIndex(index_dir)
         counts = idx.calibrate(read_queries(queries, lang=lang), lang=lang)
@@ -164,8 +168,7 @@ def stats(
     from clir_rag.index import CrossLingualIndex
     from clir_rag.retrieve.debias import query_mean
 
-    if not (index_dir / "clir-rag.json").exists():
-        raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
+    _require_index(index_dir)
     try:
         idx = CrossLingualIndex(index_dir)
         st = idx.rebuild_stats(progress=True) if rebuild else idx.stats
