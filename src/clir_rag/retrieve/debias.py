@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -166,25 +167,114 @@ class DebiasedDenseRetriever:
         name = "dense" if method == "none" else f"dense-{method}"
         if k <= 0 or not doc_langs:
             return Ranking(query=q, candidates=[], retriever=name)
-        if method == "center":
-            cands = self._center(stats, vec, qlang, k, doc_langs)
-        elif method == "zscore":
-            cands = self._zscore(stats, vec, k, doc_langs)
-        else:
+        if method == "none":
             cands = self.store.query(vec, k, wanted)
+        else:
+            if method == "center":
+                scored = self._center(stats, vec, qlang, k, doc_langs)
+            else:
+                scored = self._zscore(stats, vec, k, doc_langs)
+            cands = self._materialise(scored, vec, k)
         if self.record_queries is not None and qlang is not None:
             self.record_queries(vec, qlang)
         ranking = Ranking.from_unsorted(q, cands, retriever=name)
         ranking.candidates = ranking.candidates[:k]
-        for c in ranking.candidates:
-            c.metadata.pop("_raw", None)  # bookkeeping of the exact search, not for users
         return ranking
+
+    def _materialise(self, scored: list[_Scored], vec: np.ndarray, k: int) -> list[ScoredCandidate]:
+        """Texts and metadata for the top ``k`` only: fetched once, after the exact scores are known."""
+        ids = np.concatenate([x.ids for x in scored]) if scored else np.array([], dtype=object)
+        scores = np.concatenate([x.scores for x in scored]) if scored else np.zeros(0)
+        vectors = np.concatenate([x.vectors for x in scored]) if scored else np.zeros((0, len(vec)))
+        order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))[:k]
+        stored = self.store.get([str(ids[i]) for i in order])
+        cos = vectors @ vec / max(float(np.linalg.norm(vec)), _EPS)
+        out = []
+        for i in order:
+            c = stored.get(str(ids[i]))
+            if c is None:  # removed between the search and the fetch (another writer)
+                continue
+            c.score = float(scores[i])
+            c.metadata["cosine"] = float(cos[i])  # the uncorrected similarity, for comparison
+            out.append(c)
+        return out
+
+    # -- the exact search -----------------------------------------------------------
+
+    def _search(
+        self,
+        stats: LanguageStats,
+        search_vec: np.ndarray,
+        k: int,
+        doc_langs: list[str],
+        score: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        bound: Callable[[str, float], float],
+    ) -> list[_Scored]:
+        """Fetch the nearest passages by raw similarity to ``search_vec``, deepening until exact.
+
+        ``score(vectors, langs)`` gives the corrected scores; ``bound(lang, a)`` the best corrected
+        score a passage of ``lang`` with raw similarity at most ``a`` can have. Unfetched passages
+        have a raw similarity no larger than the last one fetched, so once every language's bound
+        is below the k-th corrected score, no unfetched passage can enter the top k. One unfiltered
+        store query per round is far cheaper than a filtered query per language.
+        """
+        total = sum(stats.passages[lang].count for lang in doc_langs)
+        only = None if len(doc_langs) == len(stats.passages) else doc_langs
+        n = min(total, max(40, 4 * k))
+        rounds = 0
+        while True:
+            if len(doc_langs) > 1 and (4 * n > total or rounds == 2):
+                # deep: a search per language, each deepened on its own, fetches less than a global
+                # search that must reach the least favoured language (measured, benchmarks/README.md)
+                return self._search_per_language(stats, search_vec, k, doc_langs, score, bound)
+            rounds += 1
+            ids, vectors, langs = self.store.nearest_vectors(search_vec, n, only)
+            scores = score(vectors, langs)
+            got = _Scored(ids, vectors, scores, vectors @ search_vec)
+            if len(ids) < n or n >= total:
+                return [got]  # every passage of these languages was scored
+            kth = float(np.partition(scores, len(scores) - k)[len(scores) - k]) if len(scores) >= k else -math.inf
+            a_last = float(got.raw.min()) + 1e-6  # slack for the store's float32 ranking
+            fetched = dict(zip(*np.unique(langs, return_counts=True), strict=True))
+            open_langs = [x for x in doc_langs if fetched.get(x, 0) < stats.passages[x].count]
+            if all(bound(x, a_last) < kth for x in open_langs):
+                return [got]
+            n = min(total, 2 * n)
+
+    def _search_per_language(
+        self,
+        stats: LanguageStats,
+        search_vec: np.ndarray,
+        k: int,
+        doc_langs: list[str],
+        score: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        bound: Callable[[str, float], float],
+    ) -> list[_Scored]:
+        """As :meth:`_search`, with one store query per language, each deepened on its own."""
+        depth = {x: min(stats.passages[x].count, max(10, 2 * math.ceil(k / len(doc_langs)))) for x in doc_langs}
+        fetched: dict[str, _Scored] = {}
+        pending = list(doc_langs)
+        while pending:
+            for lang in pending:
+                ids, vectors, langs = self.store.nearest_vectors(search_vec, depth[lang], [lang])
+                fetched[lang] = _Scored(ids, vectors, score(vectors, langs), vectors @ search_vec)
+            scores = np.concatenate([x.scores for x in fetched.values()])
+            kth = float(np.partition(scores, len(scores) - k)[len(scores) - k]) if len(scores) >= k else -math.inf
+            pending = []
+            for lang in doc_langs:
+                got, count = fetched[lang], stats.passages[lang].count
+                if len(got.ids) < depth[lang] or depth[lang] >= count:
+                    continue  # the language is exhausted: everything it has was scored
+                if bound(lang, float(got.raw.min()) + 1e-6) >= kth:
+                    depth[lang] = min(count, depth[lang] * 2)
+                    pending.append(lang)
+        return list(fetched.values())
 
     # -- center ---------------------------------------------------------------------
 
     def _center(
         self, stats: LanguageStats, vec: np.ndarray, qlang: str | None, k: int, doc_langs: list[str]
-    ) -> list[ScoredCandidate]:
+    ) -> list[_Scored]:
         mq, _ = query_mean(stats, qlang, min_served=self.min_served)
         u = vec - mq if mq is not None else vec.copy()
         norm = float(np.linalg.norm(u))
@@ -192,76 +282,51 @@ class DebiasedDenseRetriever:
             u, norm = vec.copy(), float(np.linalg.norm(vec))
         u /= norm
         centres = {lang: centre_of(stats, lang, self.shrink) for lang in doc_langs}
-        # first depth: enough for an even share of k per language, and some slack
-        depth = {
-            lang: min(stats.passages[lang].count, max(10, 2 * math.ceil(k / len(doc_langs)))) for lang in doc_langs
-        }
-        fetched: dict[str, list[ScoredCandidate]] = {}
-        pending = list(doc_langs)
-        while pending:
-            for lang in pending:
-                fetched[lang] = self._rescore_center(u, vec, lang, depth[lang], centres[lang])
-            scores = sorted((c.score for cs in fetched.values() for c in cs), reverse=True)
-            kth = scores[k - 1] if len(scores) >= k else -math.inf
-            pending = []
-            for lang in doc_langs:
-                count = stats.passages[lang].count
-                got = fetched[lang]
-                if len(got) < depth[lang] or depth[lang] >= count:
-                    continue  # the language is exhausted: everything it has was scored
-                if self._unseen_bound(stats, lang, u, centres[lang], got) >= kth:
-                    depth[lang] = min(count, depth[lang] * 2)
-                    pending.append(lang)
-        return [c for cs in fetched.values() for c in cs]
+        offsets = {lang: float(u @ c) for lang, c in centres.items()}
+        radii = {}
+        for lang in doc_langs:
+            m = stats.passages[lang]
+            drift = float(np.linalg.norm(centres[lang] - m.ref))
+            radii[lang] = (max(m.r_lo - drift, _EPS), m.r_hi + drift)
 
-    def _rescore_center(
-        self, u: np.ndarray, vec: np.ndarray, lang: str, n: int, centre: np.ndarray
-    ) -> list[ScoredCandidate]:
-        cands, vectors = self.store.query_with_vectors(u, n, lang)
-        if not cands:
-            return []
-        centred = vectors - centre
-        norms = np.maximum(np.linalg.norm(centred, axis=1), _EPS)
-        scores = centred @ u / norms
-        raw = vectors @ u  # what the store ranked by (u is unit, stored vectors are unit)
-        cos = vectors @ vec / max(float(np.linalg.norm(vec)), _EPS)
-        out = []
-        for c, s, a, plain in zip(cands, scores, raw, cos, strict=True):
-            out.append(
-                c.model_copy(
-                    update={"score": float(s), "metadata": {**c.metadata, "cosine": float(plain), "_raw": float(a)}}
-                )
-            )
-        return out
+        def score(vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
+            centred = vectors - np.stack([centres[x] for x in langs]) if len(langs) else vectors
+            return centred @ u / np.maximum(np.linalg.norm(centred, axis=1), _EPS)
 
-    @staticmethod
-    def _unseen_bound(
-        stats: LanguageStats, lang: str, u: np.ndarray, centre: np.ndarray, got: list[ScoredCandidate]
-    ) -> float:
-        """The best centred score a passage of ``lang`` that was not fetched could have."""
-        m = stats.passages[lang]
-        drift = float(np.linalg.norm(centre - m.ref))
-        lo, hi = max(m.r_lo - drift, _EPS), m.r_hi + drift
-        a_last = min(c.metadata["_raw"] for c in got) + 1e-6  # slack for the store's float32 ranking
-        gap = a_last - float(u @ centre)
-        return gap / lo if gap > 0 else gap / hi
+        def bound(lang: str, a: float) -> float:
+            # u.(p - c) / |p - c| with u.p <= a and |p - c| within the language's radius bounds
+            gap = a - offsets[lang]
+            lo, hi = radii[lang]
+            return gap / lo if gap > 0 else gap / hi
+
+        return self._search(stats, u, k, doc_langs, score, bound)
 
     # -- zscore ---------------------------------------------------------------------
 
-    def _zscore(self, stats: LanguageStats, vec: np.ndarray, k: int, doc_langs: list[str]) -> list[ScoredCandidate]:
+    def _zscore(self, stats: LanguageStats, vec: np.ndarray, k: int, doc_langs: list[str]) -> list[_Scored]:
         v = vec / max(float(np.linalg.norm(vec)), _EPS)
-        out: list[ScoredCandidate] = []
+        mean, std = {}, {}
         for lang in doc_langs:
             m = stats.passages[lang]
-            mean = float(v @ m.mean)
-            std = math.sqrt(max(float(v @ m.covariance() @ v), 0.0))
-            cands, vectors = self.store.query_with_vectors(v, min(k, m.count), lang)
-            if not cands:
-                continue
+            mean[lang] = float(v @ m.mean)
+            std[lang] = math.sqrt(max(float(v @ m.covariance() @ v), 0.0))
+
+        def z(raw: float | np.ndarray, lang: str) -> float | np.ndarray:
+            # a language with one passage (or identical ones) has no spread: its passages score 0
+            return (raw - mean[lang]) / std[lang] if std[lang] > 1e-6 else raw * 0.0
+
+        def score(vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
             raw = vectors @ v
-            z = (raw - mean) / std if std > 1e-6 else np.zeros_like(raw)
-            out.extend(
-                c.model_copy(update={"score": float(s), "metadata": {**c.metadata, "cosine": float(a)}})
-                for c, s, a in zip(cands, z, raw, strict=True)
-            )
-        return out
+            return np.array([z(r, x) for r, x in zip(raw, langs, strict=True)], dtype=np.float64)
+
+        return self._search(stats, v, k, doc_langs, score, lambda lang, a: float(z(a, lang)))
+
+
+@dataclass
+class _Scored:
+    """One language's fetched passages: ids, stored vectors, exact scores, raw similarity to the search vector."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
+    scores: np.ndarray
+    raw: np.ndarray

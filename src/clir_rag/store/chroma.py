@@ -124,27 +124,33 @@ class ChromaStore:
             )
         ]
 
-    def query_with_vectors(self, embedding: np.ndarray, n: int, lang: str) -> tuple[list[ScoredCandidate], np.ndarray]:
-        """The ``n`` nearest passages in language ``lang`` and their stored vectors (rows in result order).
+    def nearest_vectors(
+        self, embedding: np.ndarray, n: int, langs: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ids, stored vectors and languages of the ``n`` nearest passages (optionally in ``langs``), nearest first.
 
-        The debiased retriever rescores candidates exactly from these vectors rather than from
-        Chroma's distances, which are computed in float32 inside the vector index.
+        No texts travel: the debiased retriever rescores these exactly (rather than trusting
+        Chroma's float32 distances) and fetches texts for its final top k alone.
         """
+        one = langs is not None and len(langs) == 1
+        where: dict[str, Any] | None = None
+        if one:
+            where = {"lang": langs[0]}  # type: ignore[index]
+        elif langs:
+            where = {"lang": {"$in": list(langs)}}
         res = self.collection.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32)],
             n_results=max(1, n),
-            where={"lang": lang},
-            include=["documents", "metadatas", "distances", "embeddings"],
+            where=where,
+            include=["embeddings"] if one else ["embeddings", "metadatas"],  # metadata costs as much again
         )
-        cands = [
-            _candidate(pid, doc, meta, 1.0 - float(dist))
-            for pid, doc, meta, dist in zip(
-                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
-            )
-        ]
+        ids = np.asarray(res["ids"][0], dtype=object)
         emb = res["embeddings"][0] if res.get("embeddings") is not None else []
-        vectors = np.asarray(emb, dtype=np.float64).reshape(len(cands), self.dim)
-        return cands, vectors
+        if one:
+            langs_out = np.full(len(ids), langs[0], dtype=object)  # type: ignore[index]
+        else:
+            langs_out = np.asarray([(m or {}).get("lang", "und") for m in res["metadatas"][0]], dtype=object)
+        return ids, np.asarray(emb, dtype=np.float64).reshape(len(ids), self.dim), langs_out
 
     def get_vectors(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray, list[str]]:
         """``(ids, vectors, langs)`` of those of ``ids`` that are stored (for keeping statistics exact)."""
