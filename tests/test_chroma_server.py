@@ -59,7 +59,7 @@ def test_language_statistics_with_vectors_on_a_chroma_server(
     idx.add(demo_docs[:25], progress=False)
     idx.add(demo_docs[25:], progress=False)
     assert (tmp_path / "idx" / STATS_FILE).exists()  # statistics stay in the index folder
-    stats = CrossLingualIndex(tmp_path / "idx").stats
+    stats = CrossLingualIndex(tmp_path / "idx").language_stats
     got = idx.store.collection.get(include=["embeddings", "metadatas"])
     vectors, langs = np.asarray(got["embeddings"], dtype=np.float64), [m["lang"] for m in got["metadatas"]]
     assert stats.total == len(vectors) == 41

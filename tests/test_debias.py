@@ -33,7 +33,7 @@ def _stored(index: CrossLingualIndex) -> tuple[list[str], np.ndarray, list[str]]
 def _brute_center(index: CrossLingualIndex, query: Query, langs: list[str] | None = None) -> list[tuple[str, float]]:
     """The centred cosine of every stored passage, computed from scratch (no bounds, no store search)."""
     ids, vectors, plangs = _stored(index)
-    stats = index.stats
+    stats = index.language_stats
     q = np.asarray(index.encoder.encode_queries([query.text])[0], dtype=np.float64)
     mq, _ = query_mean(stats, query.lang)
     u = q - mq if mq is not None else q
@@ -117,7 +117,7 @@ def test_statistics_stay_exact_through_two_runs_a_changed_document_and_a_deletio
     assert removed >= 1
 
     reopened = CrossLingualIndex(tmp_path / "i", encoder=encoder)
-    stats = reopened.stats  # read back from disk
+    stats = reopened.language_stats  # read back from disk
     ids, vectors, langs = _stored(reopened)
     assert stats.total == len(ids) == len(reopened)
     fresh = LanguageStats.from_vectors([(vectors, langs)], dim=encoder.dim, encoder=encoder.spec)
@@ -150,7 +150,7 @@ def test_an_interrupted_run_leaves_statistics_stale_and_the_next_run_rebuilds_th
     assert res.exit_code == 1 and "clir-rag stats --rebuild" in res.output
     CrossLingualIndex(path, encoder=encoder).add(demo_docs, batch_size=4, progress=False)
     done = CrossLingualIndex(path, encoder=encoder)
-    assert done.stats.total == len(done) == len(demo_docs)
+    assert done.language_stats.total == len(done) == len(demo_docs)
 
 
 def test_missing_or_foreign_statistics_are_a_clear_error_and_rebuild_fixes_them(demo_index_copy: Path, encoder) -> None:
@@ -180,7 +180,7 @@ def test_query_mean_precedence_calibration_served_passages_global(
 ) -> None:
     idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
     idx.add([d for d in demo_docs if d.lang in ("de", "sw")], progress=False)
-    stats = idx.stats
+    stats = idx.language_stats
     assert query_mean(stats, "de")[1] == "passages"
     mean, source = query_mean(stats, "en")  # no English anywhere: the mean of all passages
     assert source == "global"
@@ -191,8 +191,8 @@ def test_query_mean_precedence_calibration_served_passages_global(
     r = idx.retriever("dense", debias="center", record_queries=True)
     for _ in range(3):
         r.retrieve(Query(text="Where does coffee come from?", lang="fr"), 2)
-    assert idx.stats.served["fr"].count == 3 and query_mean(idx.stats, "fr")[1] == "global"
-    assert query_mean(idx.stats, "fr", min_served=3)[1] == "served"
+    assert idx.language_stats.served["fr"].count == 3 and query_mean(idx.language_stats, "fr")[1] == "global"
+    assert query_mean(idx.language_stats, "fr", min_served=3)[1] == "served"
 
     counts = idx.calibrate(
         [Query(text="Who climbed Kilimanjaro first?", lang="en"), "How do bees die?", "Why is coffee bitter?"],
@@ -200,13 +200,13 @@ def test_query_mean_precedence_calibration_served_passages_global(
     )
     assert counts == {"en": 3}
     idx.calibrate([Query(text="Warum sterben die Bienen?", lang="de")])
-    reopened = CrossLingualIndex(tmp_path / "i", encoder=encoder).stats  # persisted
+    reopened = CrossLingualIndex(tmp_path / "i", encoder=encoder).language_stats  # persisted
     mean, source = query_mean(reopened, "en")
     assert source == "calibration"
-    np.testing.assert_allclose(mean, idx.stats.calibration["en"].mean)
+    np.testing.assert_allclose(mean, idx.language_stats.calibration["en"].mean)
     assert query_mean(reopened, "de")[1] == "calibration"  # queries' own mean before the passages'
     idx.calibrate(["Kahawa inatoka wapi?"], lang="sw", replace=True)
-    assert set(idx.stats.calibration) == {"sw"}
+    assert set(idx.language_stats.calibration) == {"sw"}
     with pytest.raises(InputError, match="no queries"):
         idx.calibrate([])
 
@@ -260,13 +260,13 @@ def test_corrupt_statistics_file_is_named(demo_index_copy: Path, encoder) -> Non
 
 def test_unknown_debias_method_is_refused(demo_index: CrossLingualIndex) -> None:
     with pytest.raises(InputError, match="unknown debias method"):
-        DebiasedDenseRetriever(demo_index.store, demo_index.encoder, lambda: demo_index.stats, "centre")  # type: ignore[arg-type]
+        DebiasedDenseRetriever(demo_index.store, demo_index.encoder, lambda: demo_index.language_stats, "centre")  # type: ignore[arg-type]
 
 
 def test_statistics_survive_a_copy_of_the_index(demo_index_dir: Path, tmp_path: Path, encoder) -> None:
     dest = tmp_path / "copy"
     shutil.copytree(demo_index_dir, dest)
-    assert CrossLingualIndex(dest, encoder=encoder).stats.total == 41
+    assert CrossLingualIndex(dest, encoder=encoder).language_stats.total == 41
 
 
 class _Queries:

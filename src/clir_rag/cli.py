@@ -149,7 +149,7 @@ def calibrate(
         counts = idx.calibrate(read_queries(queries, lang=lang), lang=lang)
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None
-    total = {x: q.count for x, q in idx.stats.calibration.items()}
+    total = {x: q.count for x, q in idx.language_stats.calibration.items()}
     console.print(
         "Calibrated with "
         + ", ".join(f"{n} {x} queries" for x, n in counts.items())
@@ -171,7 +171,7 @@ def stats(
     _require_index(index_dir)
     try:
         idx = CrossLingualIndex(index_dir)
-        st = idx.rebuild_stats(progress=True) if rebuild else idx.stats
+        st = idx.rebuild_stats(progress=True) if rebuild else idx.language_stats
         auto = idx.resolve_debias("auto")
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None

@@ -334,7 +334,7 @@ class CrossLingualIndex:
         return fresh
 
     @property
-    def stats(self) -> LanguageStats:
+    def language_stats(self) -> LanguageStats:
         """The index's language statistics, checked against the store.
 
         Raises :class:`~clir_rag.errors.IndexStatsError` when they are missing, stale (an
@@ -383,7 +383,7 @@ class CrossLingualIndex:
                 raise InputError(f"calibration query {i + 1} (id={q.id!r}): no 'lang' and it cannot be detected")
             langs.append(found)
         vectors = self.encoder.encode_queries([q.text for q in items])
-        stats = self.stats
+        stats = self.language_stats
         if replace:
             stats.calibration.clear()
         stats.add_queries(np.asarray(vectors, dtype=np.float64), langs)
@@ -393,7 +393,7 @@ class CrossLingualIndex:
 
     def record_served_query(self, vector: np.ndarray, lang: str) -> None:
         """Fold one served query into the running served-query mean (written every few queries)."""
-        stats = self.stats
+        stats = self.language_stats
         stats.add_queries(np.asarray(vector, dtype=np.float64)[None, :], [lang], served=True)
         self._served_unsaved += 1
         if self._served_unsaved >= _SERVED_FLUSH:
@@ -413,7 +413,7 @@ class CrossLingualIndex:
         """
         if debias != "auto":
             return check_debias(debias)
-        stats = self.stats
+        stats = self.language_stats
         if len(stats.passages) > 1 or query_lang is not None:
             return resolve_auto(stats, query_lang)
         return "auto" if stats.calibration or stats.served else "none"
@@ -486,7 +486,7 @@ class CrossLingualIndex:
             dense = DebiasedDenseRetriever(
                 self.store,
                 self.encoder,
-                lambda: self.stats,
+                lambda: self.language_stats,
                 method,  # type: ignore[arg-type]
                 shrink=shrink,
                 record_queries=self.record_served_query if record_queries else None,
