@@ -36,6 +36,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_first_stage.py
 	$(BIN)/python benchmarks/bench_rerank_simulation.py
+	$(BIN)/python benchmarks/bench_debias.py
 
 xquad: $(VENV)/.installed-dev
 	$(BIN)/python evals/xquad_first_stage.py --doc-langs de ru zh ar th
