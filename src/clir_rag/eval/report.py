@@ -182,7 +182,7 @@ def _plot_language_share(result: ExperimentResult, plt: Any) -> Path | None:
     ax.set_xticks(range(len(firsts)), [r.name for r in firsts], rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel(f"share of the top {depth}")
-    ax.set_title(f"{result.config.name}: document languages in the top {depth} (dashed: an even share)")
+    ax.set_title(f"{result.config.name}\ndocument languages in the top {depth} (dashed: an even share)", fontsize=10)
     ax.legend(ncol=1, fontsize=7, bbox_to_anchor=(1.01, 1), loc="upper left", title="language")
     fig.tight_layout()
     path = result.out / "language_share.png"
