@@ -207,13 +207,12 @@ class DebiasedDenseRetriever:
         search_vec: np.ndarray,
         k: int,
         doc_langs: list[str],
-        score: Callable[[np.ndarray, np.ndarray], np.ndarray],
-        bound: Callable[[str, float], float],
+        fix: _Correction,
     ) -> list[_Scored]:
         """Fetch the nearest passages by raw similarity to ``search_vec``, deepening until exact.
 
-        ``score(vectors, langs)`` gives the corrected scores; ``bound(lang, a)`` the best corrected
-        score a passage of ``lang`` with raw similarity at most ``a`` can have. Unfetched passages
+        ``fix.score(vectors, langs)`` gives the corrected scores; ``fix.bound(lang, a)`` the best
+        corrected score a passage of ``lang`` with raw similarity at most ``a`` can have. Unfetched passages
         have a raw similarity no larger than the last one fetched, so once every language's bound
         is below the k-th corrected score, no unfetched passage can enter the top k. One unfiltered
         store query per round is far cheaper than a filtered query per language.
@@ -226,10 +225,10 @@ class DebiasedDenseRetriever:
             if len(doc_langs) > 1 and (4 * n > total or rounds == 2):
                 # deep: a search per language, each deepened on its own, fetches less than a global
                 # search that must reach the least favoured language (measured, benchmarks/README.md)
-                return self._search_per_language(stats, search_vec, k, doc_langs, score, bound)
+                return self._search_per_language(stats, search_vec, k, doc_langs, fix)
             rounds += 1
             ids, vectors, langs = self.store.nearest_vectors(search_vec, n, only)
-            scores = score(vectors, langs)
+            scores = fix.score(vectors, langs)
             got = _Scored(ids, vectors, scores, vectors @ search_vec)
             if len(ids) < n or n >= total:
                 return [got]  # every passage of these languages was scored
@@ -237,7 +236,7 @@ class DebiasedDenseRetriever:
             a_last = float(got.raw.min()) + 1e-6  # slack for the store's float32 ranking
             fetched = dict(zip(*np.unique(langs, return_counts=True), strict=True))
             open_langs = [x for x in doc_langs if fetched.get(x, 0) < stats.passages[x].count]
-            if all(bound(x, a_last) < kth for x in open_langs):
+            if all(fix.bound(x, a_last) < kth for x in open_langs):
                 return [got]
             n = min(total, 2 * n)
 
@@ -247,8 +246,7 @@ class DebiasedDenseRetriever:
         search_vec: np.ndarray,
         k: int,
         doc_langs: list[str],
-        score: Callable[[np.ndarray, np.ndarray], np.ndarray],
-        bound: Callable[[str, float], float],
+        fix: _Correction,
     ) -> list[_Scored]:
         """As :meth:`_search`, with one store query per language, each deepened on its own."""
         depth = {x: min(stats.passages[x].count, max(10, 2 * math.ceil(k / len(doc_langs)))) for x in doc_langs}
@@ -257,7 +255,7 @@ class DebiasedDenseRetriever:
         while pending:
             for lang in pending:
                 ids, vectors, langs = self.store.nearest_vectors(search_vec, depth[lang], [lang])
-                fetched[lang] = _Scored(ids, vectors, score(vectors, langs), vectors @ search_vec)
+                fetched[lang] = _Scored(ids, vectors, fix.score(vectors, langs), vectors @ search_vec)
             scores = np.concatenate([x.scores for x in fetched.values()])
             kth = float(np.partition(scores, len(scores) - k)[len(scores) - k]) if len(scores) >= k else -math.inf
             pending = []
@@ -265,7 +263,7 @@ class DebiasedDenseRetriever:
                 got, count = fetched[lang], stats.passages[lang].count
                 if len(got.ids) < depth[lang] or depth[lang] >= count:
                     continue  # the language is exhausted: everything it has was scored
-                if bound(lang, float(got.raw.min()) + 1e-6) >= kth:
+                if fix.bound(lang, float(got.raw.min()) + 1e-6) >= kth:
                     depth[lang] = min(count, depth[lang] * 2)
                     pending.append(lang)
         return list(fetched.values())
@@ -299,7 +297,7 @@ class DebiasedDenseRetriever:
             lo, hi = radii[lang]
             return gap / lo if gap > 0 else gap / hi
 
-        return self._search(stats, u, k, doc_langs, score, bound)
+        return self._search(stats, u, k, doc_langs, _Correction(score, bound))
 
     # -- zscore ---------------------------------------------------------------------
 
@@ -311,15 +309,23 @@ class DebiasedDenseRetriever:
             mean[lang] = float(v @ m.mean)
             std[lang] = math.sqrt(max(float(v @ m.covariance() @ v), 0.0))
 
-        def z(raw: float | np.ndarray, lang: str) -> float | np.ndarray:
-            # a language with one passage (or identical ones) has no spread: its passages score 0
-            return (raw - mean[lang]) / std[lang] if std[lang] > 1e-6 else raw * 0.0
+        # a language with one passage (or identical ones) has no spread: its passages score 0
+        scale = {lang: 1.0 / sd if sd > 1e-6 else 0.0 for lang, sd in std.items()}
 
         def score(vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
-            raw = vectors @ v
-            return np.array([z(r, x) for r, x in zip(raw, langs, strict=True)], dtype=np.float64)
+            mu = np.array([mean[x] for x in langs], dtype=np.float64)
+            sc = np.array([scale[x] for x in langs], dtype=np.float64)
+            return (vectors @ v - mu) * sc
 
-        return self._search(stats, v, k, doc_langs, score, lambda lang, a: float(z(a, lang)))
+        return self._search(stats, v, k, doc_langs, _Correction(score, lambda lang, a: (a - mean[lang]) * scale[lang]))
+
+
+@dataclass
+class _Correction:
+    """A correction as the exact search needs it: scores for fetched vectors, a bound for unfetched ones."""
+
+    score: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    bound: Callable[[str, float], float]
 
 
 @dataclass
