@@ -1,10 +1,12 @@
 """Token-window chunking with overlap, keeping character offsets.
 
 Text is cut into units (a word with its trailing space, or a single
-character in scripts written without spaces: CJK, Thai, Lao, Khmer,
-Burmese). A passage is a run of whole units whose text the encoder's own
-tokenizer counts at most ``max_tokens`` tokens; window ends are found by
-binary search over unit boundaries. Counting whole windows (not summing
+character with its combining marks in scripts written without spaces: CJK,
+Thai, Lao, Khmer, Burmese). A passage is a run of whole units whose text the encoder's own
+tokenizer counts at most ``max_tokens`` tokens; window ends are found from a
+guess (per-unit counts, summed) by galloping and bisecting, so no count
+covers much more than a window and chunking is linear in the length of the
+document. Counting whole windows (not summing
 per-word counts) stays exact for scripts without spaces, where a lone
 character costs an extra word-boundary token that it does not cost inside
 a sentence. Cutting at unit boundaries keeps exact character offsets.
@@ -12,7 +14,10 @@ a sentence. Cutting at unit boundaries keeps exact character offsets.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 
 from clir_rag.types import Document, Passage
@@ -29,7 +34,15 @@ _NO_SPACE = (
     "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
     "\u3000-\u303f\uff00-\uffef"  # CJK punctuation, full-width forms
 )
-_UNIT = re.compile(rf"[{_NO_SPACE}]\s*|[^\s{_NO_SPACE}]+\s*")
+# Combining marks (Thai vowels and tones, Khmer and Myanmar signs...) stay with the character
+# they sit on: a passage never starts or ends inside a written syllable.
+_MARKS = "".join(
+    re.escape(chr(c))
+    for lo, hi in ((0x0300, 0x036F), (0x0E00, 0x109F), (0x1780, 0x17FF), (0x3099, 0x309A), (0xFE00, 0xFE0F))
+    for c in range(lo, hi + 1)
+    if unicodedata.category(chr(c)).startswith("M")
+)
+_UNIT = re.compile(rf"[{_NO_SPACE}][{_MARKS}]*\s*|[^\s{_NO_SPACE}]+\s*")
 _NO_SPACE_CHAR = re.compile(rf"[{_NO_SPACE}]")
 _WORD = re.compile(rf"[^\s{_NO_SPACE}]+")
 
@@ -65,43 +78,56 @@ class Chunker:
         self.count = token_counter or approximate_token_count
 
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """Character spans ``(start, end)`` of the passages of ``text``, trailing spaces excluded."""
+        """Character spans ``(start, end)`` of the passages of ``text``, trailing spaces excluded.
+
+        Linear in the length of ``text``. Each unit is counted once on its own; the sums of those
+        counts, scaled by how far off they were for the previous window, place a first guess at
+        each window end, and exact counts of the window's text gallop and bisect from there.
+        Typically two or three counts per window, none longer than about two windows.
+        """
         units = [(m.start(), len(m.group().rstrip()) + m.start()) for m in _UNIT.finditer(text)]
         n = len(units)
         if n == 0:
             return []
+        unit_cost: dict[str, int] = {}  # words repeat: each distinct one is counted once
+        for s, e in units:
+            if text[s:e] not in unit_cost:
+                unit_cost[text[s:e]] = max(1, self.count(text[s:e]))
+        prefix = [0, *itertools.accumulate(unit_cost[text[s:e]] for s, e in units)]
+        counted: dict[tuple[int, int], int] = {}
 
         def cost(i: int, j: int) -> int:  # tokens of units[i:j]
-            return self.count(text[units[i][0] : units[j - 1][1]])
+            if (i, j) not in counted:
+                counted[(i, j)] = self.count(text[units[i][0] : units[j - 1][1]])
+            return counted[(i, j)]
 
         spans: list[tuple[int, int]] = []
+        ratio = 1.0  # exact count / summed unit counts, as last seen: <1 where units merge (CJK)
         i = 0
         while i < n:
-            if cost(i, n) <= self.max_tokens:
-                j = n
-            else:  # largest j with units[i:j] fitting; at least one unit
-                lo, hi = i + 1, n - 1
-                while lo < hi:
-                    mid = (lo + hi + 1) // 2
-                    if cost(i, mid) <= self.max_tokens:
-                        lo = mid
-                    else:
-                        hi = mid - 1
-                j = lo
+            # largest j in (i, n] with units[i:j] fitting; at least one unit
+            guess = bisect.bisect_right(prefix, prefix[i] + self.max_tokens / ratio) - 1
+            for _ in range(3):  # secant steps: re-scale by the ratio just measured on this window
+                guess = min(max(guess, i + 1), n)
+                got = cost(i, guess)
+                if got == self.max_tokens or prefix[guess] == prefix[i]:
+                    break
+                step = bisect.bisect_right(prefix, prefix[i] + self.max_tokens * (prefix[guess] - prefix[i]) / got) - 1
+                if step == guess or (step > guess and guess == n):
+                    break
+                guess = step
+            j = _last_true(lambda j, i=i: cost(i, j) <= self.max_tokens, i + 1, n, guess)
             spans.append((units[i][0], units[j - 1][1]))
             if j >= n:
                 break
-            # Next window starts at the smallest k whose tail units[k:j] fits in ``overlap``.
+            if (i, j) in counted and prefix[j] > prefix[i]:
+                ratio = max(counted[(i, j)], 1) / (prefix[j] - prefix[i])
+            # next window starts at the smallest k in (i, j] whose tail units[k:j] fits in ``overlap``
             k = j
             if self.overlap:
-                lo, hi = i + 1, j
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if cost(mid, j) <= self.overlap:
-                        hi = mid
-                    else:
-                        lo = mid + 1
-                k = lo
+                guess = j - bisect.bisect_left(prefix, prefix[j] - self.overlap / ratio)
+                k = j - _last_true(lambda t, j=j: cost(j - t, j) <= self.overlap, 0, j - i - 1, guess)
+            counted.clear()
             i = k
         return spans
 
@@ -131,17 +157,46 @@ class Chunker:
 
 
 def truncate_to_tokens(text: str, max_tokens: int, count: TokenCounter) -> str:
-    """The longest prefix of whole units of ``text`` that counts at most ``max_tokens`` tokens."""
+    """The longest prefix of whole units of ``text`` that counts at most ``max_tokens`` tokens.
+
+    Counts only prefixes up to about twice the answer, so a long text costs no more than a short one.
+    """
     if max_tokens <= 0:
         return ""
-    if count(text) <= max_tokens:
-        return text
     ends = [m.start() + len(m.group().rstrip()) for m in _UNIT.finditer(text)]
-    lo, hi = 0, len(ends)  # number of units kept
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if count(text[: ends[mid - 1]]) <= max_tokens:
-            lo = mid
+    if not ends:
+        return text if count(text) <= max_tokens else ""
+    kept = _last_true(lambda j: count(text[: ends[j - 1]]) <= max_tokens, 0, len(ends), min(len(ends), max_tokens))
+    return text if kept == len(ends) else text[: ends[kept - 1]] if kept else ""
+
+
+def _last_true(ok: Callable[[int], bool], lo: int, hi: int, guess: int) -> int:
+    """The largest ``x`` in ``[lo, hi]`` with ``ok(x)``, for ``ok`` true up to some point and false after.
+
+    ``ok(lo)`` is taken as true without asking. Gallops from ``guess`` (doubling the step) to bracket
+    the answer, then bisects, so it asks about O(log distance) values near the answer and none far beyond it.
+    """
+    guess = min(max(guess, lo), hi)
+    if guess > lo and not ok(guess):
+        bad, good, step = guess, lo, 1
+        while guess - step > lo:  # gallop down
+            if ok(guess - step):
+                good = guess - step
+                break
+            bad = guess - step
+            step *= 2
+    else:
+        good, bad, step = guess, hi + 1, 1
+        while good + step <= hi:  # gallop up
+            if not ok(good + step):
+                bad = good + step
+                break
+            good += step
+            step *= 2
+    while bad - good > 1:  # ok(good), not ok(bad)
+        mid = (good + bad) // 2
+        if ok(mid):
+            good = mid
         else:
-            hi = mid - 1
-    return text[: ends[lo - 1]] if lo else ""
+            bad = mid
+    return good
