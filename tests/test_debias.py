@@ -61,8 +61,17 @@ def _brute_zscore(index: CrossLingualIndex, query: Query) -> list[tuple[str, flo
     return sorted(out, key=lambda x: (-x[1], x[0]))
 
 
+@pytest.fixture(params=["in-memory", "store-search"])
+def search_path(request, demo_index: CrossLingualIndex):
+    """Both exact paths: every passage scored in memory, and Chroma's search deepened by the bound."""
+    saved = demo_index.store.exact_limit
+    demo_index.store.exact_limit = saved if request.param == "in-memory" else 0
+    yield request.param
+    demo_index.store.exact_limit = saved
+
+
 @pytest.mark.parametrize("k", [1, 3, 10, 41])
-def test_center_equals_brute_force_over_all_passages(demo_index: CrossLingualIndex, k: int) -> None:
+def test_center_equals_brute_force_over_all_passages(demo_index: CrossLingualIndex, k: int, search_path) -> None:
     retriever = demo_index.retriever("dense", debias="center")
     for query in QUERIES:
         got = retriever.retrieve(query, k)
@@ -71,7 +80,7 @@ def test_center_equals_brute_force_over_all_passages(demo_index: CrossLingualInd
         assert [c.score for c in got] == pytest.approx([s for _, s in want], abs=1e-5)
 
 
-def test_center_is_exact_within_a_language_filter(demo_index: CrossLingualIndex) -> None:
+def test_center_is_exact_within_a_language_filter(demo_index: CrossLingualIndex, search_path) -> None:
     retriever = demo_index.retriever("dense", debias="center")
     for query in QUERIES:
         got = retriever.retrieve(query, 5, langs=["en", "de"])
@@ -80,7 +89,9 @@ def test_center_is_exact_within_a_language_filter(demo_index: CrossLingualIndex)
         assert {c.lang for c in got} <= {"en", "de"}
 
 
-def test_zscore_equals_per_language_z_normalisation_over_all_passages(demo_index: CrossLingualIndex) -> None:
+def test_zscore_equals_per_language_z_normalisation_over_all_passages(
+    demo_index: CrossLingualIndex, search_path
+) -> None:
     retriever = demo_index.retriever("dense", debias="zscore")
     for query in QUERIES:
         got = retriever.retrieve(query, 10)
@@ -286,7 +297,7 @@ def _synthetic_store(tmp_path: Path, rng: np.random.Generator):
     from clir_rag.store.chroma import ChromaStore
     from clir_rag.types import Passage
 
-    store = ChromaStore(tmp_path / "chroma", encoder_spec="synthetic", dim=24)
+    store = ChromaStore(tmp_path / "chroma", encoder_spec="synthetic", dim=24, exact_limit=0)  # the bound path
     offsets = {lang: rng.normal(size=24) * 1.5 for lang in ("en", "de", "zh")}
     passages, vectors = [], []
     for lang, off in offsets.items():

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from clir_rag.retrieve.base import Retriever, as_query
+from clir_rag.retrieve.fusion import HybridRetriever
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
 Aggregation = Literal["maxp", "firstp"]
@@ -34,16 +35,43 @@ def aggregate_passages(ranking: Ranking, method: Aggregation = "maxp") -> Rankin
 
 
 class DocumentRetriever:
-    """Wrap a passage retriever to rank documents; asks for ``depth_factor`` x k passages."""
+    """Rank documents by their passages (MaxP or FirstP), exactly.
+
+    A retriever that can rank documents itself (the dense retrievers below the store's
+    exact-search limit score every passage) does so. Otherwise passages are fetched
+    ``depth_factor`` x k at a time, deeper (x4) until k distinct documents are found or the
+    collection is exhausted: every document outside the fetched list has all its passages
+    below the last one fetched, so the top k documents of the list are the top k overall.
+    A :class:`~clir_rag.retrieve.fusion.HybridRetriever` fuses the document rankings of its
+    members (each exact), not a truncated passage list.
+    """
 
     def __init__(self, retriever: Retriever, method: Aggregation = "maxp", depth_factor: int = 5) -> None:
+        if method not in ("maxp", "firstp"):
+            raise ValueError(f"unknown aggregation {method!r}: use 'maxp' or 'firstp'")
         self.retriever = retriever
         self.method = method
-        self.depth_factor = depth_factor
+        self.depth_factor = max(1, depth_factor)
         self.name = f"{retriever.name}+{method}"
 
     def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
-        passages = self.retriever.retrieve(as_query(query), k * self.depth_factor, langs=langs)
-        docs = aggregate_passages(passages, self.method)
+        q = as_query(query)
+        if isinstance(self.retriever, HybridRetriever):
+            hybrid = self.retriever
+            depth = max(hybrid.depth, k)
+            members = [DocumentRetriever(r, self.method, self.depth_factor) for r in hybrid.retrievers]
+            return hybrid.fuse(q, [d.retrieve(q, depth, langs=langs) for d in members], k, level="document")
+        exact = getattr(self.retriever, "rank_documents", None)
+        if exact is not None:
+            ranking = exact(q, k, self.method, langs=langs)
+            if ranking is not None:
+                return ranking
+        n = k * self.depth_factor
+        while True:
+            passages = self.retriever.retrieve(q, n, langs=langs)
+            docs = aggregate_passages(passages, self.method)
+            if len(docs.candidates) >= k or len(passages.candidates) < n:
+                break
+            n *= 4
         docs.candidates = docs.candidates[:k]
         return docs

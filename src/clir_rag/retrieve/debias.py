@@ -19,8 +19,9 @@ get top-20 lists that are 97% Chinese. Two training-free corrections:
     standard deviation taken over *all* passages of ``p``'s language,
     computed exactly from the stored first and second moments.
 
-Chroma cannot rank by either score, so the search is exact by construction,
-not approximate: each document language is queried separately and its
+Below the store's exact-search limit (:mod:`clir_rag.store.matrix`) every
+passage is scored in memory. Above it, Chroma cannot rank by either score, so
+the search is exact by a bound, not approximate: each document language is queried separately and its
 candidates are rescored from their stored vectors. For ``zscore`` the score
 is increasing in the raw cosine within a language, so the top k of each
 language suffice. For ``center`` it is not (the passage norm after centring
@@ -45,7 +46,9 @@ from clir_rag.embed.base import Encoder
 from clir_rag.errors import InputError
 from clir_rag.languages import detect_language
 from clir_rag.retrieve.base import as_langs, as_query
+from clir_rag.retrieve.dense import document_ranking, materialise
 from clir_rag.store.chroma import ChromaStore
+from clir_rag.store.matrix import VectorMatrix
 from clir_rag.store.stats import LanguageStats
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
@@ -158,28 +161,103 @@ class DebiasedDenseRetriever:
 
     def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
         q = as_query(query)
-        stats = self._stats()
-        vec = np.asarray(self.encoder.encode_queries([q.text])[0], dtype=np.float64)
-        qlang = self.query_language(q)
-        wanted = as_langs(langs)
-        doc_langs = [lang for lang in sorted(stats.passages) if wanted is None or lang in wanted]
-        method = resolve_auto(stats, qlang) if self.method == "auto" else self.method
+        vec, qlang, method, doc_langs, stats = self._prepare(q, langs)
         name = "dense" if method == "none" else f"dense-{method}"
         if k <= 0 or not doc_langs:
             return Ranking(query=q, candidates=[], retriever=name)
-        if method == "none":
-            cands = self.store.query(vec, k, wanted)
+        m = self.store.matrix()
+        if m is not None:
+            scores, extra = self._matrix_scores(m, stats, vec, qlang, method, doc_langs)
+            top = m.top(scores, k, m.rows(as_langs(langs)))
+            cands = materialise(self.store, m, top, {r: {"cosine": float(extra[r])} for r, _ in top})
+        elif method == "none":
+            cands = self.store.query(vec, k, as_langs(langs))
         else:
             if method == "center":
                 scored = self._center(stats, vec, qlang, k, doc_langs)
             else:
                 scored = self._zscore(stats, vec, k, doc_langs)
             cands = self._materialise(scored, vec, k)
-        if self.record_queries is not None and qlang is not None:
-            self.record_queries(vec, qlang)
         ranking = Ranking.from_unsorted(q, cands, retriever=name)
         ranking.candidates = ranking.candidates[:k]
         return ranking
+
+    def rank_documents(
+        self, query: Query | str, k: int, method: str = "maxp", *, langs: Sequence[str] | None = None
+    ) -> Ranking | None:
+        """Exact MaxP/FirstP of the corrected scores over every stored passage; None above the exact-search limit."""
+        m = self.store.matrix()
+        if m is None:
+            return None
+        q = as_query(query)
+        vec, qlang, correction, doc_langs, stats = self._prepare(q, langs)
+        name = "dense" if correction == "none" else f"dense-{correction}"
+        if k <= 0 or not doc_langs:
+            return Ranking(query=q, candidates=[], retriever=f"{name}+{method}", level="document")
+        scores, raw = self._matrix_scores(m, stats, vec, qlang, correction, doc_langs)
+        best = m.top_documents(scores, k, method, m.rows(as_langs(langs)))
+        cands = materialise(self.store, m, best, {r: {"cosine": float(raw[r])} for r, _ in best})
+        return document_ranking(q, cands, f"{name}+{method}")
+
+    def _prepare(
+        self, q: Query, langs: Sequence[str] | None
+    ) -> tuple[np.ndarray, str | None, str, list[str], LanguageStats]:
+        """Encode the query, find its language and the correction to apply; record it if asked."""
+        stats = self._stats()
+        vec = np.asarray(self.encoder.encode_queries([q.text])[0], dtype=np.float64)
+        qlang = self.query_language(q)
+        wanted = as_langs(langs)
+        doc_langs = [lang for lang in sorted(stats.passages) if wanted is None or lang in wanted]
+        method = resolve_auto(stats, qlang) if self.method == "auto" else self.method
+        if self.record_queries is not None and qlang is not None:
+            self.record_queries(vec, qlang)
+        return vec, qlang, method, doc_langs, stats
+
+    def _matrix_scores(
+        self,
+        m: VectorMatrix,
+        stats: LanguageStats,
+        vec: np.ndarray,
+        qlang: str | None,
+        method: str,
+        doc_langs: list[str],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Corrected scores and raw cosines of every row, computed without a row-sized copy of the matrix.
+
+        ``|p - c|^2 = |p|^2 - 2 p.c + |c|^2`` for unit rows ``p``, so centring needs one product
+        of the matrix with the query and one with the language centres.
+        """
+        v = vec / max(float(np.linalg.norm(vec)), _EPS)
+        raw = (m.vectors @ v.astype(np.float32)).astype(np.float64)
+        if method == "none":
+            return raw, raw
+        names, codes = m.language_codes()
+        scores = np.full(len(m), -np.inf)
+        if method == "zscore":
+            # dividing by a language's small spread magnifies float32 rounding: score in float64
+            raw = m.vectors64 @ v
+            for i, lang in enumerate(names):
+                if lang in doc_langs:
+                    s = stats.passages[lang]
+                    sd = math.sqrt(max(float(v @ s.covariance() @ v), 0.0))
+                    rows = codes == i
+                    scores[rows] = (raw[rows] - float(v @ s.mean)) * (1.0 / sd if sd > 1e-6 else 0.0)
+            return scores, raw
+        mq, _ = query_mean(stats, qlang, min_served=self.min_served)
+        u = vec - mq if mq is not None else vec.copy()
+        if float(np.linalg.norm(u)) < _EPS:
+            u = vec.copy()
+        u /= float(np.linalg.norm(u))
+        known = [lang for lang in names if lang in doc_langs]
+        centres = np.stack([centre_of(stats, lang, self.shrink) for lang in known]) if known else np.zeros((0, len(v)))
+        pu = (m.vectors @ u.astype(np.float32)).astype(np.float64)
+        pc = (m.vectors @ centres.T.astype(np.float32)).astype(np.float64)  # rows x languages
+        for j, lang in enumerate(known):
+            rows = codes == names.index(lang)
+            c = centres[j]
+            sq = np.maximum(1.0 - 2.0 * pc[rows, j] + float(c @ c), _EPS * _EPS)
+            scores[rows] = (pu[rows] - float(u @ c)) / np.sqrt(sq)
+        return scores, raw
 
     def _materialise(self, scored: list[_Scored], vec: np.ndarray, k: int) -> list[ScoredCandidate]:
         """Texts and metadata for the top ``k`` only: fetched once, after the exact scores are known."""

@@ -1,13 +1,20 @@
-"""Dense retrieval: a multilingual bi-encoder and nearest neighbours in the vector store."""
+"""Dense retrieval: a multilingual bi-encoder and nearest neighbours in the vector store.
+
+Below the store's exact-search limit every passage is scored in memory (exact, deterministic,
+and documents aggregated over all their passages); above it Chroma's HNSW index answers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from clir_rag.embed.base import Encoder
 from clir_rag.retrieve.base import as_langs, as_query
 from clir_rag.store.chroma import ChromaStore
-from clir_rag.types import Query, Ranking
+from clir_rag.store.matrix import VectorMatrix
+from clir_rag.types import Query, Ranking, ScoredCandidate
 
 
 class DenseRetriever:
@@ -22,5 +29,53 @@ class DenseRetriever:
     def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
         q = as_query(query)
         vec = self.encoder.encode_queries([q.text])[0]
-        hits = self.store.query(vec, k, as_langs(langs))
+        m = self.store.matrix()
+        if m is None:
+            hits = self.store.query(vec, k, as_langs(langs))
+        else:
+            hits = materialise(self.store, m, m.top(m.vectors @ _f32(vec), k, m.rows(as_langs(langs))))
         return Ranking.from_unsorted(q, hits, retriever=self.name)
+
+    def rank_documents(
+        self, query: Query | str, k: int, method: str = "maxp", *, langs: Sequence[str] | None = None
+    ) -> Ranking | None:
+        """Exact MaxP/FirstP over every stored passage; None where the store is too large to score in memory."""
+        m = self.store.matrix()
+        if m is None:
+            return None
+        q = as_query(query)
+        vec = self.encoder.encode_queries([q.text])[0]
+        best = m.top_documents(m.vectors @ _f32(vec), k, method, m.rows(as_langs(langs)))
+        return document_ranking(q, materialise(self.store, m, best), f"{self.name}+{method}")
+
+
+def _f32(vec: np.ndarray) -> np.ndarray:
+    return np.asarray(vec, dtype=np.float32)
+
+
+def materialise(
+    store: ChromaStore, m: VectorMatrix, top: list[tuple[int, float]], extra: dict[int, dict] | None = None
+) -> list[ScoredCandidate]:
+    """Candidates for ``(row, score)`` pairs: texts and metadata fetched for these rows only, order kept.
+
+    A row whose passage was removed since the matrix was loaded (another writer) is skipped.
+    """
+    stored = store.get([str(m.ids[r]) for r, _ in top])
+    out: list[ScoredCandidate] = []
+    for r, score in top:
+        c = stored.get(str(m.ids[r]))
+        if c is None:
+            continue
+        c.score = score
+        if extra and r in extra:
+            c.metadata.update(extra[r])
+        out.append(c)
+    return out
+
+
+def document_ranking(query: Query, passages: list[ScoredCandidate], retriever: str) -> Ranking:
+    """Best passages (one per document, best first) as a document-level ranking."""
+    docs = [
+        c.model_copy(update={"id": c.doc_id, "metadata": {**c.metadata, "passage_id": c.id}}) for c in passages
+    ]
+    return Ranking(query=query, candidates=docs, retriever=retriever, level="document")

@@ -71,11 +71,15 @@ class HybridRetriever:
     def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
         q = as_query(query)
         depth = max(self.depth, k)
-        rankings = [r.retrieve(q, depth, langs=langs) for r in self.retrievers]
+        return self.fuse(q, [r.retrieve(q, depth, langs=langs) for r in self.retrievers], k)
+
+    def fuse(self, query: Query, rankings: Sequence[Ranking], k: int, *, level: str = "passage") -> Ranking:
+        """The fused top ``k`` of rankings from this hybrid's retrievers (in their order)."""
         if self.method == "rrf":
             fused = reciprocal_rank_fusion(rankings, self.rrf_k, self.weights)
         else:
             fused = weighted_score_fusion(rankings, self.weights)
-        ranking = Ranking.from_unsorted(q, fused, retriever=self.name)
+        name = self.name if level == "passage" else f"{self.name}+{rankings[0].retriever.rsplit('+', 1)[-1]}"
+        ranking = Ranking.from_unsorted(query, fused, retriever=name, level=level)
         ranking.candidates = ranking.candidates[:k]
         return ranking

@@ -8,7 +8,7 @@ downloads a model, so every collection is opened with
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -16,11 +16,15 @@ from urllib.parse import urlparse
 import numpy as np
 
 from clir_rag.errors import IndexCompatibilityError
+from clir_rag.store.matrix import DEFAULT_EXACT_LIMIT, VectorMatrix
 from clir_rag.types import Passage, ScoredCandidate
 
 DEFAULT_COLLECTION = "clir_passages"
 # Chroma's SQLite layer limits the number of variables per statement.
 _GET_BATCH = 2000
+# Above the exact-search limit Chroma's HNSW answers; wider search lists than Chroma's defaults (100)
+# keep its recall near exact at the sizes clir-rag is used at.
+_HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 200}
 
 
 def _client(path: str | Path | None, url: str | None):
@@ -41,7 +45,13 @@ def _client(path: str | Path | None, url: str | None):
 
 
 class ChromaStore:
-    """Passages and their vectors in one Chroma collection, upserted by passage id."""
+    """Passages and their vectors in one Chroma collection, upserted by passage id.
+
+    Up to ``exact_limit`` passages, :meth:`matrix` keeps every vector in memory for exact
+    search (see :mod:`clir_rag.store.matrix`); ``freshness`` returns a token that changes
+    whenever another process may have changed the collection (the index passes its manifest's
+    modification time), and our own writes drop the copy at once. 0 turns exact search off.
+    """
 
     def __init__(
         self,
@@ -51,12 +61,18 @@ class ChromaStore:
         collection: str = DEFAULT_COLLECTION,
         encoder_spec: str,
         dim: int,
+        exact_limit: int = DEFAULT_EXACT_LIMIT,
+        freshness: Callable[[], object] | None = None,
     ) -> None:
         self.client = _client(path, url)
+        self.exact_limit = exact_limit
+        self._freshness = freshness
+        self._matrix: VectorMatrix | None = None
+        self._writes = 0
         self.collection = self.client.get_or_create_collection(
             collection,
             embedding_function=None,
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration={"hnsw": dict(_HNSW)},
             metadata={"encoder": encoder_spec, "dim": dim},
         )
         meta = self.collection.metadata or {}
@@ -70,6 +86,41 @@ class ChromaStore:
 
     def count(self) -> int:
         return self.collection.count()
+
+    def _changed(self) -> None:
+        self._writes += 1
+        self._matrix = None
+
+    def matrix(self) -> VectorMatrix | None:
+        """Every stored vector in memory, loaded once and reloaded after a change; None above ``exact_limit``."""
+        if self.exact_limit <= 0:
+            return None
+        version = (self._writes, self._freshness() if self._freshness else self.count())
+        if self._matrix is not None and self._matrix.version == version:
+            return self._matrix
+        self._matrix = None
+        if self.count() > self.exact_limit:
+            return None
+        ids: list[str] = []
+        doc_ids: list[str] = []
+        langs: list[str] = []
+        index: list[int] = []
+        chunks: list[np.ndarray] = []
+        offset = 0
+        while True:
+            got = self.collection.get(include=["embeddings", "metadatas"], limit=_GET_BATCH, offset=offset)
+            if not got["ids"]:
+                break
+            metas = [m or {} for m in got["metadatas"] or []]
+            ids.extend(got["ids"])
+            doc_ids.extend(str(m.get("doc_id", pid)) for pid, m in zip(got["ids"], metas, strict=True))
+            langs.extend(str(m.get("lang", "und")) for m in metas)
+            index.extend(int(m.get("index", 0)) for m in metas)
+            chunks.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self.dim))
+            offset += len(got["ids"])
+        vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.dim), dtype=np.float32)
+        self._matrix = VectorMatrix.from_rows(ids, doc_ids, langs, index, vectors, version=version)
+        return self._matrix
 
     def stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         """``{passage id: doc hash}`` for those of ``ids`` already stored."""
@@ -88,6 +139,7 @@ class ChromaStore:
         return out
 
     def delete(self, ids: Sequence[str]) -> None:
+        self._changed()
         for i in range(0, len(ids), _GET_BATCH):
             self.collection.delete(ids=list(ids[i : i + _GET_BATCH]))
 
@@ -98,6 +150,7 @@ class ChromaStore:
             raise IndexCompatibilityError(
                 f"embeddings have shape {embeddings.shape}, the collection expects {self.dim} dims"
             )
+        self._changed()
         self.collection.upsert(
             ids=[p.id for p in passages],
             embeddings=np.asarray(embeddings, dtype=np.float32),
