@@ -75,7 +75,5 @@ def materialise(
 
 def document_ranking(query: Query, passages: list[ScoredCandidate], retriever: str) -> Ranking:
     """Best passages (one per document, best first) as a document-level ranking."""
-    docs = [
-        c.model_copy(update={"id": c.doc_id, "metadata": {**c.metadata, "passage_id": c.id}}) for c in passages
-    ]
+    docs = [c.model_copy(update={"id": c.doc_id, "metadata": {**c.metadata, "passage_id": c.id}}) for c in passages]
     return Ranking(query=query, candidates=docs, retriever=retriever, level="document")
