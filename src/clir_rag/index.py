@@ -39,6 +39,7 @@ from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, 
 from clir_rag.retrieve.debias import DEFAULT_SHRINK, DebiasedDenseRetriever, check_debias, resolve_auto
 from clir_rag.store.bm25 import DEFAULT_B, DEFAULT_K1, BM25Index
 from clir_rag.store.chroma import DEFAULT_COLLECTION, ChromaStore
+from clir_rag.store.matrix import DEFAULT_EXACT_LIMIT
 from clir_rag.store.stats import STATS_FILE, LanguageStats
 from clir_rag.types import Document, Passage, Query, Ranking
 
@@ -73,6 +74,9 @@ class CrossLingualIndex:
     existing index it defaults to the one recorded in its manifest, and a
     different one raises :class:`~clir_rag.errors.IndexCompatibilityError`.
     ``chroma_url`` keeps vectors in a Chroma server instead of ``path/chroma``.
+    ``title_format`` says how a title joins its passage's text (:func:`index_text`); like the
+    chunking it is fixed when the index is created. Up to ``exact_limit`` passages, dense
+    search scores every passage in memory (exact and reproducible; :mod:`clir_rag.store.matrix`).
     """
 
     def __init__(
@@ -86,6 +90,8 @@ class CrossLingualIndex:
         collection: str = DEFAULT_COLLECTION,
         k1: float = DEFAULT_K1,
         b: float = DEFAULT_B,
+        title_format: TitleFormat | None = None,
+        exact_limit: int = DEFAULT_EXACT_LIMIT,
     ) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
@@ -100,6 +106,7 @@ class CrossLingualIndex:
                 "dim": self.encoder.dim,
                 "max_tokens": max_tokens or 256,
                 "overlap": overlap if overlap is not None else 32,
+                "title_format": _check_title_format(title_format or DEFAULT_TITLE_FORMAT),
                 "chroma_url": chroma_url,
                 "collection": collection,
                 "bm25": {"k1": k1, "b": b},
@@ -107,7 +114,7 @@ class CrossLingualIndex:
                 "stats_stale": False,
             }
         else:
-            self._check_compatible(manifest, encoder, max_tokens, overlap)
+            self._check_compatible(manifest, encoder, max_tokens, overlap, title_format)
             self.encoder = encoder if _is_encoder(encoder) else load_encoder(manifest["encoder"])
             if self.encoder.dim != manifest["dim"]:
                 raise IndexCompatibilityError(
@@ -118,6 +125,7 @@ class CrossLingualIndex:
         if not (self.path / MANIFEST).exists():
             self._write_manifest()  # claim the directory at once, so files written into it stay ours
         self.chunker = Chunker(manifest["max_tokens"], manifest["overlap"], self.encoder.count_tokens)
+        self.title_format: str = manifest["title_format"]
         url = chroma_url or manifest.get("chroma_url")
         self.store = ChromaStore(
             None if url else self.path / "chroma",
@@ -125,6 +133,8 @@ class CrossLingualIndex:
             collection=manifest["collection"],
             encoder_spec=manifest["encoder"],
             dim=manifest["dim"],
+            exact_limit=exact_limit,
+            freshness=self._manifest_stamp,
         )
         self._bm25: BM25Index | None = None
         self._stats: LanguageStats | None = None
@@ -152,7 +162,12 @@ class CrossLingualIndex:
         return manifest
 
     def _check_compatible(
-        self, manifest: dict[str, Any], encoder: Encoder | str | None, max_tokens: int | None, overlap: int | None
+        self,
+        manifest: dict[str, Any],
+        encoder: Encoder | str | None,
+        max_tokens: int | None,
+        overlap: int | None,
+        title_format: str | None,
     ) -> None:
         spec = encoder.spec if _is_encoder(encoder) else encoder
         if spec is not None and spec != manifest["encoder"]:
@@ -160,12 +175,22 @@ class CrossLingualIndex:
                 f"{self.path} was built with encoder {manifest['encoder']!r} ({manifest['dim']} dims), "
                 f"not {spec!r}: search it with its own encoder or index into a new directory"
             )
-        for name, value in (("max_tokens", max_tokens), ("overlap", overlap)):
+        # indexes from before titles had a choice joined them with a newline
+        manifest.setdefault("title_format", "newline")
+        for name, value in (("max_tokens", max_tokens), ("overlap", overlap), ("title_format", title_format)):
             if value is not None and value != manifest[name]:
                 raise IndexCompatibilityError(
                     f"{self.path} was built with {name}={manifest[name]}, not {value}: "
                     "index into a new directory to change chunking"
                 )
+
+    def _manifest_stamp(self) -> object:
+        """Changes whenever an indexing run (here or in another process) rewrites the manifest."""
+        try:
+            st = (self.path / MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def _write_manifest(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -176,23 +201,29 @@ class CrossLingualIndex:
 
     # -- indexing -----------------------------------------------------------------
 
-    def prepare(self, documents: Iterable[Document]) -> tuple[list[Passage], dict[str, str]]:
-        """Detect missing languages and chunk; raises on any bad document before anything is written."""
-        passages: list[Passage] = []
+    def validate(self, documents: Iterable[Document]) -> tuple[list[Document], dict[str, str]]:
+        """Check every document and detect missing languages; raises on the first bad one, before anything is written.
+
+        Returns the documents (with detected languages filled in) and their content hashes.
+        """
+        docs: list[Document] = []
         hashes: dict[str, str] = {}
-        seen: set[str] = set()
         for doc in documents:
-            if doc.id in seen:
+            if doc.id in hashes:
                 raise InputError(f"duplicate document id {doc.id!r}")
-            seen.add(doc.id)
-            lang = doc.lang or detect_language(doc.text)
+            lang = doc.lang or detect_language(doc.text or doc.title or "")
             if lang is None:
                 raise InputError(f"document {doc.id!r}: no 'lang' given and its language cannot be detected")
             if doc.lang is None:
                 doc = doc.model_copy(update={"lang": lang, "metadata": {**doc.metadata, "lang_detected": True}})
             hashes[doc.id] = doc.content_hash()
-            passages.extend(self.chunker.chunk(doc))
-        return passages, hashes
+            docs.append(doc)
+        return docs, hashes
+
+    def prepare(self, documents: Iterable[Document]) -> tuple[list[Passage], dict[str, str]]:
+        """Validate (see :meth:`validate`) and chunk: the passages and each document's content hash."""
+        docs, hashes = self.validate(documents)
+        return [p for doc in docs for p in self.chunker.chunk(doc)], hashes
 
     def add(
         self,
@@ -203,17 +234,31 @@ class CrossLingualIndex:
     ) -> IndexStats:
         """Index documents; already-indexed unchanged documents cost nothing.
 
-        Every bad document is reported before anything is written. BM25 and the
-        language statistics are brought up to date at the end of the run.
+        Every bad document is reported before anything is written. A document whose content
+        hash matches what the store holds for all of its passages is not even chunked again.
+        BM25 and the language statistics are brought up to date at the end of the run.
         """
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         start = time.perf_counter()
-        passages, hashes = self.prepare(documents)
-        stats = IndexStats(documents=len(hashes), passages=len(passages))
+        docs, hashes = self.validate(documents)
+        stats = IndexStats(documents=len(docs))
+        held = self.store.stored_documents(list(hashes))
+        passages: list[Passage] = []
+        counts: dict[str, int] = {}
+        for doc in docs:
+            whole = held.get(doc.id)
+            if whole is not None and whole[0] == hashes[doc.id]:
+                stats.passages += whole[1]  # complete and unchanged: nothing to chunk or embed
+                stats.skipped += whole[1]
+                continue
+            chunks = self.chunker.chunk(doc)
+            counts[doc.id] = len(chunks)
+            passages.extend(chunks)
+        stats.passages += len(passages)
         stored = self.store.stored_hashes([p.id for p in passages])
         todo = [p for p in passages if stored.get(p.id) != hashes[p.doc_id]]
-        stats.skipped = len(passages) - len(todo)
+        stats.skipped += len(passages) - len(todo)
         lang_stats = self._stats_for_update()
 
         # Mark BM25 and the statistics stale before touching Chroma, so a crash leaves them to be rebuilt.
@@ -237,12 +282,12 @@ class CrossLingualIndex:
         try:
             for i in range(0, len(todo), batch_size):
                 batch = todo[i : i + batch_size]
-                vectors = self.encoder.encode_passages([_index_text(p) for p in batch])
+                vectors = self.encoder.encode_passages([index_text(p.text, p.title, self.title_format) for p in batch])
                 replaced = [p.id for p in batch if p.id in stored]
                 if replaced:  # the old version's vector leaves the statistics
                     _, old, old_langs = self.store.get_vectors(replaced)
                     lang_stats.remove(old, old_langs)
-                self.store.upsert(batch, vectors, [hashes[p.doc_id] for p in batch])
+                self.store.upsert(batch, vectors, [hashes[p.doc_id] for p in batch], [counts[p.doc_id] for p in batch])
                 # fold in what Chroma holds (float32), so the sums equal sums over the stored vectors
                 lang_stats.add(np.asarray(vectors, dtype=np.float32), [p.lang for p in batch])
                 stats.embedded += len(batch)
@@ -422,7 +467,7 @@ class CrossLingualIndex:
         """Rebuild BM25 from every passage in Chroma and persist it."""
         bm25 = BM25Index.build(
             (
-                (pid, _index_text_raw(text, meta.get("title")), meta["lang"])
+                (pid, index_text(text, meta.get("title"), self.title_format), meta["lang"])
                 for pid, text, meta in self.store.iter_passages()
             ),
             k1=self.manifest["bm25"]["k1"],
@@ -512,14 +557,34 @@ class CrossLingualIndex:
         return self.retriever(mode, debias=debias).retrieve(query, k, langs=langs)
 
 
+def _check_title_format(value: str) -> str:
+    if value not in TITLE_FORMATS:
+        raise InputError(f"unknown title format {value!r}: use {', '.join(TITLE_FORMATS)}")
+    return value
+
+
 def _is_encoder(obj: object) -> bool:
     return obj is not None and not isinstance(obj, str)
 
 
-def _index_text_raw(text: str, title: str | None) -> str:
-    # Titles carry topical words that short passages often lack.
-    return f"{title}\n{text}" if title else text
+TitleFormat = Literal["none", "newline", "dot", "title-prefix"]
+TITLE_FORMATS: tuple[str, ...] = ("none", "newline", "dot", "title-prefix")
+# Chosen by measurement (evals/README.md, "How titles join the text"); indexes record theirs.
+DEFAULT_TITLE_FORMAT: TitleFormat = "newline"
 
 
-def _index_text(p: Passage) -> str:
-    return _index_text_raw(p.text, p.title)
+def index_text(text: str, title: str | None, title_format: str = DEFAULT_TITLE_FORMAT) -> str:
+    """What is embedded and BM25-indexed for a passage: its text, joined with its title as the index says.
+
+    Titles carry topical words that short passages often lack. A passage without text (a titled
+    document with no body) is its title alone.
+    """
+    if not title or title_format == "none":
+        return text
+    if not text.strip():
+        return title
+    if title_format == "dot":
+        return f"{title}{'' if title.rstrip()[-1:] in '.!?。' else '.'} {text}"
+    if title_format == "title-prefix":
+        return f"title: {title}\n{text}"
+    return f"{title}\n{text}"

@@ -132,10 +132,14 @@ class Chunker:
         return spans
 
     def chunk(self, doc: Document, lang: str | None = None) -> list[Passage]:
-        """Passages of one document; ``lang`` overrides ``doc.lang`` (e.g. after detection)."""
+        """Passages of one document; ``lang`` overrides ``doc.lang`` (e.g. after detection).
+
+        A titled document without text is one empty passage, so that its title is indexed.
+        """
         language = lang or doc.lang
         if language is None:
             raise ValueError(f"document {doc.id!r} has no language; detect or set it before chunking")
+        spans = self.spans(doc.text) or ([(0, 0)] if (doc.title or "").strip() else [])
         return [
             Passage(
                 id=f"{doc.id}#{i}",
@@ -148,7 +152,7 @@ class Chunker:
                 title=doc.title,
                 metadata=dict(doc.metadata),
             )
-            for i, (s, e) in enumerate(self.spans(doc.text))
+            for i, (s, e) in enumerate(spans)
         ]
 
     def chunk_all(self, docs: Iterable[Document]) -> Iterator[Passage]:

@@ -131,6 +131,34 @@ class ChromaStore:
                 found[pid] = (meta or {}).get("doc_hash", "")
         return found
 
+    def stored_documents(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """``{doc id: (content hash, passages)}`` for those of ``doc_ids`` stored whole.
+
+        Whole means: every passage the document was cut into is stored, all with the same hash
+        (passages record their document's passage count). A document half-written by an
+        interrupted run, or indexed before passages recorded the count, is left out, so it is
+        chunked again and its missing passages found.
+        """
+        seen: dict[str, list[tuple[str, int, int]]] = {}
+        for i in range(0, len(doc_ids), _GET_BATCH):
+            got = self.collection.get(
+                where={"doc_id": {"$in": list(doc_ids[i : i + _GET_BATCH])}}, include=["metadatas"]
+            )
+            for meta in got["metadatas"] or []:
+                m = meta or {}
+                seen.setdefault(str(m.get("doc_id")), []).append(
+                    (str(m.get("doc_hash", "")), int(m.get("passages", -1)), int(m.get("index", -1)))
+                )
+        whole: dict[str, tuple[str, int]] = {}
+        for doc_id, rows in seen.items():
+            hashes = {h for h, _, _ in rows}
+            counts = {n for _, n, _ in rows}
+            if len(hashes) == 1 and len(counts) == 1:
+                n = counts.pop()
+                if n == len(rows) and sorted(x for _, _, x in rows) == list(range(n)):
+                    whole[doc_id] = (hashes.pop(), n)
+        return whole
+
     def passage_ids_of(self, doc_ids: Sequence[str]) -> list[str]:
         out: list[str] = []
         for i in range(0, len(doc_ids), _GET_BATCH):
@@ -143,7 +171,15 @@ class ChromaStore:
         for i in range(0, len(ids), _GET_BATCH):
             self.collection.delete(ids=list(ids[i : i + _GET_BATCH]))
 
-    def upsert(self, passages: Sequence[Passage], embeddings: np.ndarray, doc_hashes: Sequence[str]) -> None:
+    def upsert(
+        self,
+        passages: Sequence[Passage],
+        embeddings: np.ndarray,
+        doc_hashes: Sequence[str],
+        doc_passages: Sequence[int] | None = None,
+    ) -> None:
+        """Store passages with their vectors, their document's content hash and passage count (for skipping
+        unchanged documents without chunking them)."""
         if len(passages) != len(embeddings):
             raise ValueError(f"{len(passages)} passages but {len(embeddings)} embeddings")
         if embeddings.ndim != 2 or embeddings.shape[1] != self.dim:
@@ -155,7 +191,10 @@ class ChromaStore:
             ids=[p.id for p in passages],
             embeddings=np.asarray(embeddings, dtype=np.float32),
             documents=[p.text for p in passages],
-            metadatas=[_metadata(p, h) for p, h in zip(passages, doc_hashes, strict=True)],
+            metadatas=[
+                _metadata(p, h, n)
+                for p, h, n in zip(passages, doc_hashes, doc_passages or [None] * len(passages), strict=True)
+            ],
         )
 
     def query(self, embedding: np.ndarray, n: int, langs: Sequence[str] | None = None) -> list[ScoredCandidate]:
@@ -252,7 +291,7 @@ class ChromaStore:
             offset += len(got["ids"])
 
 
-def _metadata(p: Passage, doc_hash: str) -> dict[str, Any]:
+def _metadata(p: Passage, doc_hash: str, doc_passages: int | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "doc_id": p.doc_id,
         "lang": p.lang,
@@ -261,6 +300,8 @@ def _metadata(p: Passage, doc_hash: str) -> dict[str, Any]:
         "end": p.end,
         "doc_hash": doc_hash,
     }
+    if doc_passages is not None:
+        meta["passages"] = doc_passages
     if p.title:
         meta["title"] = p.title
     if p.metadata:
