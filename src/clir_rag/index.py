@@ -134,10 +134,12 @@ class CrossLingualIndex:
             encoder_spec=manifest["encoder"],
             dim=manifest["dim"],
             exact_limit=exact_limit,
-            freshness=self._manifest_stamp,
+            # a server's collection can also be written by indexes in other folders: ask it for its count too
+            freshness=(lambda: (self._manifest_stamp(), self.store.count())) if url else self._manifest_stamp,
         )
         self._bm25: BM25Index | None = None
         self._stats: LanguageStats | None = None
+        self._stats_checked: object = None
         self._served_unsaved = 0
 
     # -- manifest -----------------------------------------------------------------
@@ -385,6 +387,9 @@ class CrossLingualIndex:
         Raises :class:`~clir_rag.errors.IndexStatsError` when they are missing, stale (an
         indexing run was interrupted) or do not cover the passages the store holds.
         """
+        stamp = self._manifest_stamp()
+        if self._stats is not None and stamp is not None and self._stats_checked == stamp:
+            return self._stats  # nothing was indexed since the last check (it asks the store for a count)
         fix = f"rebuild them: clir-rag stats --rebuild --index {self.path}"
         if self.manifest.get("stats_stale"):
             raise IndexStatsError(f"{self.path}: the language statistics are stale (an indexing run stopped); {fix}")
@@ -398,6 +403,7 @@ class CrossLingualIndex:
                 f"{self.path}: the language statistics cover {self._stats.total} passages but the vector store "
                 f"holds {count} (changed by another process or index?); {fix}"
             )
+        self._stats_checked = stamp
         return self._stats
 
     def calibrate(

@@ -50,6 +50,8 @@ def load_xquad(
     limit: int | None = None,
     calibration: str | None = None,
     parallel_langs: list[str] | str | None = None,
+    documents: str = "paragraphs",
+    min_words: int = 2000,
 ) -> Collection:
     """Build the collection; ``limit`` keeps the first n questions (all paragraphs are kept).
 
@@ -62,6 +64,15 @@ def load_xquad(
     others are the queries (the name gets ``-half``). ``parallel_langs`` (a list or ``"all"``) fills
     :attr:`Collection.parallel_queries` with the same questions in those languages, for measuring
     how much a ranking depends on the language a question is asked in.
+
+    ``documents="articles"`` makes a document-level collection (long documents, for MaxP and
+    passage-length studies): one document per article and language, its paragraphs joined in
+    article order with blank lines, titled with the article's title (English in every language,
+    underscores read as spaces). An article shorter than ``min_words`` English words is repeated
+    whole until it reaches them; the number of copies is fixed by the English article, so every
+    language's document holds the same copies (XQuAD articles have 354-1,498 English words: with the
+    default 2,000, each is 2-6 copies, 2,000-3,000 words). The relevant document of a question is its article
+    (the name gets ``-articles``).
     """
     folder = Path(data_dir) if data_dir else default_data_dir() / "xquad"
     if (folder / "xquad").is_dir():
@@ -74,15 +85,26 @@ def load_xquad(
     unknown = [x for x in dlangs if x not in XQUAD_LANGUAGES]
     if unknown:
         raise CorpusError(f"XQuAD has no {', '.join(unknown)} paragraphs (languages: {', '.join(XQUAD_LANGUAGES)})")
-    documents: list[Document] = []
+    if documents not in ("paragraphs", "articles"):
+        raise CorpusError(f"unknown XQuAD documents {documents!r}: use 'paragraphs' or 'articles'")
+    copies: list[int] = []
+    if documents == "articles":
+        words = [sum(len(p["context"].split()) for p in art["paragraphs"]) for art in _read(folder / "xquad.en.json")]
+        copies = [max(1, -(-min_words // max(w, 1))) for w in words]
+    docs: list[Document] = []
     answers: dict[str, dict[str, list[str]]] = {}
     para_of: dict[str, str] = {}
     for lang in dlangs:
         for a, article in enumerate(_read(folder / f"xquad.{lang}.json")):
+            if documents == "articles":
+                text = "\n\n".join(para["context"] for para in article["paragraphs"])
+                title = str(article.get("title", "")).replace("_", " ") or None
+                docs.append(Document(id=f"{lang}:{a}", text="\n\n".join([text] * copies[a]), lang=lang, title=title))
             for p, para in enumerate(article["paragraphs"]):
-                documents.append(Document(id=f"{lang}:{a}-{p}", text=para["context"], lang=lang))
+                if documents == "paragraphs":
+                    docs.append(Document(id=f"{lang}:{a}-{p}", text=para["context"], lang=lang))
                 for qa in para["qas"]:
-                    para_of[qa["id"]] = f"{a}-{p}"
+                    para_of[qa["id"]] = f"{a}-{p}" if documents == "paragraphs" else str(a)
                     answers.setdefault(qa["id"], {})[lang] = [x["text"] for x in qa["answers"]]
     if calibration not in (None, "half-articles"):
         raise CorpusError(f"unknown XQuAD calibration split {calibration!r}: use 'half-articles'")
@@ -121,10 +143,12 @@ def load_xquad(
         name = f"xquad-{qlang}-{'+'.join(dlangs)}"
     if calibration:
         name += "-half"
+    if documents == "articles":
+        name += "-articles"
     return Collection(
         name,
         queries,
-        documents,
+        docs,
         qrels,
         qlang,
         dlangs,
