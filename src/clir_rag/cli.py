@@ -58,6 +58,10 @@ def index(
     lang: Annotated[str | None, typer.Option(help="Language of records that carry none (else detected).")] = None,
     max_tokens: Annotated[int | None, typer.Option(help="Passage length in tokens (default 256).")] = None,
     overlap: Annotated[int | None, typer.Option(help="Tokens shared by neighbouring passages (default 32).")] = None,
+    title_format: Annotated[
+        str | None,
+        typer.Option(help="How a title joins its text: newline (default), dot, title-prefix or none (new index only)."),
+    ] = None,
     batch_size: Annotated[int, typer.Option(help="Passages embedded per batch.")] = 32,
     chroma_url: Annotated[str | None, typer.Option(help="Chroma server URL instead of embedded Chroma.")] = None,
     translate_to: Annotated[
@@ -74,7 +78,12 @@ def index(
         if translate_to and model is None:
             raise ValueError("--translate-to needs --model (a CTranslate2 model directory)")
         idx = CrossLingualIndex(
-            index_dir, encoder=encoder, max_tokens=max_tokens, overlap=overlap, chroma_url=chroma_url
+            index_dir,
+            encoder=encoder,
+            max_tokens=max_tokens,
+            overlap=overlap,
+            chroma_url=chroma_url,
+            title_format=title_format,  # type: ignore[arg-type]
         )
         if translate_to:
             from clir_rag.translate.corpus import translate_corpus

@@ -48,7 +48,7 @@ from clir_rag.languages import detect_language
 from clir_rag.retrieve.base import as_langs, as_query
 from clir_rag.retrieve.dense import document_ranking, materialise
 from clir_rag.store.chroma import ChromaStore
-from clir_rag.store.matrix import VectorMatrix
+from clir_rag.store.matrix import Refine, VectorMatrix
 from clir_rag.store.stats import LanguageStats
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
@@ -167,8 +167,8 @@ class DebiasedDenseRetriever:
             return Ranking(query=q, candidates=[], retriever=name)
         m = self.store.matrix()
         if m is not None:
-            scores, extra = self._matrix_scores(m, stats, vec, qlang, method, doc_langs)
-            top = m.top(scores, k, m.rows(as_langs(langs)))
+            scores, extra, refine = self._matrix_scores(m, stats, vec, qlang, method, doc_langs)
+            top = m.top(scores, k, m.rows(as_langs(langs)), refine)
             cands = materialise(self.store, m, top, {r: {"cosine": float(extra[r])} for r, _ in top})
         elif method == "none":
             cands = self.store.query(vec, k, as_langs(langs))
@@ -194,8 +194,8 @@ class DebiasedDenseRetriever:
         name = "dense" if correction == "none" else f"dense-{correction}"
         if k <= 0 or not doc_langs:
             return Ranking(query=q, candidates=[], retriever=f"{name}+{method}", level="document")
-        scores, raw = self._matrix_scores(m, stats, vec, qlang, correction, doc_langs)
-        best = m.top_documents(scores, k, method, m.rows(as_langs(langs)))
+        scores, raw, refine = self._matrix_scores(m, stats, vec, qlang, correction, doc_langs)
+        best = m.top_documents(scores, k, method, m.rows(as_langs(langs)), refine)
         cands = materialise(self.store, m, best, {r: {"cosine": float(raw[r])} for r, _ in best})
         return document_ranking(q, cands, f"{name}+{method}")
 
@@ -221,16 +221,18 @@ class DebiasedDenseRetriever:
         qlang: str | None,
         method: str,
         doc_langs: list[str],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Corrected scores and raw cosines of every row, computed without a row-sized copy of the matrix.
+    ) -> tuple[np.ndarray, np.ndarray, Refine | None]:
+        """Corrected scores and raw cosines of every row, and a float64 rescoring of chosen rows.
 
-        ``|p - c|^2 = |p|^2 - 2 p.c + |c|^2`` for unit rows ``p``, so centring needs one product
-        of the matrix with the query and one with the language centres.
+        The scores over all rows are float32 products, computed without a row-sized copy of the
+        matrix: ``|p - c|^2 = |p|^2 - 2 p.c + |c|^2`` for unit rows ``p``, so centring needs one
+        product with the query and one with the language centres. They only shortlist; the rows
+        that can make the top k are rescored exactly (see :meth:`VectorMatrix.top`).
         """
         v = vec / max(float(np.linalg.norm(vec)), _EPS)
         raw = (m.vectors @ v.astype(np.float32)).astype(np.float64)
         if method == "none":
-            return raw, raw
+            return raw, raw, lambda rows: m.vectors[rows].astype(np.float64) @ v
         names, codes = m.language_codes()
         scores = np.full(len(m), -np.inf)
         if method == "zscore":
@@ -242,7 +244,7 @@ class DebiasedDenseRetriever:
                     sd = math.sqrt(max(float(v @ s.covariance() @ v), 0.0))
                     rows = codes == i
                     scores[rows] = (raw[rows] - float(v @ s.mean)) * (1.0 / sd if sd > 1e-6 else 0.0)
-            return scores, raw
+            return scores, raw, None
         mq, _ = query_mean(stats, qlang, min_served=self.min_served)
         u = vec - mq if mq is not None else vec.copy()
         if float(np.linalg.norm(u)) < _EPS:
@@ -257,7 +259,13 @@ class DebiasedDenseRetriever:
             c = centres[j]
             sq = np.maximum(1.0 - 2.0 * pc[rows, j] + float(c @ c), _EPS * _EPS)
             scores[rows] = (pu[rows] - float(u @ c)) / np.sqrt(sq)
-        return scores, raw
+        column = np.array([known.index(x) if x in known else 0 for x in names], dtype=np.int64)
+
+        def refine(rows: np.ndarray) -> np.ndarray:
+            centred = m.vectors[rows].astype(np.float64) - centres[column[codes[rows]]]
+            return centred @ u / np.maximum(np.linalg.norm(centred, axis=1), _EPS)
+
+        return scores, raw, refine
 
     def _materialise(self, scored: list[_Scored], vec: np.ndarray, k: int) -> list[ScoredCandidate]:
         """Texts and metadata for the top ``k`` only: fetched once, after the exact scores are known."""

@@ -33,7 +33,8 @@ class DenseRetriever:
         if m is None:
             hits = self.store.query(vec, k, as_langs(langs))
         else:
-            hits = materialise(self.store, m, m.top(m.vectors @ _f32(vec), k, m.rows(as_langs(langs))))
+            top = m.top(m.vectors @ _f32(vec), k, m.rows(as_langs(langs)), _exact_cosine(m, vec))
+            hits = materialise(self.store, m, top)
         return Ranking.from_unsorted(q, hits, retriever=self.name)
 
     def rank_documents(
@@ -45,12 +46,18 @@ class DenseRetriever:
             return None
         q = as_query(query)
         vec = self.encoder.encode_queries([q.text])[0]
-        best = m.top_documents(m.vectors @ _f32(vec), k, method, m.rows(as_langs(langs)))
+        best = m.top_documents(m.vectors @ _f32(vec), k, method, m.rows(as_langs(langs)), _exact_cosine(m, vec))
         return document_ranking(q, materialise(self.store, m, best), f"{self.name}+{method}")
 
 
 def _f32(vec: np.ndarray) -> np.ndarray:
     return np.asarray(vec, dtype=np.float32)
+
+
+def _exact_cosine(m: VectorMatrix, vec: np.ndarray):
+    """Float64 scores of some rows: the float32 product over all rows only shortlists (see VectorMatrix.top)."""
+    v = np.asarray(vec, dtype=np.float64)
+    return lambda rows: m.vectors[rows].astype(np.float64) @ v
 
 
 def materialise(

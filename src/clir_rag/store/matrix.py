@@ -11,13 +11,18 @@ are aggregated over all passages, not over a truncated list.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 # 50,000 passages x 384 float32 dims is 77 MB; a query over them costs a few milliseconds.
 DEFAULT_EXACT_LIMIT = 50_000
+# A float32 dot product of unit vectors can be off by about dim x 2^-24 (2.3e-5 at 384 dims); rows
+# this close to the cut are rescored exactly.
+_MARGIN = 1e-4
+
+Refine = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -73,18 +78,28 @@ class VectorMatrix:
             return None
         return np.flatnonzero(np.isin(self.langs, list(langs)))
 
-    def top(self, scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The ``k`` best ``(row, score)``, best first, ties broken by passage id."""
+    def top(
+        self, scores: np.ndarray, k: int, rows: np.ndarray | None = None, refine: Refine | None = None
+    ) -> list[tuple[int, float]]:
+        """The ``k`` best ``(row, score)``, best first, ties broken by passage id.
+
+        ``scores`` may be rounded (a float32 product); ``refine(rows)`` then gives exact float64 scores
+        for the rows that can still make the top k, and those decide the order and the scores returned.
+        """
         sel = np.arange(len(self.ids)) if rows is None else rows
         if k <= 0 or len(sel) == 0:
             return []
         s = np.asarray(scores[sel], dtype=np.float64)
+        margin = _MARGIN if refine is not None else 0.0
         if k < len(s):
             # everything tied with the k-th score stays in, so that ties are broken by id, not by position
             kth = np.partition(s, len(s) - k)[len(s) - k]
-            keep = np.flatnonzero(s >= kth)
+            keep = np.flatnonzero(s >= kth - margin)
         else:
             keep = np.arange(len(s))
+        if refine is not None:
+            s = s.copy()
+            s[keep] = refine(sel[keep])
         order = keep[np.lexsort((self._ranks()[sel[keep]], -s[keep]))][:k]
         return [(int(sel[i]), float(s[i])) for i in order]
 
@@ -118,12 +133,18 @@ class VectorMatrix:
         return self._doc_codes
 
     def top_documents(
-        self, scores: np.ndarray, k: int, method: str = "maxp", rows: np.ndarray | None = None
+        self,
+        scores: np.ndarray,
+        k: int,
+        method: str = "maxp",
+        rows: np.ndarray | None = None,
+        refine: Refine | None = None,
     ) -> list[tuple[int, float]]:
         """The ``k`` best documents as ``(row of the passage that scores them, score)``, best first.
 
         ``maxp``: a document scores as its best passage; ``firstp``: as its first passage. Exact:
-        every passage (of ``rows``) counts. Ties are broken by document id, then passage id.
+        every passage (of ``rows``) counts. Ties are broken by document id, then passage id. With
+        ``refine`` (see :meth:`top`), the documents that can still make the top k are rescored exactly.
         """
         sel = np.arange(len(self.ids)) if rows is None else rows
         if method == "firstp":
@@ -132,8 +153,17 @@ class VectorMatrix:
             return []
         s = np.asarray(scores[sel], dtype=np.float64)
         c = self._codes()[sel]
-        # each document's best passage: sort by (document, -score, passage id) and take each document's first
-        order = np.lexsort((self._ranks()[sel], -s, c))
-        first = order[np.r_[True, c[order][1:] != c[order][:-1]]]
+        first = self._best_per_document(s, c, sel)
+        if refine is not None:
+            doc_scores = s[first]
+            kth = np.partition(doc_scores, len(first) - k)[len(first) - k] if k < len(first) else -np.inf
+            near = np.isin(c, c[first[doc_scores >= kth - _MARGIN]])
+            s, sel, c = refine(sel[near]), sel[near], c[near]
+            first = self._best_per_document(s, c, sel)
         best = first[np.lexsort((c[first], -s[first]))][:k]
         return [(int(sel[i]), float(s[i])) for i in best]
+
+    def _best_per_document(self, s: np.ndarray, c: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """Positions (into ``s``) of each document's best passage: by (document, -score, passage id), the first."""
+        order = np.lexsort((self._ranks()[sel], -s, c))
+        return order[np.r_[True, c[order][1:] != c[order][:-1]]]
