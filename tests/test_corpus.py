@@ -82,7 +82,7 @@ def test_non_utf8_txt_file_is_named(tmp_path: Path) -> None:
 
 def test_empty_txt_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("  \n", encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"empty\.txt \(id='empty'\): text: text is empty"):
+    with pytest.raises(CorpusError, match=r"empty\.txt \(id='empty'\): record: text is empty"):
         read_corpus(tmp_path)
 
 
