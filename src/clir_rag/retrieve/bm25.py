@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from clir_rag.retrieve.base import as_langs, as_query
+from clir_rag.retrieve.dense import document_ranking
 from clir_rag.store.bm25 import BM25Index
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.types import Query, Ranking
@@ -38,3 +41,31 @@ class BM25Retriever:
         stored = self.store.get([pid for pid, _, _ in hits])
         candidates = [stored[pid].model_copy(update={"score": score}) for pid, score, _ in hits if pid in stored]
         return Ranking.from_unsorted(q, candidates, retriever=self.name)
+
+    def rank_documents(
+        self,
+        query: Query | str,
+        k: int,
+        method: str = "maxp",
+        *,
+        langs: Sequence[str] | None = None,
+        query_by_lang: Mapping[str, str] | None = None,
+    ) -> Ranking:
+        """Exact MaxP/FirstP: every passage is scored, each document takes its best (or first) passage."""
+        q = as_query(query)
+        best: list[tuple[float, str, str]] = []  # (score, doc id, passage id)
+        for lang, ids, scores in self.bm25.score_all(query_by_lang or q.text, as_langs(langs)):
+            docs, codes, numbers = self.bm25.documents_of(lang)
+            rows = np.flatnonzero((scores > 0) & ((numbers == 0) if method == "firstp" else True))
+            if not len(rows):
+                continue
+            # each document's best passage: sort by (document, -score, passage number), keep the first
+            order = rows[np.lexsort((numbers[rows], -scores[rows], codes[rows]))]
+            first = order[np.r_[True, codes[order][1:] != codes[order][:-1]]]
+            top = first[np.lexsort((codes[first], -scores[first]))][:k]  # a language's k best suffice
+            best.extend((float(scores[i]), str(docs[i]), ids[int(i)]) for i in top)
+        best.sort(key=lambda x: (-x[0], x[1]))
+        best = best[:k]
+        stored = self.store.get([pid for _, _, pid in best])
+        passages = [stored[pid].model_copy(update={"score": s}) for s, _, pid in best if pid in stored]
+        return document_ranking(q, passages, f"{self.name}+{method}")

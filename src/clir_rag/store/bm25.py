@@ -12,8 +12,10 @@ import json
 import shutil
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from clir_rag.store.analysis import get_analyzer
 
@@ -28,6 +30,7 @@ class BM25Index:
         self.k1, self.b = k1, b
         self._indexes: dict[str, object] = {}
         self._ids: dict[str, list[str]] = {}
+        self._docs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
     def languages(self) -> list[str]:
@@ -68,6 +71,23 @@ class BM25Index:
         mapping ``{lang: query text in that lang}`` (query translation).
         """
         hits: list[tuple[str, float, str]] = []
+        for lang, ids, scores in self.score_all(query, langs):
+            positive = np.flatnonzero(scores > 0)
+            if len(positive) > k:
+                kth = np.partition(scores[positive], len(positive) - k)[len(positive) - k]
+                positive = positive[scores[positive] >= kth]
+            hits.extend((ids[int(i)], float(scores[i]), lang) for i in positive)
+        hits.sort(key=lambda h: (-h[1], h[0]))
+        return hits[:k]
+
+    def score_all(
+        self, query: str | Mapping[str, str], langs: Sequence[str] | None = None
+    ) -> Iterator[tuple[str, list[str], np.ndarray]]:
+        """Per language searched: ``(lang, passage ids, BM25 score of every passage)``.
+
+        Every passage is scored (bm25s' sparse scoring, no thread pool: at these sizes starting
+        threads cost more than the scoring), which keeps top-k and document aggregation exact.
+        """
         for lang in langs or self.languages:
             if lang not in self._indexes:
                 continue
@@ -75,11 +95,18 @@ class BM25Index:
             terms = get_analyzer(lang)(text) if text else []
             if not terms:
                 continue
-            ids = self._ids[lang]
-            docs, scores = self._indexes[lang].retrieve([terms], k=min(k, len(ids)), show_progress=False, n_threads=1)
-            hits.extend((ids[int(d)], float(s), lang) for d, s in zip(docs[0], scores[0], strict=True) if s > 0)
-        hits.sort(key=lambda h: (-h[1], h[0]))
-        return hits[:k]
+            yield lang, self._ids[lang], np.asarray(self._indexes[lang].get_scores(terms), dtype=np.float64)
+
+    def documents_of(self, lang: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per passage of ``lang`` (in score order): its document id, a document number (in id order) and its
+        passage number, read from passage ids ``<doc id>#<n>``."""
+        if lang not in self._docs:
+            parts = [pid.rpartition("#") for pid in self._ids[lang]]
+            docs = np.asarray([d or pid for d, _, pid in parts], dtype=object)
+            _, codes = np.unique(docs.astype(str), return_inverse=True)
+            numbers = np.asarray([int(n) if n.isdigit() else 0 for _, _, n in parts], dtype=np.int64)
+            self._docs[lang] = (docs, codes.reshape(-1), numbers)
+        return self._docs[lang]
 
     def save(self, path: str | Path) -> None:
         """Write atomically: a half-written folder never replaces a good one."""
