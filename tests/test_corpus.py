@@ -34,7 +34,10 @@ def test_default_language_applies_only_to_records_without_one(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("lines", "pattern"),
     [
-        (['{"id": "a", "text": "ok"}', '{"id": "b", "text": "   "}'], r"c\.jsonl:2 \(id='b'\): record: text is empty or whitespace, and there is no title"),
+        (
+            ['{"id": "a", "text": "ok"}', '{"id": "b", "text": "   "}'],
+            r"c\.jsonl:2 \(id='b'\): record: text is empty or whitespace, and there is no title",
+        ),
         (['{"text": "no id here"}'], r"c\.jsonl:1: record has no id"),
         (['{"id": "a", "body": "x"}'], r"c\.jsonl:1 \(id='a'\): record has no 'text' field"),
         (

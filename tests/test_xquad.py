@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from clir_rag.errors import CorpusError
 from clir_rag.eval import evaluate, load_xquad, ranking_to_run
 from clir_rag.index import CrossLingualIndex
 from clir_rag.retrieve import DocumentRetriever
@@ -35,3 +36,22 @@ def test_english_questions_find_german_paragraphs(shared_data: Path, tmp_path: P
     assert len(per_query) == 1190
     assert means["nDCG@20"] >= 0.90
     assert means["RR@10"] >= 0.85
+
+
+def test_xquad_articles_are_long_parallel_documents(shared_data: Path) -> None:
+    from clir_rag.eval import load_xquad
+
+    en = load_xquad("de", "en", shared_data / "xquad", documents="articles")
+    zh = load_xquad("de", "zh", shared_data / "xquad", documents="articles")
+    assert en.name == "xquad-de-en-articles" and len(en.documents) == len(zh.documents) == 48
+    assert all(2000 <= len(d.text.split()) < 4500 for d in en.documents)
+    first = en.documents[0]
+    assert first.id == "en:0" and first.title == "Super Bowl 50" and first.lang == "en"
+    # the same number of copies of each article in every language
+    assert [d.text.count("\n\n") for d in en.documents] == [d.text.count("\n\n") for d in zh.documents]
+    assert len(en.queries) == 1190
+    assert {len(rel) for rel in en.qrels.values()} == {1} and set().union(*en.qrels.values()) == {
+        d.id for d in en.documents
+    }
+    with pytest.raises(CorpusError, match="paragraphs"):
+        load_xquad("de", "en", shared_data / "xquad", documents="chapters")
