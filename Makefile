@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_first_stage.py
 	$(BIN)/python benchmarks/bench_rerank_simulation.py
 	$(BIN)/python benchmarks/bench_debias.py
+	$(BIN)/python benchmarks/bench_documents.py
 
 xquad: $(VENV)/.installed-dev
 	$(BIN)/python evals/xquad_first_stage.py --doc-langs de ru zh ar th
