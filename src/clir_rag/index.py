@@ -512,7 +512,13 @@ class CrossLingualIndex:
         shrink: float = DEFAULT_SHRINK,
         record_queries: bool = False,
     ) -> Retriever:
-        """A retriever over this index; ``documents`` aggregates passages to documents.
+        """A retriever over this index; ``documents`` aggregates passages to documents, exactly.
+
+        ``documents="maxp"`` ranks documents by their best passage, ``"firstp"`` by their first
+        (:class:`~clir_rag.retrieve.DocumentRetriever`): every passage counts, so a document whose
+        best passage would rank 500th among passages is still found, and k documents come back
+        whenever the index holds k. For long documents 128-token passages ranked best
+        (evals/README.md, "Long documents").
 
         ``dense`` is the default because, across languages and without translation,
         BM25 mostly adds noise: on XQuAD en->de, RRF of dense and BM25 scores nDCG@20
