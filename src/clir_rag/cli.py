@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from clir_rag.display import print_ranking
 from clir_rag.errors import ClirRagError
 from clir_rag.types import Query, Ranking
 
@@ -34,20 +34,6 @@ def _require_index(index_dir: Path) -> None:
     """Stop with one line when ``index_dir`` holds no index (opening it would create one)."""
     if not (index_dir / "clir-rag.json").exists():
         raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
-
-
-def print_ranking(ranking: Ranking, title: str | None = None) -> None:
-    table = Table(title=title, title_justify="left")
-    for name, justify in (("rank", "right"), ("score", "right"), ("lang", "left"), ("doc id", "left")):
-        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    table.add_column("snippet", no_wrap=True)
-    id_width = max((len(c.doc_id) for c in ranking.candidates), default=6)
-    room = max(20, console.width - id_width - 30)
-    for rank, cand in enumerate(ranking.candidates, start=1):
-        snippet = Text(" ".join(cand.text.split()))
-        snippet.truncate(room, overflow="ellipsis")  # by terminal cells: a CJK character takes two
-        table.add_row(str(rank), f"{cand.score:.4f}", cand.lang or "?", cand.doc_id, snippet)
-    console.print(table)
 
 
 @app.command()
@@ -135,7 +121,7 @@ def search(
         ranking = retriever.retrieve(Query(text=query, lang=query_lang), k, langs=lang)
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None
-    print_ranking(ranking, title=f"{ranking.retriever}: {query}")
+    print_ranking(ranking, title=f"{ranking.retriever}: {query}", console=console)
 
 
 @app.command()

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from clir_rag.corpus import read_corpus
+from clir_rag.display import print_ranking
 from clir_rag.index import CrossLingualIndex
 from clir_rag.types import Query
 
@@ -33,7 +34,6 @@ def build_demo_index(index_dir: str | Path, progress: bool = True) -> CrossLingu
 
 
 def run_demo(index_dir: str | Path = "demo-index", k: int = 5, console: Console | None = None) -> None:
-    from clir_rag.cli import print_ranking
 
     console = console or Console()
     docs = read_corpus(demo_corpus_path())
@@ -48,7 +48,7 @@ def run_demo(index_dir: str | Path = "demo-index", k: int = 5, console: Console 
     for text, lang, only, mode in DEMO_QUERIES:
         ranking = idx.retriever(mode).retrieve(Query(text=text, lang=lang), k, langs=only)  # type: ignore[arg-type]
         where = f"documents in {', '.join(only)}" if only else "all languages"
-        print_ranking(ranking, title=f"[{lang}] {text}  ({ranking.retriever}, {where})")
+        print_ranking(ranking, title=f"[{lang}] {text}  ({ranking.retriever}, {where})", console=console)
         console.print()
     console.print(
         "Dense scores are corrected for language bias (dense-center): without it, a question's own language "

@@ -13,7 +13,6 @@ lengths are compared), ``<first stage>+oracle@<depth>``,
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -475,33 +474,3 @@ def _translate_candidates(
         for i, t in zip(idx, translator.translate([texts[i] for i in idx], lang, q.lang), strict=True):
             out[i] = t
     return out
-
-
-def results_json(result: ExperimentResult) -> dict[str, Any]:
-    return {
-        "name": result.config.name,
-        "collection": result.collection,
-        "queries": result.queries,
-        "documents": result.documents,
-        "config": result.config.model_dump(),
-        "runs": [
-            {
-                "name": r.name,
-                "kind": r.kind,
-                "retriever": r.retriever,
-                "passage_tokens": r.passage_tokens,
-                "base": r.base,
-                "means": r.means,
-                "p_values": r.p_values,
-                **r.extra,
-                "per_query": r.per_query,
-            }
-            for r in result.runs
-        ],
-    }
-
-
-def write_json(result: ExperimentResult) -> Path:
-    path = result.out / "results.json"
-    path.write_text(json.dumps(results_json(result), indent=2, ensure_ascii=False), encoding="utf-8")
-    return path

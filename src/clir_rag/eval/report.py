@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,8 +193,7 @@ def _plot_language_share(result: ExperimentResult, plt: Any) -> Path | None:
 
 
 def write_report(result: ExperimentResult) -> dict[str, Path]:
-    from clir_rag.eval.experiment import write_json
-
+    """Write ``report.md``, ``results.json`` and the plots (with matplotlib) into the run's folder."""
     result.out.mkdir(parents=True, exist_ok=True)
     md = result.out / "report.md"
     md.write_text(markdown(result), encoding="utf-8")
@@ -204,3 +204,35 @@ def write_report(result: ExperimentResult) -> dict[str, Path]:
     except ImportError:  # matplotlib comes with the [eval] extra; the table and JSON do not need it
         pass
     return files
+
+
+def results_json(result: ExperimentResult) -> dict[str, Any]:
+    """Everything a run measured, per run and per query, as JSON-ready data."""
+    return {
+        "name": result.config.name,
+        "collection": result.collection,
+        "queries": result.queries,
+        "documents": result.documents,
+        "config": result.config.model_dump(),
+        "runs": [
+            {
+                "name": r.name,
+                "kind": r.kind,
+                "retriever": r.retriever,
+                "passage_tokens": r.passage_tokens,
+                "base": r.base,
+                "means": r.means,
+                "p_values": r.p_values,
+                **r.extra,
+                "per_query": r.per_query,
+            }
+            for r in result.runs
+        ],
+    }
+
+
+def write_json(result: ExperimentResult) -> Path:
+    """Write :func:`results_json` to ``results.json`` in the run's folder."""
+    path = result.out / "results.json"
+    path.write_text(json.dumps(results_json(result), indent=2, ensure_ascii=False), encoding="utf-8")
+    return path
