@@ -5,13 +5,31 @@ Documents -> passages (:mod:`clir_rag.chunk`) -> embeddings (:mod:`clir_rag.embe
 :class:`CrossLingualIndex` ties these together in one directory.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from clir_rag.corpus import iter_corpus, read_corpus
-from clir_rag.errors import ClirRagError, CorpusError, IndexCompatibilityError, InputError, LanguageError
+from clir_rag.errors import (
+    ClirRagError,
+    CorpusError,
+    IndexCompatibilityError,
+    IndexStatsError,
+    InputError,
+    JudgeOutputError,
+    LanguageError,
+    LLMError,
+    LLMTransientError,
+    LLMUnavailableError,
+    TranslationModelError,
+    UnsupportedLanguageError,
+)
 from clir_rag.index import CrossLingualIndex, IndexStats
 from clir_rag.languages import detect_language, normalize_language
 from clir_rag.types import Document, Passage, Query, Ranking, ScoredCandidate
 
-__version__ = "0.1.0"
+try:  # one source of truth: the version in pyproject.toml, as installed
+    __version__ = version("clir-rag")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ClirRagError",
@@ -20,12 +38,19 @@ __all__ = [
     "Document",
     "IndexCompatibilityError",
     "IndexStats",
+    "IndexStatsError",
     "InputError",
+    "JudgeOutputError",
+    "LLMError",
+    "LLMTransientError",
+    "LLMUnavailableError",
     "LanguageError",
     "Passage",
     "Query",
     "Ranking",
     "ScoredCandidate",
+    "TranslationModelError",
+    "UnsupportedLanguageError",
     "detect_language",
     "iter_corpus",
     "normalize_language",

@@ -49,3 +49,7 @@ class UnsupportedLanguageError(LanguageError):
 
 class IndexStatsError(ClirRagError):
     """An index's language statistics (used by the dense debiasing) are missing, stale or unreadable."""
+
+
+class JudgeOutputError(LLMError):
+    """The judge's reply could not be read as the JSON the metric asked for."""

@@ -32,15 +32,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from clir_rag.errors import LLMError
+from clir_rag.errors import JudgeOutputError, LLMError
 from clir_rag.llm import LLM, LLMClient
 
 JUDGE_METRICS = ("faithfulness", "answer_correctness")
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-
-
-class JudgeOutputError(LLMError):
-    """The judge's reply could not be read as the JSON the metric asked for."""
 
 
 @dataclass
