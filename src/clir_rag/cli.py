@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clir_rag.display import print_ranking
-from clir_rag.errors import ClirRagError
+from clir_rag.errors import ClirRagError, InputError
 from clir_rag.types import Query, Ranking
 
 app = typer.Typer(
@@ -62,7 +62,7 @@ def index(
     try:
         docs = read_corpus(corpus, lang=lang)
         if translate_to and model is None:
-            raise ValueError("--translate-to needs --model (a CTranslate2 model directory)")
+            raise InputError("--translate-to needs --model (a CTranslate2 model directory)")
         idx = CrossLingualIndex(
             index_dir,
             encoder=encoder,
@@ -254,12 +254,12 @@ def rerank(
         qs = {q.id: q for q in read_queries(queries)}
         missing = sorted(set(first) - set(qs))
         if missing:
-            raise ValueError(f"{run}: queries {', '.join(missing[:5])} are not in {queries}")
+            raise InputError(f"{run}: queries {', '.join(missing[:5])} are not in {queries}")
         wanted = {d for ranked in first.values() for d, _ in ranked[:depth]}
         docs = {d.id: d for d in iter_corpus(corpus) if d.id in wanted}
         absent = sorted(wanted - set(docs))
         if absent:
-            raise ValueError(f"{len(absent)} documents of the run are not in {corpus} (e.g. {absent[0]!r})")
+            raise InputError(f"{len(absent)} documents of the run are not in {corpus} (e.g. {absent[0]!r})")
         client = LLMClient(load_llm(model, base_url), cache=cache)
         reranker = make_reranker(method, client, depth=depth, window=window, step=step, top_k=top_k, passes=passes)
     except (ClirRagError, ValueError) as e:

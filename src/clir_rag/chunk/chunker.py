@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 
+from clir_rag.errors import InputError
 from clir_rag.types import Document, Passage
 
 TokenCounter = Callable[[str], int]
@@ -70,9 +71,9 @@ class Chunker:
         token_counter: TokenCounter | None = None,
     ) -> None:
         if max_tokens < 8:
-            raise ValueError(f"max_tokens must be at least 8, got {max_tokens}")
+            raise InputError(f"max_tokens must be at least 8, got {max_tokens}")
         if not 0 <= overlap <= max_tokens // 2:
-            raise ValueError(f"overlap must be in [0, max_tokens/2], got {overlap} for max_tokens={max_tokens}")
+            raise InputError(f"overlap must be in [0, max_tokens/2], got {overlap} for max_tokens={max_tokens}")
         self.max_tokens = max_tokens
         self.overlap = overlap
         self.count = token_counter or approximate_token_count
@@ -138,7 +139,7 @@ class Chunker:
         """
         language = lang or doc.lang
         if language is None:
-            raise ValueError(f"document {doc.id!r} has no language; detect or set it before chunking")
+            raise InputError(f"document {doc.id!r} has no language; detect or set it before chunking")
         spans = self.spans(doc.text) or ([(0, 0)] if (doc.title or "").strip() else [])
         return [
             Passage(

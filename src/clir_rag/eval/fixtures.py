@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from clir_rag.errors import InputError
 from clir_rag.eval.clef import clef_pair, clef_paths
 
 # --- CLEF 2003 (en-de) ------------------------------------------------------------------------------------------
@@ -144,7 +145,7 @@ def write_clef_fixture(root: Path, pair: str = "en-de", *, encoding: str = "utf-
     """
     qlang, dlang = clef_pair(pair)
     if (qlang, dlang) != ("en", "de"):
-        raise ValueError(f"the CLEF fixture has English topics and German documents only (pair en-de), not {pair}")
+        raise InputError(f"the CLEF fixture has English topics and German documents only (pair en-de), not {pair}")
     root = Path(root)
     topics, qrels, collection = clef_paths(pair, root)
     for path in (topics, qrels):
@@ -294,7 +295,7 @@ def write_ciral_fixture(root: Path, lang: str = "sw") -> tuple[Path, Path]:
     and unjudged distractors. Only Swahili has fixture texts.
     """
     if lang != "sw":
-        raise ValueError(f"the CIRAL fixture has Swahili passages only (lang='sw'), not {lang!r}")
+        raise InputError(f"the CIRAL fixture has Swahili passages only (lang='sw'), not {lang!r}")
     data_dir = Path(root) / "ciral"
     (data_dir / "topics").mkdir(parents=True, exist_ok=True)
     (data_dir / "qrels").mkdir(parents=True, exist_ok=True)

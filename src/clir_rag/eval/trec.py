@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from clir_rag.errors import CorpusError
+from clir_rag.errors import CorpusError, InputError
 from clir_rag.eval.collection import read_text
 from clir_rag.languages import normalize_language
 from clir_rag.types import Query, Ranking
@@ -149,7 +149,7 @@ def read_trec_topics(
     fields = tuple(fields)
     unknown = [f for f in fields if f not in TOPIC_FIELDS]
     if not fields or unknown:
-        raise ValueError(f"topic fields must be a non-empty subset of {TOPIC_FIELDS}, got {fields!r}")
+        raise InputError(f"topic fields must be a non-empty subset of {TOPIC_FIELDS}, got {fields!r}")
     qlang = normalize_language(lang) if lang else None
     text = read_text(path, encoding=encoding, what="topic file")
     tags = list(_TAG.finditer(text))

@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Sequence
 
-from clir_rag.errors import LLMError, LLMTransientError, LLMUnavailableError
+from clir_rag.errors import InputError, LLMError, LLMTransientError, LLMUnavailableError
 from clir_rag.llm.approx import approximate_tokens
 from clir_rag.llm.base import Completion, Message
 
@@ -37,7 +37,7 @@ class OpenAICompatibleLLM:
             raise ImportError("the OpenAI-compatible backend needs the [openai] extra: pip install openai") from e
         self.model = model or os.environ.get("CLIR_RAG_LLM_MODEL") or ""
         if not self.model:
-            raise ValueError("give a model name (or set CLIR_RAG_LLM_MODEL)")
+            raise InputError("give a model name (or set CLIR_RAG_LLM_MODEL)")
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
         self._openai = openai

@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from clir_rag.errors import ClirRagError, LLMError
+from clir_rag.errors import ClirRagError, InputError, LLMError
 from clir_rag.languages import detect_language, get_language, normalize_language
 from clir_rag.llm import LLM, LLMClient, Message, Usage
 from clir_rag.rag.check import citations, response_language, strip_citations
@@ -114,7 +114,7 @@ class AnswerGenerator:
         translator: Translator | None = None,
     ) -> None:
         if top_k < 1 or context_tokens < 64 or max_tokens < 1:
-            raise ValueError("top_k and max_tokens must be >= 1 and context_tokens >= 64")
+            raise InputError("top_k and max_tokens must be >= 1 and context_tokens >= 64")
         self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
         self.answer_lang = normalize_language(answer_lang) if answer_lang else None
         self.top_k = top_k
@@ -127,7 +127,7 @@ class AnswerGenerator:
         """The language to answer in; raises ValueError when it cannot be told."""
         lang = self.answer_lang or query.lang or detect_language(query.text)
         if lang is None:
-            raise ValueError(f"cannot tell the language of query {query.id!r}: give Query(lang=...) or answer_lang")
+            raise InputError(f"cannot tell the language of query {query.id!r}: give Query(lang=...) or answer_lang")
         return normalize_language(lang)
 
     def build(self, query: Query, candidates: Sequence[ScoredCandidate]) -> tuple[list[ScoredCandidate], int, bool]:

@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from clir_rag.errors import JudgeOutputError, LLMError
+from clir_rag.errors import InputError, JudgeOutputError, LLMError
 from clir_rag.llm import LLM, LLMClient
 
 JUDGE_METRICS = ("faithfulness", "answer_correctness")
@@ -144,7 +144,7 @@ class RagasJudge:
     ) -> None:
         unknown = [m for m in metrics if m not in JUDGE_METRICS]
         if unknown or not metrics:
-            raise ValueError(f"judge metrics must be among {JUDGE_METRICS}, got {list(metrics)}")
+            raise InputError(f"judge metrics must be among {JUDGE_METRICS}, got {list(metrics)}")
         os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")  # before ragas is imported: no usage pings
         try:
             from ragas.metrics.collections import AnswerCorrectness, Faithfulness

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from clir_rag.errors import InputError
+
 Compare = Callable[[int, int], float]
 RankWindow = Callable[[list[int]], list[int]]
 
@@ -22,7 +24,7 @@ def sliding_windows(n: int, window: int, step: int) -> Iterator[tuple[int, int]]
     list is reranked even when ``n - window`` is not a multiple of ``step``.
     """
     if window < 2 or step < 1:
-        raise ValueError(f"window must be >= 2 and step >= 1, got window={window}, step={step}")
+        raise InputError(f"window must be >= 2 and step >= 1, got window={window}, step={step}")
     if n <= 0:
         return
     end = n

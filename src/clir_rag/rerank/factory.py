@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from clir_rag.errors import InputError
 from clir_rag.llm import LLM, LLMClient
 from clir_rag.rerank.listwise import ListwiseReranker
 from clir_rag.rerank.pairwise import PairwiseReranker
@@ -24,4 +25,4 @@ def make_reranker(
         return ListwiseReranker(llm, window=window, step=step, depth=depth)
     if method in METHODS:
         return PairwiseReranker(llm, method=method.split("-", 1)[1], depth=depth, top_k=top_k, passes=passes)  # type: ignore[arg-type]
-    raise ValueError(f"unknown rerank method {method!r}: use one of {', '.join(METHODS)}")
+    raise InputError(f"unknown rerank method {method!r}: use one of {', '.join(METHODS)}")

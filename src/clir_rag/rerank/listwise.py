@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 from clir_rag.chunk.chunker import truncate_to_tokens
-from clir_rag.errors import LLMError
+from clir_rag.errors import InputError, LLMError
 from clir_rag.llm.base import LLM, Message
 from clir_rag.llm.client import LLMClient
 from clir_rag.llm.usage import Usage
@@ -42,7 +42,7 @@ class ListwiseReranker:
         self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
         list(sliding_windows(window, window, step))  # validates window and step
         if depth < 1:
-            raise ValueError(f"depth must be >= 1, got {depth}")
+            raise InputError(f"depth must be >= 1, got {depth}")
         self.window, self.step, self.depth = window, step, depth
         self.max_passage_tokens = max_passage_tokens
         self.system_prompt, self.user_prompt, self.passage_template = system_prompt, user_prompt, passage_template
@@ -60,7 +60,7 @@ class ListwiseReranker:
         room = self.client.llm.context_window - self._max_new_tokens(n) - fixed
         per_passage = min(self.max_passage_tokens, room // max(n, 1))
         if per_passage < 16:
-            raise ValueError(
+            raise InputError(
                 f"a window of {n} passages does not fit a {self.client.llm.context_window}-token context; "
                 "use a smaller window or a model with a longer context"
             )

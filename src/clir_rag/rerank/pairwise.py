@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from clir_rag.chunk.chunker import truncate_to_tokens
-from clir_rag.errors import LLMError
+from clir_rag.errors import InputError, LLMError
 from clir_rag.llm.base import LLM, Message
 from clir_rag.llm.client import LLMClient
 from clir_rag.llm.usage import Usage
@@ -63,11 +63,11 @@ class PairwiseReranker:
     ) -> None:
         self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
         if method not in ("allpairs", "bubble", "heap"):
-            raise ValueError(f"unknown method {method!r}: use 'allpairs', 'bubble' or 'heap'")
+            raise InputError(f"unknown method {method!r}: use 'allpairs', 'bubble' or 'heap'")
         if mode == "auto":
             mode = "logprob" if self.client.supports_label_scores else "generate"
         if mode == "logprob" and not self.client.supports_label_scores:
-            raise ValueError(f"backend {self.client.llm.backend!r} cannot score labels; use mode='generate'")
+            raise InputError(f"backend {self.client.llm.backend!r} cannot score labels; use mode='generate'")
         self.method, self.mode = method, mode
         self.depth, self.passes, self.top_k = depth, passes, top_k
         self.max_passage_tokens = max_passage_tokens
@@ -80,7 +80,7 @@ class PairwiseReranker:
         fixed = count(self.prompt.format(query=query, passage_a="", passage_b="")) + 32  # + reply and template
         per_passage = min(self.max_passage_tokens, (self.client.llm.context_window - fixed) // 2)
         if per_passage < 16:
-            raise ValueError(
+            raise InputError(
                 f"a comparison prompt does not fit a {self.client.llm.context_window}-token context; "
                 "use a model with a longer context"
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from clir_rag.errors import InputError
 from clir_rag.retrieve.base import Retriever, as_query
 from clir_rag.retrieve.fusion import HybridRetriever
 from clir_rag.types import Query, Ranking, ScoredCandidate
@@ -20,7 +21,7 @@ def aggregate_passages(ranking: Ranking, method: Aggregation = "maxp") -> Rankin
     passage was not retrieved are dropped.
     """
     if method not in ("maxp", "firstp"):
-        raise ValueError(f"unknown aggregation {method!r}: use 'maxp' or 'firstp'")
+        raise InputError(f"unknown aggregation {method!r}: use 'maxp' or 'firstp'")
     best: dict[str, ScoredCandidate] = {}
     for cand in ranking.candidates:  # already best first, so the first seen is the max
         if method == "firstp" and cand.metadata.get("passage_index", 0) != 0:
@@ -48,7 +49,7 @@ class DocumentRetriever:
 
     def __init__(self, retriever: Retriever, method: Aggregation = "maxp", depth_factor: int = 5) -> None:
         if method not in ("maxp", "firstp"):
-            raise ValueError(f"unknown aggregation {method!r}: use 'maxp' or 'firstp'")
+            raise InputError(f"unknown aggregation {method!r}: use 'maxp' or 'firstp'")
         self.retriever = retriever
         self.method = method
         self.depth_factor = max(1, depth_factor)

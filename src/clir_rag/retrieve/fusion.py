@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from clir_rag.errors import InputError
 from clir_rag.retrieve.base import Retriever, as_query
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
@@ -56,11 +57,11 @@ class HybridRetriever:
         depth: int = 100,
     ) -> None:
         if not retrievers:
-            raise ValueError("HybridRetriever needs at least one retriever")
+            raise InputError("HybridRetriever needs at least one retriever")
         if weights is not None and len(weights) != len(retrievers):
-            raise ValueError(f"{len(weights)} weights for {len(retrievers)} retrievers")
+            raise InputError(f"{len(weights)} weights for {len(retrievers)} retrievers")
         if method not in ("rrf", "weighted"):
-            raise ValueError(f"unknown fusion method {method!r}: use 'rrf' or 'weighted'")
+            raise InputError(f"unknown fusion method {method!r}: use 'rrf' or 'weighted'")
         self.retrievers = list(retrievers)
         self.method = method
         self.weights = list(weights) if weights is not None else None

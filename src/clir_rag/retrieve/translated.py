@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from clir_rag.errors import UnsupportedLanguageError
+from clir_rag.errors import InputError, UnsupportedLanguageError
 from clir_rag.languages import detect_language
 from clir_rag.retrieve.aggregate import DocumentRetriever
 from clir_rag.retrieve.base import as_langs, as_query
@@ -45,7 +45,7 @@ class QueryTranslationBM25Retriever:
         q = as_query(query)
         qlang = q.lang or self.query_lang or detect_language(q.text)
         if qlang is None:
-            raise ValueError(f"cannot tell the language of query {q.text!r}: give Query(lang=...) or query_lang")
+            raise InputError(f"cannot tell the language of query {q.text!r}: give Query(lang=...) or query_lang")
         per_lang: dict[str, str] = {}
         for lang in as_langs(langs) or self.bm25.bm25.languages:
             if lang == qlang:

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from clir_rag.errors import IndexCompatibilityError
+from clir_rag.errors import IndexCompatibilityError, InputError
 from clir_rag.store.matrix import DEFAULT_EXACT_LIMIT, VectorMatrix
 from clir_rag.types import Passage, ScoredCandidate
 
@@ -35,11 +35,11 @@ def _client(path: str | Path | None, url: str | None):
     if url:
         parsed = urlparse(url if "://" in url else f"http://{url}")
         if not parsed.hostname:
-            raise ValueError(f"cannot read a host from Chroma URL {url!r}")
+            raise InputError(f"cannot read a host from Chroma URL {url!r}")
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
         return chromadb.HttpClient(host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings)
     if path is None:
-        raise ValueError("give a directory (embedded Chroma) or a URL (Chroma server)")
+        raise InputError("give a directory (embedded Chroma) or a URL (Chroma server)")
     Path(path).mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=settings)
 
@@ -181,7 +181,7 @@ class ChromaStore:
         """Store passages with their vectors, their document's content hash and passage count (for skipping
         unchanged documents without chunking them)."""
         if len(passages) != len(embeddings):
-            raise ValueError(f"{len(passages)} passages but {len(embeddings)} embeddings")
+            raise InputError(f"{len(passages)} passages but {len(embeddings)} embeddings")
         if embeddings.ndim != 2 or embeddings.shape[1] != self.dim:
             raise IndexCompatibilityError(
                 f"embeddings have shape {embeddings.shape}, the collection expects {self.dim} dims"

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clir_rag.errors import IndexStatsError
+from clir_rag.errors import IndexStatsError, InputError
 
 STATS_FILE = "stats.npz"
 QUERY_STATS_FILE = "query-stats.npz"
@@ -262,7 +262,7 @@ def _read(file: Path, directory: Path) -> dict[str, np.ndarray]:
 def _groups(vectors: np.ndarray, langs: Sequence[str], dim: int) -> Iterable[tuple[str, np.ndarray]]:
     x = np.asarray(vectors, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != dim or len(x) != len(langs):
-        raise ValueError(f"expected {len(langs)} vectors of {dim} dimensions, got an array of shape {x.shape}")
+        raise InputError(f"expected {len(langs)} vectors of {dim} dimensions, got an array of shape {x.shape}")
     if not len(x):
         return
     langs_arr = np.asarray(langs)

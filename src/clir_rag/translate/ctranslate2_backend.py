@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from clir_rag.cache import SqliteCache
-from clir_rag.errors import TranslationModelError, UnsupportedLanguageError
+from clir_rag.errors import InputError, TranslationModelError, UnsupportedLanguageError
 from clir_rag.languages import get_language, to_flores
 from clir_rag.translate.base import Translator
 
@@ -128,7 +128,7 @@ class CTranslate2Translator(Translator):
     def _marian_pair(self, pair: tuple[str, str] | None) -> tuple[str, str] | None:
         if self.family != "marian":
             if pair is not None:
-                raise ValueError(f"pair= is for Marian models; {self.model_dir} is a {self.family} model")
+                raise InputError(f"pair= is for Marian models; {self.model_dir} is a {self.family} model")
             return None
         if pair is None:
             named = _OPUS_MT_NAME.search(self.model_dir.resolve().name)

@@ -10,6 +10,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.prompts.mixin import PromptDictType, PromptMixin, PromptMixinType
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
+from clir_rag.errors import InputError
 from clir_rag.llm import LLMClient
 from clir_rag.llm.base import LLM as ClirLLM
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker, RerankReport
@@ -55,7 +56,7 @@ class _ClirRerank(PromptMixin, BaseNodePostprocessor):
 
     def _to_ranking(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None) -> Ranking:
         if query_bundle is None:
-            raise ValueError(f"{self.class_name()} needs the query: pass query_bundle or query_str")
+            raise InputError(f"{self.class_name()} needs the query: pass query_bundle or query_str")
         n = len(nodes)
         cands = [
             ScoredCandidate(

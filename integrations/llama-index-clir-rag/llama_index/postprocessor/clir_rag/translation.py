@@ -9,6 +9,7 @@ from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
+from clir_rag.errors import InputError
 from clir_rag.languages import detect_language, normalize_language
 from clir_rag.translate.base import Translator
 
@@ -31,7 +32,7 @@ class TranslationPostprocessor(BaseNodePostprocessor):
     def __init__(self, translator: Translator | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if translator is None and not self.restore_originals:
-            raise ValueError("TranslationPostprocessor needs a translator (or restore_originals=True)")
+            raise InputError("TranslationPostprocessor needs a translator (or restore_originals=True)")
         self._translator = translator
 
     @classmethod
@@ -48,7 +49,7 @@ class TranslationPostprocessor(BaseNodePostprocessor):
             return normalize_language(self.target_lang)
         lang = detect_language(query_bundle.query_str) if query_bundle else None
         if lang is None:
-            raise ValueError("cannot tell the query's language: set target_lang or pass the query")
+            raise InputError("cannot tell the query's language: set target_lang or pass the query")
         return lang
 
     def _restore(self, nodes: list[NodeWithScore]) -> list[NodeWithScore]:

@@ -18,6 +18,7 @@ from llama_index.core.schema import (
     TextNode,
 )
 
+from clir_rag.errors import InputError
 from clir_rag.index import CrossLingualIndex
 from clir_rag.languages import detect_language
 from clir_rag.retrieve import Retriever
@@ -80,7 +81,7 @@ class CrossLingualRetriever(BaseRetriever):
         verbose: bool = False,
     ) -> None:
         if similarity_top_k < 1:
-            raise ValueError(f"similarity_top_k must be at least 1, got {similarity_top_k}")
+            raise InputError(f"similarity_top_k must be at least 1, got {similarity_top_k}")
         self._core = retriever
         self.similarity_top_k = similarity_top_k
         self.langs = list(langs) if langs else None
