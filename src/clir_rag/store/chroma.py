@@ -68,6 +68,7 @@ class ChromaStore:
         self.exact_limit = exact_limit
         self._freshness = freshness
         self._matrix: VectorMatrix | None = None
+        self._too_large: object = None
         self._writes = 0
         self.collection = self.client.get_or_create_collection(
             collection,
@@ -99,7 +100,10 @@ class ChromaStore:
         if self._matrix is not None and self._matrix.version == version:
             return self._matrix
         self._matrix = None
+        if self._too_large == (version, self.exact_limit):  # checked already: no count per query
+            return None
         if self.count() > self.exact_limit:
+            self._too_large = (version, self.exact_limit)
             return None
         ids: list[str] = []
         doc_ids: list[str] = []
