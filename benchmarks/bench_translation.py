@@ -8,7 +8,7 @@ facebook/nllb-200-distilled-600M (d_model 1024, 12+12 layers, 16 heads, FFN 4096
 256,206-piece vocabulary), so the ratio reflects the model users will run;
 the small shapes mostly measure per-step overhead.
 
-Builds a tiny NLLB-shaped model (random weights; see clir_rag.translate.tiny),
+Builds a tiny NLLB-shaped model (random weights; see tests/builders/tiny_nmt.py),
 then translates the same German sentences into English three ways:
 (a) transformers ``generate`` (float32, greedy, batches of 32 sorted by
 length so padding is minimal, forced target language token); (b) clir-rag's
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,7 +64,10 @@ def main() -> None:
     from transformers import M2M100ForConditionalGeneration
 
     from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
-    from clir_rag.translate.tiny import build_tiny_nllb
+
+    # the builder is test code, kept out of the wheel: import it from the repository's tests/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.builders.tiny_nmt import build_tiny_nllb
 
     torch.set_num_threads(args.threads)
     texts = sentences(args.sentences)

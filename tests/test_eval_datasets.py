@@ -28,7 +28,7 @@ from clir_rag.eval import (
     read_trec_topics,
 )
 from clir_rag.eval.clef import clef_paths
-from clir_rag.eval.fixtures import (
+from tests.builders.collections import (
     CIRAL_FIXTURE_RELEVANT,
     CLEF_FIXTURE_RELEVANT,
     write_ciral_fixture,

@@ -161,7 +161,7 @@ def test_xquad_experiment_writes_runs_table_plots_and_the_oracle(shared_data: Pa
 
 
 def test_eval_cli_runs_ciral_on_a_fixture_and_names_a_missing_corpus(encoder, tmp_path: Path):
-    from clir_rag.eval.fixtures import write_ciral_fixture
+    from tests.builders.collections import write_ciral_fixture
 
     data_dir, corpus = write_ciral_fixture(tmp_path / "ciral", lang="sw")
     config = tmp_path / "ciral-sw.yaml"
@@ -215,8 +215,8 @@ def test_packaged_configs_parse():
 @pytest.mark.slow
 def test_reranking_experiment_with_the_local_llm_og_and_dt(local_llm, encoder, tmp_path: Path):
     """Listwise reranking with the embedded GGUF, OG and DT (tiny CTranslate2 model), then a free rerun."""
-    from clir_rag.eval.fixtures import write_ciral_fixture
-    from clir_rag.translate.tiny import build_tiny_nllb
+    from tests.builders.collections import write_ciral_fixture
+    from tests.builders.tiny_nmt import build_tiny_nllb
 
     data_dir, corpus = write_ciral_fixture(tmp_path / "ciral", lang="sw")
     _, ct2 = build_tiny_nllb(tmp_path / "nmt")

@@ -95,7 +95,7 @@ def test_mrc_needs_a_parallel_collection_and_calibration_split_names_are_checked
 
 def test_ciral_calibration_split_reads_other_topics(tmp_path: Path) -> None:
     from clir_rag.eval.ciral import load_ciral
-    from clir_rag.eval.fixtures import write_ciral_fixture
+    from tests.builders.collections import write_ciral_fixture
 
     data_dir, corpus = write_ciral_fixture(tmp_path / "ciral", lang="sw")
     (data_dir / "topics" / "topics.ciral-v1.0-sw-test-b.tsv").write_text(

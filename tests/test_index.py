@@ -59,7 +59,7 @@ def test_interrupted_run_resumes_without_re_embedding(tmp_path: Path, demo_docs,
     assert counting.embedded == 12 and stats.skipped == 8
     final = CrossLingualIndex(tmp_path / "i", encoder=encoder)
     assert len(final) == 20 and len(final.bm25) == 20
-    assert final.manifest["bm25_stale"] is False
+    assert final.manifest.bm25_stale is False
 
 
 def test_stale_bm25_is_rebuilt_on_open(tmp_path: Path, demo_docs, encoder) -> None:

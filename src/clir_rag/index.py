@@ -21,19 +21,28 @@ leaves them to be rebuilt, never silently wrong.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from clir_rag.chunk import Chunker
+from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
 from clir_rag.errors import IndexCompatibilityError, IndexStatsError, InputError
 from clir_rag.languages import detect_language, normalize_language
+from clir_rag.manifest import (
+    DEFAULT_TITLE_FORMAT,
+    MANIFEST,
+    TITLE_FORMATS,
+    BM25Params,
+    IndexManifest,
+    TitleFormat,
+    read_manifest,
+    write_manifest,
+)
 from clir_rag.progress import ProgressCallback, progress_reporter
 from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, HybridRetriever, Retriever
 from clir_rag.retrieve.debias import DEFAULT_SHRINK, DebiasedDenseRetriever, check_debias, resolve_auto
@@ -43,8 +52,6 @@ from clir_rag.store.matrix import DEFAULT_EXACT_LIMIT
 from clir_rag.store.stats import STATS_FILE, LanguageStats
 from clir_rag.types import Document, Passage, Query, Ranking
 
-MANIFEST = "clir-rag.json"
-FORMAT_VERSION = 1
 Mode = Literal["dense", "bm25", "hybrid"]
 DebiasOption = Literal["auto", "none", "center", "zscore"]
 # Served queries are folded into the running query means in memory and written every this many.
@@ -99,40 +106,37 @@ class CrossLingualIndex:
         manifest = self._read_manifest()
         if manifest is None:
             self.encoder = load_encoder(encoder or DEFAULT_ENCODER) if not _is_encoder(encoder) else encoder
-            manifest = {
-                "format": FORMAT_VERSION,
-                "encoder": self.encoder.spec,
-                "model": getattr(self.encoder, "model_name", self.encoder.spec),
-                "dim": self.encoder.dim,
-                "max_tokens": max_tokens or 256,
-                "overlap": overlap if overlap is not None else 32,
-                "title_format": _check_title_format(title_format or DEFAULT_TITLE_FORMAT),
-                "chroma_url": chroma_url,
-                "collection": collection,
-                "bm25": {"k1": k1, "b": b},
-                "bm25_stale": True,
-                "stats_stale": False,
-            }
+            manifest = IndexManifest(
+                encoder=self.encoder.spec,
+                model=getattr(self.encoder, "model_name", self.encoder.spec),
+                dim=self.encoder.dim,
+                max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
+                overlap=overlap if overlap is not None else DEFAULT_OVERLAP,
+                title_format=_check_title_format(title_format or DEFAULT_TITLE_FORMAT),  # type: ignore[arg-type]
+                chroma_url=chroma_url,
+                collection=collection,
+                bm25=BM25Params(k1=k1, b=b),
+            )
         else:
             self._check_compatible(manifest, encoder, max_tokens, overlap, title_format)
-            self.encoder = encoder if _is_encoder(encoder) else load_encoder(manifest["encoder"])
-            if self.encoder.dim != manifest["dim"]:
+            self.encoder = encoder if _is_encoder(encoder) else load_encoder(manifest.encoder)
+            if self.encoder.dim != manifest.dim:
                 raise IndexCompatibilityError(
-                    f"{self.path}: index has {manifest['dim']}-dimensional vectors but encoder "
+                    f"{self.path}: index has {manifest.dim}-dimensional vectors but encoder "
                     f"{self.encoder.spec!r} gives {self.encoder.dim}"
                 )
-        self.manifest: dict[str, Any] = manifest
+        self.manifest: IndexManifest = manifest
         if not (self.path / MANIFEST).exists():
             self._write_manifest()  # claim the directory at once, so files written into it stay ours
-        self.chunker = Chunker(manifest["max_tokens"], manifest["overlap"], self.encoder.count_tokens)
-        self.title_format: str = manifest["title_format"]
-        url = chroma_url or manifest.get("chroma_url")
+        self.chunker = Chunker(manifest.max_tokens, manifest.overlap, self.encoder.count_tokens)
+        self.title_format: str = manifest.title_format
+        url = chroma_url or manifest.chroma_url
         self.store = ChromaStore(
             None if url else self.path / "chroma",
             url=url,
-            collection=manifest["collection"],
-            encoder_spec=manifest["encoder"],
-            dim=manifest["dim"],
+            collection=manifest.collection,
+            encoder_spec=manifest.encoder,
+            dim=manifest.dim,
             exact_limit=exact_limit,
             # a server's collection can also be written by indexes in other folders: ask it for its count too
             freshness=(lambda: (self._manifest_stamp(), self.store.count())) if url else self._manifest_stamp,
@@ -144,7 +148,7 @@ class CrossLingualIndex:
 
     # -- manifest -----------------------------------------------------------------
 
-    def _read_manifest(self) -> dict[str, Any] | None:
+    def _read_manifest(self) -> IndexManifest | None:
         file = self.path / MANIFEST
         if not file.exists():
             if self.path.exists() and any(self.path.iterdir()):
@@ -153,36 +157,26 @@ class CrossLingualIndex:
                     "(give an empty or new directory)"
                 )
             return None
-        try:
-            manifest = json.loads(file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise IndexCompatibilityError(f"{file}: unreadable manifest ({e})") from None
-        if manifest.get("format") != FORMAT_VERSION:
-            raise IndexCompatibilityError(
-                f"{file}: index format {manifest.get('format')!r}, this clir-rag reads format {FORMAT_VERSION}"
-            )
-        return manifest
+        return read_manifest(file)
 
     def _check_compatible(
         self,
-        manifest: dict[str, Any],
+        manifest: IndexManifest,
         encoder: Encoder | str | None,
         max_tokens: int | None,
         overlap: int | None,
         title_format: str | None,
     ) -> None:
         spec = encoder.spec if _is_encoder(encoder) else encoder
-        if spec is not None and spec != manifest["encoder"]:
+        if spec is not None and spec != manifest.encoder:
             raise IndexCompatibilityError(
-                f"{self.path} was built with encoder {manifest['encoder']!r} ({manifest['dim']} dims), "
+                f"{self.path} was built with encoder {manifest.encoder!r} ({manifest.dim} dims), "
                 f"not {spec!r}: search it with its own encoder or index into a new directory"
             )
-        # indexes from before titles had a choice joined them with a newline
-        manifest.setdefault("title_format", "newline")
         for name, value in (("max_tokens", max_tokens), ("overlap", overlap), ("title_format", title_format)):
-            if value is not None and value != manifest[name]:
+            if value is not None and value != getattr(manifest, name):
                 raise IndexCompatibilityError(
-                    f"{self.path} was built with {name}={manifest[name]}, not {value}: "
+                    f"{self.path} was built with {name}={getattr(manifest, name)}, not {value}: "
                     "index into a new directory to change chunking"
                 )
 
@@ -195,11 +189,7 @@ class CrossLingualIndex:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def _write_manifest(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        file = self.path / MANIFEST
-        tmp = file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(file)
+        write_manifest(self.manifest, self.path / MANIFEST)
 
     # -- indexing -----------------------------------------------------------------
 
@@ -266,9 +256,9 @@ class CrossLingualIndex:
         # Mark BM25 and the statistics stale before touching Chroma, so a crash leaves them to be rebuilt.
         changed_docs = sorted({p.doc_id for p in todo})
         if todo or not (self.path / "bm25").exists():
-            self.manifest["bm25_stale"] = True
+            self.manifest.bm25_stale = True
         if todo:
-            self.manifest["stats_stale"] = True
+            self.manifest.stats_stale = True
         self._write_manifest()
 
         # A changed document may have fewer passages now: drop its stale tail.
@@ -296,9 +286,9 @@ class CrossLingualIndex:
                 report(stats.embedded)
         finally:
             report(None)
-        if self.manifest.get("stats_stale") or not (self.path / STATS_FILE).exists():
+        if self.manifest.stats_stale or not (self.path / STATS_FILE).exists():
             self._save_stats(lang_stats, touched={p.lang for p in todo})
-        if self.manifest.get("bm25_stale"):
+        if self.manifest.bm25_stale:
             self.rebuild_bm25()
         stats.seconds = time.perf_counter() - start
         return stats
@@ -313,8 +303,8 @@ class CrossLingualIndex:
         if not passage_ids:
             return 0
         lang_stats = self._stats_for_update()
-        self.manifest["bm25_stale"] = True
-        self.manifest["stats_stale"] = True
+        self.manifest.bm25_stale = True
+        self.manifest.stats_stale = True
         self._write_manifest()
         _, old, old_langs = self.store.get_vectors(passage_ids)
         lang_stats.remove(old, old_langs)
@@ -327,13 +317,13 @@ class CrossLingualIndex:
 
     def _stats_for_update(self) -> LanguageStats:
         """The statistics an indexing run updates: loaded, or rebuilt where an earlier run left them stale."""
-        if self._stats is not None and not self.manifest.get("stats_stale"):
+        if self._stats is not None and not self.manifest.stats_stale:
             return self._stats
         file = self.path / STATS_FILE
-        if self.manifest.get("stats_stale") or (not file.exists() and self.store.count() > 0):
+        if self.manifest.stats_stale or (not file.exists() and self.store.count() > 0):
             return self.rebuild_stats(progress=False)
         if not file.exists():
-            self._stats = LanguageStats(dim=self.manifest["dim"], encoder=self.manifest["encoder"])
+            self._stats = LanguageStats(dim=self.manifest.dim, encoder=self.manifest.encoder)
         else:
             self._stats = LanguageStats.load(self.path)
         return self._stats
@@ -344,7 +334,7 @@ class CrossLingualIndex:
                 lang_stats.tighten(lang, np.concatenate([v for v, _ in self.store.iter_vectors(lang=lang)]))
         lang_stats.save(self.path)
         self._stats = lang_stats
-        self.manifest["stats_stale"] = False
+        self.manifest.stats_stale = False
         self._write_manifest()
 
     def rebuild_stats(self, *, progress: bool | ProgressCallback = False) -> LanguageStats:
@@ -369,14 +359,14 @@ class CrossLingualIndex:
                 yield vectors, langs
 
         try:
-            fresh = LanguageStats.from_vectors(batches(), dim=self.manifest["dim"], encoder=self.manifest["encoder"])
+            fresh = LanguageStats.from_vectors(batches(), dim=self.manifest.dim, encoder=self.manifest.encoder)
         finally:
             report(None)
         if old is not None:
             fresh.calibration, fresh.served = old.calibration, old.served
         fresh.save(self.path)
         self._stats = fresh
-        self.manifest["stats_stale"] = False
+        self.manifest.stats_stale = False
         self._write_manifest()
         return fresh
 
@@ -391,11 +381,11 @@ class CrossLingualIndex:
         if self._stats is not None and stamp is not None and self._stats_checked == stamp:
             return self._stats  # nothing was indexed since the last check (it asks the store for a count)
         fix = f"rebuild them: clir-rag stats --rebuild --index {self.path}"
-        if self.manifest.get("stats_stale"):
+        if self.manifest.stats_stale:
             raise IndexStatsError(f"{self.path}: the language statistics are stale (an indexing run stopped); {fix}")
         if self._stats is None:
             self._stats = LanguageStats.load(self.path)
-        if self._stats.encoder != self.manifest["encoder"] or self._stats.dim != self.manifest["dim"]:
+        if self._stats.encoder != self.manifest.encoder or self._stats.dim != self.manifest.dim:
             raise IndexStatsError(f"{self.path}: the language statistics belong to another encoder; {fix}")
         count = self.store.count()
         if self._stats.total != count:
@@ -476,12 +466,12 @@ class CrossLingualIndex:
                 (pid, index_text(text, meta.get("title"), self.title_format), meta["lang"])
                 for pid, text, meta in self.store.iter_passages()
             ),
-            k1=self.manifest["bm25"]["k1"],
-            b=self.manifest["bm25"]["b"],
+            k1=self.manifest.bm25.k1,
+            b=self.manifest.bm25.b,
         )
         bm25.save(self.path / "bm25")
-        self.manifest["bm25_stale"] = False
-        self.manifest["passages"] = len(bm25)
+        self.manifest.bm25_stale = False
+        self.manifest.passages = len(bm25)
         self._write_manifest()
         self._bm25 = bm25
         return bm25
@@ -489,7 +479,7 @@ class CrossLingualIndex:
     @property
     def bm25(self) -> BM25Index:
         if self._bm25 is None:
-            if self.manifest.get("bm25_stale", True) or not (self.path / "bm25" / "ids.json").exists():
+            if self.manifest.bm25_stale or not (self.path / "bm25" / "ids.json").exists():
                 # An earlier run was interrupted after changing Chroma: finish its work.
                 self._bm25 = self.rebuild_bm25()
             else:
@@ -577,12 +567,6 @@ def _check_title_format(value: str) -> str:
 
 def _is_encoder(obj: object) -> bool:
     return obj is not None and not isinstance(obj, str)
-
-
-TitleFormat = Literal["none", "newline", "dot", "title-prefix"]
-TITLE_FORMATS: tuple[str, ...] = ("none", "newline", "dot", "title-prefix")
-# Chosen by measurement (evals/README.md, "How titles join the text"); indexes record theirs.
-DEFAULT_TITLE_FORMAT: TitleFormat = "newline"
 
 
 def index_text(text: str, title: str | None, title_format: str = DEFAULT_TITLE_FORMAT) -> str:

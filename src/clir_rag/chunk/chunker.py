@@ -57,6 +57,11 @@ def approximate_token_count(text: str) -> int:
     return len(_NO_SPACE_CHAR.findall(text)) + sum(-(-len(w) // 4) for w in _WORD.findall(text))
 
 
+# The chunking defaults, stated once: the Chunker, a new index and the YAML configs take them from here.
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_OVERLAP = 32
+
+
 class Chunker:
     """Split documents into passages of at most ``max_tokens`` tokens, ``overlap`` tokens shared.
 
@@ -66,8 +71,8 @@ class Chunker:
 
     def __init__(
         self,
-        max_tokens: int = 256,
-        overlap: int = 32,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        overlap: int = DEFAULT_OVERLAP,
         token_counter: TokenCounter | None = None,
     ) -> None:
         if max_tokens < 8:

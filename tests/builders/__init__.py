@@ -1,0 +1,5 @@
+"""Builders for test data: tiny CLEF/CIRAL collections and tiny NMT models.
+
+They live under ``tests/`` so that they never ship in the wheel. Benchmarks
+import them from here too (the repository root must be on ``sys.path``).
+"""
