@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clir_rag.errors import LLMUnavailableError
-from clir_rag.llm.base import Completion, Message
+from clir_rag.llm.base import BaseLLM, Completion, Message
 
 
-class LlamaCppLLM:
+class LlamaCppLLM(BaseLLM):
     """A GGUF chat model in this process; ``model_path=None`` loads the embedded default.
 
     llama.cpp contexts are not thread-safe, so calls are serialised by a lock;
@@ -20,6 +20,7 @@ class LlamaCppLLM:
     """
 
     backend = "llama.cpp"
+    native_stop = True
 
     def __init__(
         self,
@@ -53,30 +54,21 @@ class LlamaCppLLM:
         self.context_window = n_ctx
         self._formatter = None
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 256,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str], temperature: float
     ) -> Completion:
         with self._lock:
             out = self._llm.create_chat_completion(
-                messages=[dict(m) for m in messages],  # type: ignore[misc]
+                messages=messages,  # type: ignore[arg-type]
                 max_tokens=max_tokens,
-                stop=list(stop) if stop else None,
+                stop=stop or None,
                 temperature=temperature,
                 top_k=1 if temperature == 0 else 40,
             )
-        usage = out.get("usage") or {}
-        return Completion(
-            text=out["choices"][0]["message"].get("content") or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-        )
+        return Completion.from_usage(out["choices"][0]["message"].get("content") or "", out.get("usage"))  # type: ignore[union-attr,call-overload]
 
     def count_tokens(self, text: str) -> int:
+        """Exact: the model's own tokenizer."""
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _prompt_tokens(self, messages: Sequence[Message]) -> list[int]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from clir_rag.errors import LLMError
-from clir_rag.llm.approx import approximate_tokens
-from clir_rag.llm.base import Completion, Message, apply_stop
+from clir_rag.llm.base import BaseLLM, Completion
 
 
-class LlamaIndexLLM:
+class LlamaIndexLLM(BaseLLM):
     """Wraps ``llama_index.core.llms.LLM``. Stop sequences are applied to the answer here,
     since LlamaIndex LLMs do not share one way to pass them."""
 
@@ -26,13 +24,8 @@ class LlamaIndexLLM:
         self.model = f"{type(llm).__name__}:{meta.model_name}"
         self.context_window = int(meta.context_window)
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 256,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str], temperature: float
     ) -> Completion:
         from llama_index.core.llms import ChatMessage
 
@@ -40,15 +33,5 @@ class LlamaIndexLLM:
             resp = self._llm.chat([ChatMessage(role=m["role"], content=m["content"]) for m in messages])
         except Exception as e:  # LlamaIndex LLMs raise their providers' own errors
             raise LLMError(f"{self.model}: {type(e).__name__}: {e}") from e
-        text = resp.message.content or ""
-        text = apply_stop(text, stop)
         raw = resp.raw if isinstance(resp.raw, dict) else {}
-        usage = raw.get("usage") or {}
-        return Completion(
-            text=text,
-            prompt_tokens=int(usage.get("prompt_tokens", 0) or 0),
-            completion_tokens=int(usage.get("completion_tokens", 0) or 0),
-        )
-
-    def count_tokens(self, text: str) -> int:
-        return approximate_tokens(text)
+        return Completion.from_usage(resp.message.content or "", raw.get("usage"))

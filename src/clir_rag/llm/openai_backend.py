@@ -14,12 +14,14 @@ import os
 from collections.abc import Sequence
 
 from clir_rag.errors import InputError, LLMError, LLMTransientError, LLMUnavailableError
-from clir_rag.llm.approx import approximate_tokens
-from clir_rag.llm.base import Completion, Message
+from clir_rag.llm.base import BaseLLM, Completion, Message, plain_messages
 
 
-class OpenAICompatibleLLM:
+class OpenAICompatibleLLM(BaseLLM):
+    """A chat model behind an OpenAI-compatible server; tokens are estimated (the API has no tokenizer)."""
+
     backend = "openai"
+    native_stop = True
 
     def __init__(
         self,
@@ -64,20 +66,15 @@ class OpenAICompatibleLLM:
             return LLMError(f"{self._where}: HTTP {e.status_code}: {e.message}")
         return e
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 256,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str], temperature: float
     ) -> Completion:
         try:
             resp = self._client.chat.completions.create(
                 model=self.model,
-                messages=[dict(m) for m in messages],  # type: ignore[misc]
+                messages=messages,  # type: ignore[arg-type]
                 max_tokens=max_tokens,
-                stop=list(stop) if stop else None,
+                stop=stop or None,
                 temperature=temperature,
             )
         except self._openai.OpenAIError as e:
@@ -90,10 +87,6 @@ class OpenAICompatibleLLM:
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
         )
-
-    def count_tokens(self, text: str) -> int:
-        # No tokenizer endpoint in the OpenAI API: estimate, erring high so prompts still fit.
-        return approximate_tokens(text)
 
     def score_labels(self, messages: Sequence[Message], labels: Sequence[str]) -> dict[str, float]:
         """Scores from the top-20 log-probabilities of the reply tokens.
@@ -108,7 +101,7 @@ class OpenAICompatibleLLM:
         try:
             resp = self._client.chat.completions.create(
                 model=self.model,
-                messages=[dict(m) for m in messages],  # type: ignore[misc]
+                messages=plain_messages(messages),  # type: ignore[arg-type]
                 max_tokens=4,
                 temperature=0.0,
                 logprobs=True,

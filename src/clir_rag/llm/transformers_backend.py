@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from clir_rag.errors import LLMUnavailableError
-from clir_rag.llm.base import Completion, Message, apply_stop
+from clir_rag.llm.base import BaseLLM, Completion, Message
 
 
-class TransformersLLM:
+class TransformersLLM(BaseLLM):
     """``model_name_or_path``: a hub id (needs internet) or a local folder saved with ``save_pretrained``."""
 
     backend = "transformers"
@@ -58,13 +58,8 @@ class TransformersLLM:
         text = "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant:"
         return self.tokenizer(text, add_special_tokens=True)["input_ids"]
 
-    def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        max_tokens: int = 256,
-        stop: Sequence[str] | None = None,
-        temperature: float = 0.0,
+    def _generate(
+        self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str], temperature: float
     ) -> Completion:
         torch = self._torch
         prompt = self._prompt_ids(messages)
@@ -83,10 +78,10 @@ class TransformersLLM:
             )
         new = out[0, len(prompt) :].tolist()
         text = self.tokenizer.decode(new, skip_special_tokens=True)
-        text = apply_stop(text, stop)
         return Completion(text=text, prompt_tokens=len(prompt), completion_tokens=len(new))
 
     def count_tokens(self, text: str) -> int:
+        """Exact: the model's own tokenizer."""
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def score_labels(self, messages: Sequence[Message], labels: Sequence[str]) -> dict[str, float]:

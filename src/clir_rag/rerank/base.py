@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from clir_rag.errors import LLMError
+from clir_rag.llm.base import LLM, Message
+from clir_rag.llm.client import LLMClient
 from clir_rag.llm.usage import Usage
 from clir_rag.types import Query, Ranking, ScoredCandidate
+
+T = TypeVar("T")
 
 _MARKER = re.compile(r"\[(\d+)\]")
 MAX_PROBLEMS_KEPT = 20
@@ -30,6 +36,7 @@ class RerankReport:
     problems: list[str] = field(default_factory=list)
 
     def note(self, problem: str) -> None:
+        """Keep ``problem`` (the first :data:`MAX_PROBLEMS_KEPT` of a run are kept; all are counted elsewhere)."""
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append(problem)
 
@@ -38,6 +45,7 @@ class RerankReport:
         return self.windows_failed + self.comparison_failures
 
     def merge(self, other: RerankReport) -> None:
+        """Add ``other``'s counts, usage and problems to this report (to total a run over its queries)."""
         for name in (
             "queries",
             "windows_ok",
@@ -55,16 +63,111 @@ class RerankReport:
 
 @dataclass
 class RerankResult:
+    """A reranked ranking (scores strictly decreasing, first-stage score and rank in metadata) and its report."""
+
     ranking: Ranking
     report: RerankReport
 
 
 class Reranker(Protocol):
+    """What a reranker implements; :class:`LLMReranker` holds the machinery an LLM-based one shares."""
+
     name: str
 
-    def rerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult: ...
+    def rerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:
+        """Reorder ``ranking`` for ``query`` (default: the ranking's own query).
 
-    async def arerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult: ...
+        Never raises for a bad or failed LLM answer: the affected part keeps its
+        order and the report counts it. Raises
+        :class:`~clir_rag.errors.InputError` for settings that cannot work
+        (a window that does not fit the model's context).
+        """
+        ...
+
+    async def arerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:
+        """The same as :meth:`rerank`, awaiting the LLM (many queries can rerank concurrently)."""
+        ...
+
+
+@dataclass
+class LLMCall:
+    """One request a reranking step makes: generate up to ``max_tokens``, or score ``labels`` when given."""
+
+    messages: list[Message]
+    max_tokens: int = 8
+    labels: Sequence[str] | None = None
+
+
+@dataclass
+class LLMReply:
+    """The answer to an :class:`LLMCall`: generated ``text`` or label ``scores``, or the ``error`` it failed with."""
+
+    text: str = ""
+    scores: dict[str, float] | None = None
+    error: str | None = None
+
+
+# A reranking procedure written once: it yields the calls it needs and receives their replies.
+# _run drives it with blocking calls, _arun with awaited ones, so sync and async cannot drift apart.
+Steps = Generator[LLMCall, LLMReply, T]
+
+
+class LLMReranker:
+    """Base of the LLM rerankers: the client, calls that never raise for an LLM failure, sync and async drivers.
+
+    A subclass writes its procedure once, as a generator of :class:`LLMCall` (see
+    :data:`Steps`), and gets both :meth:`_run` and :meth:`_arun` for it.
+    """
+
+    name: str = "llm"
+
+    def __init__(self, llm: LLMClient | LLM) -> None:
+        self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
+
+    def _call(self, call: LLMCall, report: RerankReport) -> LLMReply:
+        try:
+            if call.labels is not None:
+                return LLMReply(scores=self.client.score_labels(call.messages, call.labels, usage=report.usage))
+            out = self.client.generate(call.messages, max_tokens=call.max_tokens, usage=report.usage)
+            return LLMReply(text=out.text)
+        except LLMError as e:
+            return LLMReply(error=str(e))
+
+    async def _acall(self, call: LLMCall, report: RerankReport) -> LLMReply:
+        try:
+            if call.labels is not None:
+                scores = await self.client.ascore_labels(call.messages, call.labels, usage=report.usage)
+                return LLMReply(scores=scores)
+            out = await self.client.agenerate(call.messages, max_tokens=call.max_tokens, usage=report.usage)
+            return LLMReply(text=out.text)
+        except LLMError as e:
+            return LLMReply(error=str(e))
+
+    def _run(self, steps: Steps[T], report: RerankReport) -> T:
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(self._call(call, report))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def _arun(self, steps: Steps[T], report: RerankReport) -> T:
+        try:
+            call = next(steps)
+            while True:
+                call = steps.send(await self._acall(call, report))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def _report(self) -> RerankReport:
+        return RerankReport(self.name, usage=Usage())
+
+    async def arerank_many(self, rankings: Sequence[Ranking]) -> list[RerankResult]:
+        """Rerank many rankings concurrently (within the client's concurrency limit), in order."""
+        return list(await asyncio.gather(*(self.arerank(r) for r in rankings)))
+
+    async def arerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:  # pragma: no cover
+        raise NotImplementedError
 
 
 def neutralise_markers(text: str) -> str:

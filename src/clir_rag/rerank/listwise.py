@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from clir_rag.chunk.chunker import truncate_to_tokens
-from clir_rag.errors import InputError, LLMError
+from clir_rag.errors import InputError
 from clir_rag.llm.base import LLM, Message
 from clir_rag.llm.client import LLMClient
-from clir_rag.llm.usage import Usage
 from clir_rag.rerank import prompts
 from clir_rag.rerank.algorithms import sliding_windows
-from clir_rag.rerank.base import RerankReport, RerankResult, apply_order, neutralise_markers
+from clir_rag.rerank.base import (
+    LLMCall,
+    LLMReply,
+    LLMReranker,
+    RerankReport,
+    RerankResult,
+    Steps,
+    apply_order,
+    neutralise_markers,
+)
 from clir_rag.rerank.permutation import parse_permutation
 from clir_rag.types import Query, Ranking
 
 
-class ListwiseReranker:
+class ListwiseReranker(LLMReranker):
     """Rerank the top ``depth`` candidates with windows of ``window`` passages moved up by ``step``.
 
     Passages are cut to fit the model's context (at most ``max_passage_tokens``
@@ -39,7 +46,7 @@ class ListwiseReranker:
         user_prompt: str = prompts.LISTWISE_USER,
         passage_template: str = prompts.LISTWISE_PASSAGE,
     ) -> None:
-        self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
+        super().__init__(llm)
         list(sliding_windows(window, window, step))  # validates window and step
         if depth < 1:
             raise InputError(f"depth must be >= 1, got {depth}")
@@ -75,12 +82,12 @@ class ListwiseReranker:
             {"role": "user", "content": self.user_prompt.format(num=n, query=query, passages=passages)},
         ]
 
-    def _apply(self, report: RerankReport, part: list[int], text: str | None, error: str | None) -> list[int]:
-        if error is not None:
+    def _apply(self, report: RerankReport, part: list[int], reply: LLMReply) -> list[int]:
+        if reply.error is not None:
             report.windows_failed += 1
-            report.note(f"window failed: {error}")
+            report.note(f"window failed: {reply.error}")
             return part
-        parsed = parse_permutation(text or "", len(part))
+        parsed = parse_permutation(reply.text, len(part))
         if parsed.outcome == "ok":
             report.windows_ok += 1
         elif parsed.outcome == "repaired":
@@ -91,40 +98,26 @@ class ListwiseReranker:
             report.note(f"window {parsed.outcome}: {'; '.join(parsed.problems)}")
         return [part[j] for j in parsed.order]
 
-    def rerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:
+    def _steps(self, ranking: Ranking, query: Query | None, report: RerankReport) -> Steps[list[int]]:
+        """The sliding window from the bottom up: one call per window, each window seeing the last one's order."""
         q = (query or ranking.query).text
-        report = RerankReport(self.name, usage=Usage())
         d = min(self.depth, len(ranking.candidates))
         order = list(range(d))
         for start, end in sliding_windows(d, self.window, self.step):
             part = order[start:end]
             messages = self.build_messages(q, [ranking.candidates[i].text for i in part])
-            try:
-                out = self.client.generate(messages, max_tokens=self._max_new_tokens(len(part)), usage=report.usage)
-                text, error = out.text, None
-            except LLMError as e:
-                text, error = None, str(e)
-            order[start:end] = self._apply(report, part, text, error)
+            reply = yield LLMCall(messages, max_tokens=self._max_new_tokens(len(part)))
+            order[start:end] = self._apply(report, part, reply)
+        return order
+
+    def rerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:
+        """See :meth:`clir_rag.rerank.Reranker.rerank`; a failed window keeps its order and is counted."""
+        report = self._report()
+        order = self._run(self._steps(ranking, query, report), report)
         return RerankResult(apply_order(ranking, order, self.name), report)
 
     async def arerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:
         """Windows of one query depend on each other; many queries rerank concurrently."""
-        q = (query or ranking.query).text
-        report = RerankReport(self.name, usage=Usage())
-        d = min(self.depth, len(ranking.candidates))
-        order = list(range(d))
-        for start, end in sliding_windows(d, self.window, self.step):
-            part = order[start:end]
-            messages = self.build_messages(q, [ranking.candidates[i].text for i in part])
-            try:
-                out = await self.client.agenerate(
-                    messages, max_tokens=self._max_new_tokens(len(part)), usage=report.usage
-                )
-                text, error = out.text, None
-            except LLMError as e:
-                text, error = None, str(e)
-            order[start:end] = self._apply(report, part, text, error)
+        report = self._report()
+        order = await self._arun(self._steps(ranking, query, report), report)
         return RerankResult(apply_order(ranking, order, self.name), report)
-
-    async def arerank_many(self, rankings: Sequence[Ranking]) -> list[RerankResult]:
-        return list(await asyncio.gather(*(self.arerank(r) for r in rankings)))

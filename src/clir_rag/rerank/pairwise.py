@@ -12,17 +12,15 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Sequence
 from typing import Literal
 
 from clir_rag.chunk.chunker import truncate_to_tokens
-from clir_rag.errors import InputError, LLMError
+from clir_rag.errors import InputError
 from clir_rag.llm.base import LLM, Message
 from clir_rag.llm.client import LLMClient
-from clir_rag.llm.usage import Usage
 from clir_rag.rerank import prompts
 from clir_rag.rerank.algorithms import MemoCompare, all_pairs, bubble_passes, tournament_top_k
-from clir_rag.rerank.base import RerankReport, RerankResult, apply_order
+from clir_rag.rerank.base import LLMCall, LLMReply, LLMReranker, RerankReport, RerankResult, apply_order
 from clir_rag.types import Query, Ranking
 
 Method = Literal["allpairs", "bubble", "heap"]
@@ -38,7 +36,7 @@ def read_choice(text: str) -> str | None:
     return m.group(1).upper() if m else None
 
 
-class PairwiseReranker:
+class PairwiseReranker(LLMReranker):
     """PRP reranker.
 
     ``method``: ``heap`` (tournament heap, top ``top_k`` over ``depth``; the cheapest),
@@ -61,7 +59,7 @@ class PairwiseReranker:
         max_passage_tokens: int = 200,
         prompt: str = prompts.PAIRWISE_USER,
     ) -> None:
-        self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
+        super().__init__(llm)
         if method not in ("allpairs", "bubble", "heap"):
             raise InputError(f"unknown method {method!r}: use 'allpairs', 'bubble' or 'heap'")
         if mode == "auto":
@@ -89,31 +87,15 @@ class PairwiseReranker:
 
     # -- one presentation order: returns 'A', 'B' or None ---------------------------
 
-    def _vote(self, report: RerankReport, query: str, a: str, b: str) -> str | None:
+    def _ask(self, query: str, a: str, b: str) -> LLMCall:
         messages = self.build_messages(query, a, b)
-        try:
-            if self.mode == "logprob":
-                scores = self.client.score_labels(messages, prompts.PAIRWISE_LABELS, usage=report.usage)
-                return _from_scores(report, scores)
-            out = self.client.generate(messages, max_tokens=8, usage=report.usage)
-            return _from_text(report, out.text)
-        except LLMError as e:
-            report.comparison_failures += 1
-            report.note(f"comparison failed: {e}")
-            return None
+        return LLMCall(messages, labels=prompts.PAIRWISE_LABELS if self.mode == "logprob" else None)
+
+    def _vote(self, report: RerankReport, query: str, a: str, b: str) -> str | None:
+        return _read_vote(report, self._call(self._ask(query, a, b), report))
 
     async def _avote(self, report: RerankReport, query: str, a: str, b: str) -> str | None:
-        messages = self.build_messages(query, a, b)
-        try:
-            if self.mode == "logprob":
-                scores = await self.client.ascore_labels(messages, prompts.PAIRWISE_LABELS, usage=report.usage)
-                return _from_scores(report, scores)
-            out = await self.client.agenerate(messages, max_tokens=8, usage=report.usage)
-            return _from_text(report, out.text)
-        except LLMError as e:
-            report.comparison_failures += 1
-            report.note(f"comparison failed: {e}")
-            return None
+        return _read_vote(report, await self._acall(self._ask(query, a, b), report))
 
     @staticmethod
     def _combine(report: RerankReport, first: str | None, second: str | None) -> float:
@@ -139,8 +121,9 @@ class PairwiseReranker:
         return tournament_top_k(n, compare, self.top_k)
 
     def rerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:
+        """See :meth:`clir_rag.rerank.Reranker.rerank`; a comparison without a readable vote is a tie."""
         q = (query or ranking.query).text
-        report = RerankReport(self.name, usage=Usage())
+        report = self._report()
         texts = [c.text for c in ranking.candidates[: self.depth]]
 
         def compare(i: int, j: int) -> float:
@@ -158,7 +141,7 @@ class PairwiseReranker:
         run one pair at a time; many queries rerank concurrently.
         """
         q = (query or ranking.query).text
-        report = RerankReport(self.name, usage=Usage())
+        report = self._report()
         texts = [c.text for c in ranking.candidates[: self.depth]]
         n = len(texts)
 
@@ -184,22 +167,22 @@ class PairwiseReranker:
             order = await asyncio.to_thread(self._order, n, MemoCompare(compare))
         return RerankResult(apply_order(ranking, order, self.name), report)
 
-    async def arerank_many(self, rankings: Sequence[Ranking]) -> list[RerankResult]:
-        return list(await asyncio.gather(*(self.arerank(r) for r in rankings)))
 
-
-def _from_text(report: RerankReport, text: str) -> str | None:
-    choice = read_choice(text)
+def _read_vote(report: RerankReport, reply: LLMReply) -> str | None:
+    """'A', 'B' or None (counted as a failed comparison) from one presentation order's reply."""
+    if reply.error is not None:
+        report.comparison_failures += 1
+        report.note(f"comparison failed: {reply.error}")
+        return None
+    if reply.scores is not None:
+        a, b = (reply.scores.get(label, -math.inf) for label in prompts.PAIRWISE_LABELS)
+        if a == b == -math.inf:
+            report.comparison_failures += 1
+            report.note("no log-probability for either label")
+            return None
+        return "A" if a >= b else "B"
+    choice = read_choice(reply.text)
     if choice is None:
         report.comparison_failures += 1
-        report.note(f"unreadable comparison answer: {text[:60]!r}")
+        report.note(f"unreadable comparison answer: {reply.text[:60]!r}")
     return choice
-
-
-def _from_scores(report: RerankReport, scores: dict[str, float]) -> str | None:
-    a, b = (scores.get(label, -math.inf) for label in prompts.PAIRWISE_LABELS)
-    if a == b == -math.inf:
-        report.comparison_failures += 1
-        report.note("no log-probability for either label")
-        return None
-    return "A" if a >= b else "B"
