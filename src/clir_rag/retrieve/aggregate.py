@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal
 
 from clir_rag.errors import InputError
-from clir_rag.retrieve.base import Retriever, as_query
+from clir_rag.retrieve.base import BaseRetriever, Retriever
 from clir_rag.retrieve.fusion import HybridRetriever
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
@@ -35,7 +34,7 @@ def aggregate_passages(ranking: Ranking, method: Aggregation = "maxp") -> Rankin
     )
 
 
-class DocumentRetriever:
+class DocumentRetriever(BaseRetriever):
     """Rank documents by their passages (MaxP or FirstP), exactly.
 
     A retriever that can rank documents itself (the dense retrievers below the store's
@@ -55,8 +54,7 @@ class DocumentRetriever:
         self.depth_factor = max(1, depth_factor)
         self.name = f"{retriever.name}+{method}"
 
-    def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
-        q = as_query(query)
+    def _retrieve(self, q: Query, k: int, langs: list[str] | None) -> Ranking:
         if isinstance(self.retriever, HybridRetriever):
             hybrid = self.retriever
             depth = max(hybrid.depth, k)

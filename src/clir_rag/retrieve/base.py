@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -18,14 +19,57 @@ class Retriever(Protocol):
 
     name: str
 
-    def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking: ...
+    def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
+        """The top ``k`` candidates for ``query``, best first, in documents of ``langs`` only (None: all).
+
+        Raises :class:`~clir_rag.errors.InputError` for a query it cannot serve
+        (say, one whose language it needs and cannot tell).
+        """
+        ...
+
+
+class BaseRetriever:
+    """The machinery every retriever shares: query and language normalisation, and the async form.
+
+    A subclass implements :meth:`_retrieve`, which gets a :class:`Query` and
+    normalised language codes (sorted, deduplicated, None for all), and may
+    implement :meth:`_rank_documents` for exact document rankings.
+    """
+
+    name: str = "retriever"
+
+    def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
+        """See :meth:`Retriever.retrieve`."""
+        return self._retrieve(as_query(query), k, as_langs(langs))
+
+    async def aretrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
+        """:meth:`retrieve` in a worker thread: embedding and scoring are CPU-bound and would block the loop."""
+        return await asyncio.to_thread(self.retrieve, query, k, langs=langs)
+
+    def rank_documents(
+        self, query: Query | str, k: int, method: str = "maxp", *, langs: Sequence[str] | None = None
+    ) -> Ranking | None:
+        """The top ``k`` documents, each scored by its best (``maxp``) or first (``firstp``) passage, exactly.
+
+        None when this retriever cannot rank documents exactly here (then
+        :class:`~clir_rag.retrieve.DocumentRetriever` aggregates passage lists).
+        """
+        return self._rank_documents(as_query(query), k, method, as_langs(langs))
+
+    def _retrieve(self, query: Query, k: int, langs: list[str] | None) -> Ranking:
+        raise NotImplementedError
+
+    def _rank_documents(self, query: Query, k: int, method: str, langs: list[str] | None) -> Ranking | None:
+        return None
 
 
 def as_query(query: Query | str) -> Query:
+    """``query`` as a :class:`Query` (a string becomes one without an id or language)."""
     return query if isinstance(query, Query) else Query(text=query)
 
 
 def as_langs(langs: Sequence[str] | None) -> list[str] | None:
+    """Normalised language codes, sorted and deduplicated; None (or nothing) means every language."""
     if langs is None:
         return None
     if isinstance(langs, str):

@@ -6,14 +6,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from clir_rag.retrieve.base import as_langs, as_query
+from clir_rag.retrieve.base import BaseRetriever, as_langs, as_query
 from clir_rag.retrieve.dense import document_ranking
 from clir_rag.store.bm25 import BM25Index
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.types import Query, Ranking
 
 
-class BM25Retriever:
+class BM25Retriever(BaseRetriever):
     """BM25 over per-language sub-indexes; passage texts come from the vector store.
 
     Without translation, an English query only matches other languages through
@@ -35,9 +35,13 @@ class BM25Retriever:
         langs: Sequence[str] | None = None,
         query_by_lang: Mapping[str, str] | None = None,
     ) -> Ranking:
-        """``query_by_lang`` gives the query text per document language (query translation)."""
-        q = as_query(query)
-        hits = self.bm25.search(query_by_lang or q.text, k, as_langs(langs))
+        """See :meth:`BaseRetriever.retrieve`; ``query_by_lang`` gives the query text per document language (QT)."""
+        return self._retrieve(as_query(query), k, as_langs(langs), query_by_lang)
+
+    def _retrieve(
+        self, q: Query, k: int, langs: list[str] | None, query_by_lang: Mapping[str, str] | None = None
+    ) -> Ranking:
+        hits = self.bm25.search(query_by_lang or q.text, k, langs)
         stored = self.store.get([pid for pid, _, _ in hits])
         candidates = [stored[pid].model_copy(update={"score": score}) for pid, score, _ in hits if pid in stored]
         return Ranking.from_unsorted(q, candidates, retriever=self.name)
@@ -52,9 +56,13 @@ class BM25Retriever:
         query_by_lang: Mapping[str, str] | None = None,
     ) -> Ranking:
         """Exact MaxP/FirstP: every passage is scored, each document takes its best (or first) passage."""
-        q = as_query(query)
+        return self._rank_documents(as_query(query), k, method, as_langs(langs), query_by_lang)
+
+    def _rank_documents(
+        self, q: Query, k: int, method: str, langs: list[str] | None, query_by_lang: Mapping[str, str] | None = None
+    ) -> Ranking:
         best: list[tuple[float, str, str]] = []  # (score, doc id, passage id)
-        for lang, ids, scores in self.bm25.score_all(query_by_lang or q.text, as_langs(langs)):
+        for lang, ids, scores in self.bm25.score_all(query_by_lang or q.text, langs):
             docs, codes, numbers = self.bm25.documents_of(lang)
             rows = np.flatnonzero((scores > 0) & ((numbers == 0) if method == "firstp" else True))
             if not len(rows):

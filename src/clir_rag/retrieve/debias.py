@@ -36,7 +36,7 @@ gives (given the vector store's own nearest-neighbour search).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,7 +45,7 @@ import numpy as np
 from clir_rag.embed.base import Encoder
 from clir_rag.errors import InputError
 from clir_rag.languages import detect_language
-from clir_rag.retrieve.base import as_langs, as_query
+from clir_rag.retrieve.base import BaseRetriever
 from clir_rag.retrieve.dense import document_ranking, materialise
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.store.matrix import Refine, VectorMatrix
@@ -122,7 +122,7 @@ def centre_of(stats: LanguageStats, lang: str, shrink: float = DEFAULT_SHRINK) -
     return (m.sum + shrink * g) / (m.count + shrink)
 
 
-class DebiasedDenseRetriever:
+class DebiasedDenseRetriever(BaseRetriever):
     """Dense retrieval with a language-bias correction (``center``, ``zscore`` or ``auto``), exact.
 
     ``auto`` decides per query (:func:`resolve_auto`); the ranking's ``retriever``
@@ -159,8 +159,7 @@ class DebiasedDenseRetriever:
         """The query's language: as given, else detected (None when lingua cannot tell)."""
         return query.lang or detect_language(query.text)
 
-    def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
-        q = as_query(query)
+    def _retrieve(self, q: Query, k: int, langs: list[str] | None) -> Ranking:
         vec, qlang, method, doc_langs, stats = self._prepare(q, langs)
         name = "dense" if method == "none" else f"dense-{method}"
         if k <= 0 or not doc_langs:
@@ -168,10 +167,10 @@ class DebiasedDenseRetriever:
         m = self.store.matrix()
         if m is not None:
             scores, extra, refine = self._matrix_scores(m, stats, vec, qlang, method, doc_langs)
-            top = m.top(scores, k, m.rows(as_langs(langs)), refine)
+            top = m.top(scores, k, m.rows(langs), refine)
             cands = materialise(self.store, m, top, {r: {"cosine": float(extra[r])} for r, _ in top})
         elif method == "none":
-            cands = self.store.query(vec, k, as_langs(langs))
+            cands = self.store.query(vec, k, langs)
         else:
             if method == "center":
                 scored = self._center(stats, vec, qlang, k, doc_langs)
@@ -182,32 +181,28 @@ class DebiasedDenseRetriever:
         ranking.candidates = ranking.candidates[:k]
         return ranking
 
-    def rank_documents(
-        self, query: Query | str, k: int, method: str = "maxp", *, langs: Sequence[str] | None = None
-    ) -> Ranking | None:
+    def _rank_documents(self, q: Query, k: int, method: str, langs: list[str] | None) -> Ranking | None:
         """Exact MaxP/FirstP of the corrected scores over every stored passage; None above the exact-search limit."""
         m = self.store.matrix()
         if m is None:
             return None
-        q = as_query(query)
         vec, qlang, correction, doc_langs, stats = self._prepare(q, langs)
         name = "dense" if correction == "none" else f"dense-{correction}"
         if k <= 0 or not doc_langs:
             return Ranking(query=q, candidates=[], retriever=f"{name}+{method}", level="document")
         scores, raw, refine = self._matrix_scores(m, stats, vec, qlang, correction, doc_langs)
-        best = m.top_documents(scores, k, method, m.rows(as_langs(langs)), refine)
+        best = m.top_documents(scores, k, method, m.rows(langs), refine)
         cands = materialise(self.store, m, best, {r: {"cosine": float(raw[r])} for r, _ in best})
         return document_ranking(q, cands, f"{name}+{method}")
 
     def _prepare(
-        self, q: Query, langs: Sequence[str] | None
+        self, q: Query, langs: list[str] | None
     ) -> tuple[np.ndarray, str | None, str, list[str], LanguageStats]:
         """Encode the query, find its language and the correction to apply; record it if asked."""
         stats = self._stats()
         vec = np.asarray(self.encoder.encode_queries([q.text])[0], dtype=np.float64)
         qlang = self.query_language(q)
-        wanted = as_langs(langs)
-        doc_langs = [lang for lang in sorted(stats.passages) if wanted is None or lang in wanted]
+        doc_langs = [lang for lang in sorted(stats.passages) if langs is None or lang in langs]
         method = resolve_auto(stats, qlang) if self.method == "auto" else self.method
         if self.record_queries is not None and qlang is not None:
             self.record_queries(vec, qlang)

@@ -6,18 +6,16 @@ and documents aggregated over all their passages); above it Chroma's HNSW index 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from clir_rag.embed.base import Encoder
-from clir_rag.retrieve.base import as_langs, as_query
+from clir_rag.retrieve.base import BaseRetriever
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.store.matrix import VectorMatrix
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
 
-class DenseRetriever:
+class DenseRetriever(BaseRetriever):
     """Cosine similarity between the query and passage embeddings (score in [-1, 1])."""
 
     name = "dense"
@@ -26,27 +24,23 @@ class DenseRetriever:
         self.store = store
         self.encoder = encoder
 
-    def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
-        q = as_query(query)
+    def _retrieve(self, q: Query, k: int, langs: list[str] | None) -> Ranking:
         vec = self.encoder.encode_queries([q.text])[0]
         m = self.store.matrix()
         if m is None:
-            hits = self.store.query(vec, k, as_langs(langs))
+            hits = self.store.query(vec, k, langs)
         else:
-            top = m.top(m.vectors @ _f32(vec), k, m.rows(as_langs(langs)), _exact_cosine(m, vec))
+            top = m.top(m.vectors @ _f32(vec), k, m.rows(langs), _exact_cosine(m, vec))
             hits = materialise(self.store, m, top)
         return Ranking.from_unsorted(q, hits, retriever=self.name)
 
-    def rank_documents(
-        self, query: Query | str, k: int, method: str = "maxp", *, langs: Sequence[str] | None = None
-    ) -> Ranking | None:
+    def _rank_documents(self, q: Query, k: int, method: str, langs: list[str] | None) -> Ranking | None:
         """Exact MaxP/FirstP over every stored passage; None where the store is too large to score in memory."""
         m = self.store.matrix()
         if m is None:
             return None
-        q = as_query(query)
         vec = self.encoder.encode_queries([q.text])[0]
-        best = m.top_documents(m.vectors @ _f32(vec), k, method, m.rows(as_langs(langs)), _exact_cosine(m, vec))
+        best = m.top_documents(m.vectors @ _f32(vec), k, method, m.rows(langs), _exact_cosine(m, vec))
         return document_ranking(q, materialise(self.store, m, best), f"{self.name}+{method}")
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from clir_rag.errors import InputError
-from clir_rag.retrieve.base import Retriever, as_query
+from clir_rag.retrieve.base import BaseRetriever, Retriever
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
 FusionMethod = Literal["rrf", "weighted"]
@@ -44,7 +44,7 @@ def weighted_score_fusion(rankings: Sequence[Ranking], weights: Sequence[float] 
     return [first[i].model_copy(update={"score": s}) for i, s in scores.items()]
 
 
-class HybridRetriever:
+class HybridRetriever(BaseRetriever):
     """Fuse several retrievers (by default dense + BM25), each asked for ``depth`` candidates."""
 
     def __init__(
@@ -69,8 +69,7 @@ class HybridRetriever:
         self.depth = depth
         self.name = f"hybrid-{method}(" + "+".join(r.name for r in self.retrievers) + ")"
 
-    def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
-        q = as_query(query)
+    def _retrieve(self, q: Query, k: int, langs: list[str] | None) -> Ranking:
         depth = max(self.depth, k)
         return self.fuse(q, [r.retrieve(q, depth, langs=langs) for r in self.retrievers], k)
 

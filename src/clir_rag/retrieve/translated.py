@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from clir_rag.errors import InputError, UnsupportedLanguageError
 from clir_rag.languages import detect_language
 from clir_rag.retrieve.aggregate import DocumentRetriever
-from clir_rag.retrieve.base import as_langs, as_query
+from clir_rag.retrieve.base import BaseRetriever
 from clir_rag.retrieve.bm25 import BM25Retriever
 from clir_rag.retrieve.fusion import HybridRetriever
 from clir_rag.store.bm25 import BM25Index
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from clir_rag.translate.base import Translator
 
 
-class QueryTranslationBM25Retriever:
+class QueryTranslationBM25Retriever(BaseRetriever):
     """BM25-QT. Languages the translator cannot produce are skipped and listed in ``skipped``."""
 
     name = "bm25-qt"
@@ -41,13 +41,12 @@ class QueryTranslationBM25Retriever:
         self.skipped: dict[str, str] = {}
         self.last_queries: dict[str, str] = {}
 
-    def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
-        q = as_query(query)
+    def _retrieve(self, q: Query, k: int, langs: list[str] | None) -> Ranking:
         qlang = q.lang or self.query_lang or detect_language(q.text)
         if qlang is None:
             raise InputError(f"cannot tell the language of query {q.text!r}: give Query(lang=...) or query_lang")
         per_lang: dict[str, str] = {}
-        for lang in as_langs(langs) or self.bm25.bm25.languages:
+        for lang in langs or self.bm25.bm25.languages:
             if lang == qlang:
                 per_lang[lang] = q.text
                 continue
