@@ -52,13 +52,13 @@ def test_rerank_writes_a_trec_run_and_reruns_from_cache(tmp_path: Path, local_ll
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    out = read_run(tmp_path / "out.run")
+    out = read_run(tmp_path / "out.run").lists()
     assert set(out) == {"q1", "q2"}
     assert all(sorted(d for d, _ in docs) == ["d1", "d2", "d3"] for docs in out.values())
     assert "Reranked 2 queries" in result.output and "0 cache hits" in result.output
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "0 LLM calls" in again.output
-    assert read_run(tmp_path / "out.run") == out
+    assert read_run(tmp_path / "out.run").lists() == out
 
 
 def test_rerank_bad_inputs(tmp_path: Path) -> None:

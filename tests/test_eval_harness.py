@@ -69,11 +69,14 @@ def test_ordered_run_keeps_the_rank_order_where_trec_eval_would_break_ties_by_do
     path = tmp_path / "tied.trec"
     path.write_text("q Q0 a 1 1.0 t\nq Q0 z 2 1.0 t\n")  # trec_eval would put z first (docid descending)
     qrels = {"q": {"a": 1}}
-    raw, _ = evaluate({"q": dict(read_run(path)["q"])}, qrels, ["AP", "RR@10"])
-    kept, _ = evaluate(ordered_run(read_run(path)), qrels, ["AP", "RR@10"])
+    raw, _ = evaluate({"q": {"a": 1.0, "z": 1.0}}, qrels, ["AP", "RR@10"])  # the file's scores, as they are
+    kept, _ = evaluate(ordered_run(read_run(path).lists()), qrels, ["AP", "RR@10"])
+    read, _ = evaluate(read_run(path), qrels, ["AP", "RR@10"])  # a Run keeps its rank order too
     # ir_measures' providers do not even agree on ties: AP (trec_eval) puts z first, RR@10 puts a first
     assert raw["AP"] == pytest.approx(0.5) and raw["RR@10"] == pytest.approx(1.0)
     assert kept["AP"] == pytest.approx(1.0) and kept["RR@10"] == pytest.approx(1.0)
+    assert read == kept
+    assert [c.doc_id for c in read_run(path)["q"]] == ["a", "z"]
 
 
 def test_malformed_run_lines_name_file_and_line(tmp_path: Path):
@@ -107,7 +110,7 @@ def test_oracle_sorts_the_top_depth_by_relevance_and_pri():
 
 def _rescore(path: Path, qrels: dict, measure: str) -> float:
     """ir_measures straight on the written file (rank order kept), as a user would re-score it."""
-    run = ordered_run(read_run(path))
+    run = ordered_run(read_run(path).lists())
     return ir_measures.calc_aggregate([ir_measures.parse_measure(measure)], qrels, run)[
         ir_measures.parse_measure(measure)
     ]
@@ -149,7 +152,7 @@ def test_xquad_experiment_writes_runs_table_plots_and_the_oracle(shared_data: Pa
     # BM25 leaves room: wherever its top 20 holds the relevant paragraph, the oracle (read back from
     # its run file) puts it first; elsewhere nothing changes
     first, best = result.get("bm25-p256"), result.get("bm25-p256+oracle@20")
-    top20 = {qid: [d for d, _ in docs[:20]] for qid, docs in read_run(out / "runs" / "bm25-p256.trec").items()}
+    top20 = {qid: [d for d, _ in docs[:20]] for qid, docs in read_run(out / "runs" / "bm25-p256.trec").lists().items()}
     for q in data.queries:
         hit = any(d in top20.get(q.id, []) for d in data.qrels[q.id])
         assert best.per_query[q.id]["RR@10"] == (1.0 if hit else first.per_query[q.id]["RR@10"])

@@ -12,7 +12,7 @@ from rich.table import Table
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from clir_rag.display import print_ranking
 from clir_rag.errors import ClirRagError, InputError
-from clir_rag.types import Query, Ranking
+from clir_rag.types import Query
 
 app = typer.Typer(
     help="Cross-lingual retrieval for RAG: index documents in many languages, search them in any.",
@@ -245,46 +245,28 @@ def rerank(
     cache: Annotated[Path | None, typer.Option(help="LLM call cache (SQLite); reruns cost nothing.")] = None,
 ) -> None:
     """Rerank a TREC run with an LLM into a new TREC run (embedded GGUF, or any OpenAI-compatible server)."""
-    from rich.progress import track
-
     from clir_rag.corpus import iter_corpus
     from clir_rag.eval.trec import read_queries, read_run, write_run
     from clir_rag.llm import LLMClient, load_llm
-    from clir_rag.rerank import RerankReport
     from clir_rag.rerank.factory import make_reranker
-    from clir_rag.types import ScoredCandidate
+    from clir_rag.rerank.run import rerank_run
 
     try:
-        first = read_run(run)
         qs = {q.id: q for q in read_queries(queries)}
+        first = read_run(run, queries=qs)
         missing = sorted(set(first) - set(qs))
         if missing:
             raise InputError(f"{run}: queries {', '.join(missing[:5])} are not in {queries}")
-        wanted = {d for ranked in first.values() for d, _ in ranked[:depth]}
+        wanted = {c.doc_id for ranking in first.values() for c in ranking.candidates[:depth]}
         docs = {d.id: d for d in iter_corpus(corpus) if d.id in wanted}
         absent = sorted(wanted - set(docs))
         if absent:
             raise InputError(f"{len(absent)} documents of the run are not in {corpus} (e.g. {absent[0]!r})")
         client = LLMClient(load_llm(model, base_url), cache=cache)
         reranker = make_reranker(method, client, depth=depth, window=window, step=step, top_k=top_k, passes=passes)
+        out, total = rerank_run(reranker, first, docs, depth=depth, progress=True)
     except (ClirRagError, ValueError) as e:
         raise _fail(e) from None
-    total = RerankReport(reranker.name, queries=0)
-    out = []
-    for qid in track(list(first), description=f"Reranking ({method})", console=err_console):
-        cands = [
-            ScoredCandidate(
-                id=d,
-                doc_id=d,
-                score=s,
-                text=docs[d].text if d in docs else "",
-                lang=docs[d].lang if d in docs else None,
-            )
-            for d, s in first[qid]
-        ]
-        result = reranker.rerank(Ranking(query=qs[qid], candidates=cands, level="document"))
-        total.merge(result.report)
-        out.append(result.ranking)
     write_run(out, output, tag=f"clir-rag-{method}")
     u = total.usage
     console.print(

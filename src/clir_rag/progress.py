@@ -13,10 +13,17 @@ def progress_reporter(progress: bool | ProgressCallback, total: int, label: str)
         return lambda done: progress(done, total) if done is not None else None
     if not progress or total == 0:
         return lambda done: None
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    # on stderr, so that what a command prints on stdout can be piped
     bar = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+        console=Console(stderr=True),
     )
     task = bar.add_task(label, total=total)
     bar.start()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -143,3 +145,76 @@ class Ranking(BaseModel):
     @property
     def doc_ids(self) -> list[str]:
         return [c.doc_id for c in self.candidates]
+
+
+class Run(dict[str, Ranking]):
+    """Document rankings for a set of queries, by query id: what a TREC run file holds.
+
+    The one run type of the package: first stages, oracle and reranked runs,
+    the CLI's ``rerank`` and the eval harness all pass runs as this, and
+    :func:`clir_rag.eval.trec.read_run` / :func:`~clir_rag.eval.trec.write_run`
+    read and write it. Every ranking is at document level, one candidate per
+    document, and its scores strictly decrease; where a list's scores did not
+    agree with its order (an oracle or reranked order) they are n..1, so
+    trec_eval, which orders by score, reads the same order back.
+    """
+
+    def __init__(self, rankings: Mapping[str, Ranking] | None = None, name: str = "clir-rag") -> None:
+        super().__init__(rankings or {})
+        self.name = name
+
+    @classmethod
+    def from_rankings(cls, rankings: Iterable[Ranking], name: str = "clir-rag") -> Run:
+        """A run from rankings by query; passages of one document are represented by the first (best) of them."""
+        run = cls(name=name)
+        for ranking in rankings:
+            seen: set[str] = set()
+            docs = []
+            for c in ranking.candidates:
+                if c.doc_id not in seen:
+                    seen.add(c.doc_id)
+                    passage = {"passage_id": c.id} if c.id != c.doc_id else {}
+                    docs.append(c.model_copy(update={"id": c.doc_id, "metadata": {**c.metadata, **passage}}))
+            run[ranking.query.id] = _ordered(ranking.query, docs, ranking.retriever)
+        return run
+
+    @classmethod
+    def from_lists(
+        cls,
+        lists: Mapping[str, Sequence[tuple[str, float]]],
+        queries: Mapping[str, Query] | None = None,
+        name: str = "clir-rag",
+    ) -> Run:
+        """A run from ``{query id: [(doc id, score), ...]}`` in rank order.
+
+        ``queries`` gives each id its query; without it a query's text is its id.
+        """
+        run = cls(name=name)
+        for qid, docs in lists.items():
+            query = (queries or {}).get(qid) or Query(id=qid, text=qid)
+            cands = [ScoredCandidate(id=d, doc_id=d, score=float(s)) for d, s in docs]
+            run[qid] = _ordered(query, cands, name)
+        return run
+
+    def lists(self) -> dict[str, list[tuple[str, float]]]:
+        """``{query id: [(doc id, score), ...]}`` in rank order."""
+        return {qid: [(c.doc_id, c.score) for c in r.candidates] for qid, r in self.items()}
+
+    def scores(self) -> dict[str, dict[str, float]]:
+        """``{query id: {doc id: score}}`` for ir_measures; the scores keep the rank order exactly."""
+        return {qid: {c.doc_id: c.score for c in r.candidates} for qid, r in self.items()}
+
+
+def _ordered(query: Query, docs: list[ScoredCandidate], retriever: str) -> Ranking:
+    """A document ranking in the given order; scores n..1 (first-stage score kept) unless they strictly decrease.
+
+    Strictly, at the 6 decimals a TREC file keeps: trec_eval breaks score ties by document id, not rank.
+    """
+    rounded = [round(c.score, 6) for c in docs]
+    if any(a <= b for a, b in itertools.pairwise(rounded)):
+        n = len(docs)
+        docs = [
+            c.model_copy(update={"score": float(n - i), "metadata": {"first_stage_score": c.score, **c.metadata}})
+            for i, c in enumerate(docs)
+        ]
+    return Ranking(query=query, candidates=docs, retriever=retriever, level="document")

@@ -12,7 +12,7 @@ lengths are compared), ``<first stage>+oracle@<depth>``,
 
 from __future__ import annotations
 
-import itertools
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,12 +23,12 @@ from typing import Any, Literal
 from clir_rag.config import DatasetSpec, ExperimentConfig, load_config
 from clir_rag.errors import InputError
 from clir_rag.eval.collection import Collection
-from clir_rag.eval.metrics import PerQuery, evaluate, ordered_run, paired_ttest
+from clir_rag.eval.metrics import PerQuery, evaluate, paired_ttest
 from clir_rag.eval.oracle import oracle_ranked
-from clir_rag.eval.trec import read_run
+from clir_rag.eval.trec import read_run, write_run
 from clir_rag.languages import normalize_language
 from clir_rag.progress import progress_reporter
-from clir_rag.types import Document, Query, Ranking, ScoredCandidate
+from clir_rag.types import Document, Query, Run
 
 # load_config and ExperimentConfig are re-exported: they were defined here before clir_rag.config existed
 __all__ = ["ExperimentConfig", "ExperimentResult", "RunResult", "load_collection", "load_config", "run_experiment"]
@@ -105,23 +105,6 @@ def _bar(progress: bool, label: str, total: int) -> Iterator[Callable[[], None]]
         report(None)
 
 
-def _write_ranked(ranked: Ranked, path: Path, tag: str) -> None:
-    """Write a TREC run whose scores agree with its ranks, so any trec_eval tool reads the same order.
-
-    Oracle and reranked lists keep their first-stage scores in a new order; written as they
-    are, trec_eval (and :func:`read_run`) would sort them back by score and undo the reranking.
-    Such lists get scores n..1; lists already in score order keep their scores (6 decimals).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for qid, docs in ranked.items():
-            scores = [round(s, 6) for _, s in docs]
-            if any(a <= b for a, b in itertools.pairwise(scores)):
-                scores = [float(len(docs) - i) for i in range(len(docs))]
-            for rank, ((doc, _), score) in enumerate(zip(docs, scores, strict=True), start=1):
-                fh.write(f"{qid} Q0 {doc} {rank} {score:.6f} {tag}\n")
-
-
 def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = None) -> ExperimentResult:
     """Run every stage of ``cfg``, write runs, ``results.json``, ``report.md`` and plots; return the scores.
 
@@ -147,11 +130,11 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
 
     results: list[RunResult] = []
 
-    def score(name: str, ranked: Ranked, kind: str, retriever: str, tokens: int, base: str | None) -> RunResult:
+    def score(name: str, run: Run, kind: str, retriever: str, tokens: int, base: str | None) -> RunResult:
         path = out / "runs" / f"{name}.trec"
-        _write_ranked(ranked, path, tag=name)
+        write_run(run, path, tag=name)
         # re-read what was written: the scores below are those of the file a user can re-score
-        means, per_query = evaluate(ordered_run(read_run(path)), qrels, cfg.measures)
+        means, per_query = evaluate(read_run(path), qrels, cfg.measures)
         res = RunResult(name, kind, retriever, tokens, means, per_query, base)  # type: ignore[arg-type]
         if base is not None:
             other = next(r for r in results if r.name == base)
@@ -159,7 +142,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
         results.append(res)
         return res
 
-    first_runs: dict[str, tuple[str, int, Ranked]] = {}
+    first_runs: dict[str, tuple[str, int, Run]] = {}
     several = len(cfg.passage_tokens) > 1
     doc_lang = {d.id: d.lang or "und" for d in collection.documents}
     parallel = _parallel_queries(cfg, collection, queries)
@@ -177,25 +160,28 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
         for mode, method in _first_stages(cfg, index, collection.query_lang):
             name = mode + ("" if method == "none" else f"-{method}") + (f"-p{tokens}" if several else "")
             retriever = DocumentRetriever(index.retriever(mode, debias=method), "maxp")  # type: ignore[arg-type]
-            ranked: Ranked = {}
+            rankings = []
             t = time.perf_counter()
             with _bar(progress, name, len(queries)) as step:
                 for q in queries:
-                    r = retriever.retrieve(q, cfg.k)
-                    ranked[q.id] = [(c.doc_id, c.score) for c in r.candidates]
+                    rankings.append(retriever.retrieve(q, cfg.k))
                     step()
             secs = time.perf_counter() - t
+            run = Run.from_rankings(rankings, name=name)
+            ranked = run.lists()
             base = None if not results or results[0].kind != "first" else results[0].name
-            res = score(name, ranked, "first", mode, tokens, base if base != name else None)
+            res = score(name, run, "first", mode, tokens, base if base != name else None)
             res.extra["ms_per_query"] = 1000 * secs / len(queries)
             res.extra["debias"] = method
             res.extra["language_share"] = language_share(ranked, doc_lang, cfg.language_share_depth)
             res.extra["own_language_share"] = res.extra["language_share"].get(collection.query_lang, 0.0)
             if parallel and cfg.mrc is not None:
                 res.extra["mrc"] = _mrc(retriever, ranked, parallel, cfg.mrc.depth, cfg.k, progress, name)
-            first_runs[name] = (mode, tokens, ranked)
+            first_runs[name] = (mode, tokens, run)
+            by_id = {q.id: q for q in queries}
             for depth in cfg.oracle_depths:
-                score(f"{name}+oracle@{depth}", oracle_ranked(ranked, qrels, depth), "oracle", mode, tokens, name)
+                oracle = Run.from_lists(oracle_ranked(ranked, qrels, depth), by_id, name=f"{name}+oracle@{depth}")
+                score(oracle.name, oracle, "oracle", mode, tokens, name)
 
     if cfg.rerank:
         _rerank_all(cfg, out, queries, docs_by_id, first_runs, score, progress, llm)
@@ -293,14 +279,14 @@ def _rerank_all(
     out: Path,
     queries: Sequence[Query],
     docs_by_id: dict[str, Document],
-    first_runs: dict[str, tuple[str, int, Ranked]],
+    first_runs: dict[str, tuple[str, int, Run]],
     score: Any,
     progress: bool,
     llm: Any,
 ) -> None:
     from clir_rag.llm import LLMClient, load_llm
-    from clir_rag.rerank import RerankReport
     from clir_rag.rerank.factory import make_reranker
+    from clir_rag.rerank.run import rerank_run
 
     out.mkdir(parents=True, exist_ok=True)
     client = LLMClient(
@@ -323,26 +309,16 @@ def _rerank_all(
         for first_name in spec.first_stages or list(first_runs):
             if first_name not in first_runs:
                 raise InputError(f"rerank.first_stages: no first-stage run {first_name!r} (have {list(first_runs)})")
-            mode, tokens, ranked = first_runs[first_name]
+            mode, tokens, first = first_runs[first_name]
             for docs in spec.docs:
-                report = RerankReport(reranker.name, queries=0)
-                reranked: Ranked = {}
-                with _bar(progress, f"{first_name}+{label}-{docs}", len(queries)) as step:
-                    for q in queries:
-                        top = ranked[q.id][: spec.depth]
-                        texts = [docs_by_id[d].text for d, _ in top]
-                        if docs == "dt":
-                            texts = _translate_candidates(translator, top, texts, docs_by_id, q)
-                        cands = [
-                            ScoredCandidate(id=d, doc_id=d, score=s, text=t, lang=docs_by_id[d].lang)
-                            for (d, s), t in zip(top, texts, strict=True)
-                        ]
-                        result = reranker.rerank(Ranking(query=q, candidates=cands, level="document"))
-                        report.merge(result.report)
-                        head = [(c.doc_id, c.score + len(ranked[q.id])) for c in result.ranking.candidates]
-                        reranked[q.id] = head + ranked[q.id][spec.depth :]
-                        step()
-                res = score(f"{first_name}+{label}-{docs}", reranked, "rerank", mode, tokens, first_name)
+                name = f"{first_name}+{label}-{docs}"
+                texts = None
+                if docs == "dt":
+                    texts = functools.partial(_translate_candidates, translator)
+                reranked, report = rerank_run(
+                    reranker, first, docs_by_id, depth=spec.depth, texts=texts, name=name, progress=progress
+                )
+                res = score(name, reranked, "rerank", mode, tokens, first_name)
                 u = report.usage
                 res.extra.update(
                     reranker=label,
@@ -372,17 +348,14 @@ def _make_translator(cfg: ExperimentConfig, out: Path, client: Any) -> Any:
     return LLMTranslator(client, cache=cache)
 
 
-def _translate_candidates(
-    translator: Any, top: list[tuple[str, float]], texts: list[str], docs_by_id: dict[str, Document], q: Query
-) -> list[str]:
+def _translate_candidates(translator: Any, q: Query, docs: Sequence[Document]) -> list[str]:
     """Candidates not already in the query language, translated into it (cached, so reruns are free)."""
-    out = list(texts)
+    out = [d.text for d in docs]
     by_lang: dict[str, list[int]] = {}
-    for i, (d, _) in enumerate(top):
-        lang = docs_by_id[d].lang
-        if lang and q.lang and lang != q.lang:
-            by_lang.setdefault(lang, []).append(i)
+    for i, d in enumerate(docs):
+        if d.lang and q.lang and d.lang != q.lang:
+            by_lang.setdefault(d.lang, []).append(i)
     for lang, idx in by_lang.items():
-        for i, t in zip(idx, translator.translate([texts[i] for i in idx], lang, q.lang), strict=True):
+        for i, t in zip(idx, translator.translate([out[i] for i in idx], lang, q.lang), strict=True):
             out[i] = t
     return out

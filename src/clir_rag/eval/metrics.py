@@ -6,18 +6,20 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from clir_rag.errors import InputError
-from clir_rag.types import Ranking
+from clir_rag.types import Ranking, Run
 
-Run = dict[str, dict[str, float]]
+# What ir_measures scores: {query id: {doc id: score}}. Runs are passed as clir_rag.types.Run;
+# this is only the view the measures read.
+Scores = dict[str, dict[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
 PerQuery = dict[str, dict[str, float]]
 
 DEFAULT_MEASURES = ("nDCG@20", "nDCG@10", "AP", "R@100", "RR@10")
 
 
-def ranking_to_run(rankings: Iterable[Ranking]) -> Run:
+def ranking_to_run(rankings: Iterable[Ranking]) -> Scores:
     """``{query id: {doc id: score}}``, using document ids (MaxP when passages repeat a document)."""
-    run: Run = {}
+    run: Scores = {}
     for r in rankings:
         docs: dict[str, float] = {}
         for c in r.candidates:
@@ -26,8 +28,8 @@ def ranking_to_run(rankings: Iterable[Ranking]) -> Run:
     return run
 
 
-def ordered_run(ranked: Mapping[str, Sequence[tuple[str, float]]]) -> Run:
-    """A run from ranked lists (as ``read_run`` returns), with scores made strictly decreasing.
+def ordered_run(ranked: Mapping[str, Sequence[tuple[str, float]]]) -> Scores:
+    """Scores from ranked lists (as :meth:`Run.lists` gives them), made strictly decreasing.
 
     trec_eval ranks by score and breaks ties by document id, not by the rank column, so ties
     (common after reranking or with integer scores) would silently reorder documents. Scores
@@ -37,7 +39,7 @@ def ordered_run(ranked: Mapping[str, Sequence[tuple[str, float]]]) -> Run:
 
 
 def evaluate(
-    run: Run,
+    run: Run | Mapping[str, Mapping[str, float]],
     qrels: Qrels,
     measures: Sequence[str] = ("nDCG@20", "RR@10"),
     *,
@@ -67,7 +69,8 @@ def evaluate(
     except (ValueError, NameError, SyntaxError) as e:
         raise InputError(f"unknown measure in {list(measures)}: {e}") from None
     per_query: PerQuery = {qid: {str(m): 0.0 for m in parsed} for qid in qrels}
-    scored = {q: d for q, d in run.items() if q in qrels}
+    scores = run.scores() if isinstance(run, Run) else run
+    scored = {q: dict(d) for q, d in scores.items() if q in qrels}
     for metric in ir_measures.iter_calc(parsed, {q: dict(d) for q, d in qrels.items()}, scored):
         per_query[metric.query_id][str(metric.measure)] = float(metric.value)
     means = {str(m): sum(v[str(m)] for v in per_query.values()) / len(per_query) for m in parsed}

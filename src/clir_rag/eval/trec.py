@@ -10,51 +10,61 @@ import html
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from clir_rag.errors import CorpusError, InputError
 from clir_rag.eval.collection import read_text
 from clir_rag.languages import normalize_language
-from clir_rag.types import Query, Ranking
+from clir_rag.types import Query, Ranking, Run
 
 TOPIC_FIELDS = ("title", "desc", "narr")
 
 
-def read_run(path: str | Path) -> dict[str, list[tuple[str, float]]]:
-    """``{qid: [(docid, score), ...]}`` in the file's rank order (``qid Q0 docid rank score tag``)."""
+def read_run(path: str | Path, queries: Mapping[str, Query] | None = None) -> Run:
+    """The :class:`~clir_rag.types.Run` in a TREC run file (``qid Q0 docid rank score tag`` per line).
+
+    Documents are ordered as trec_eval orders them: by score, descending, and by
+    the file's ranks where scores tie. ``queries`` gives each id its query (else
+    a query's text is its id); the run's name is the first line's tag.
+    Raises :class:`~clir_rag.errors.CorpusError` naming file and line for a malformed line.
+    """
     path = Path(path)
     if not path.exists():
         raise CorpusError(f"{path}: run file not found")
     rows: dict[str, list[tuple[int, str, float]]] = defaultdict(list)
+    tag = ""
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.split()
         if len(parts) != 6:
             raise CorpusError(f"{path}:{lineno}: expected 6 columns 'qid Q0 docid rank score tag', got {len(parts)}")
-        qid, _, docid, rank, score, _ = parts
+        qid, _, docid, rank, score, line_tag = parts
+        tag = tag or line_tag
         try:
             rows[qid].append((int(rank), docid, float(score)))
         except ValueError:
             raise CorpusError(f"{path}:{lineno}: rank must be an integer and score a number") from None
-    # trec_eval orders by score (descending), ties by docid descending; keep the file's ranks when they agree.
-    return {qid: [(d, s) for _, d, s in sorted(r, key=lambda x: (-x[2], x[0]))] for qid, r in rows.items()}
+    lists = {qid: [(d, s) for _, d, s in sorted(r, key=lambda x: (-x[2], x[0]))] for qid, r in rows.items()}
+    return Run.from_lists(lists, queries, name=tag or path.stem)
 
 
-def write_run(rankings: Iterable[Ranking], path: str | Path, tag: str = "clir-rag") -> None:
+def write_run(run: Run | Iterable[Ranking], path: str | Path, tag: str | None = None) -> None:
+    """Write ``run`` (or rankings, collapsed to documents) as a TREC run file tagged ``tag`` (default: its name).
+
+    The scores written strictly decrease (see :class:`~clir_rag.types.Run`), so any
+    trec_eval tool reads back the order written.
+    """
+    if not isinstance(run, Run):
+        run = Run.from_rankings(run, name=tag or "clir-rag")
+    tag = tag or run.name
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:
-        for ranking in rankings:
-            seen: set[str] = set()
-            rank = 0
-            for cand in ranking.candidates:
-                if cand.doc_id in seen:  # passages of one document: its best passage stands for it
-                    continue
-                seen.add(cand.doc_id)
-                rank += 1
-                fh.write(f"{ranking.query.id} Q0 {cand.doc_id} {rank} {cand.score:.6f} {tag}\n")
+        for qid, ranking in run.items():
+            for rank, cand in enumerate(ranking.candidates, start=1):
+                fh.write(f"{qid} Q0 {cand.doc_id} {rank} {cand.score:.6f} {tag}\n")
 
 
 def read_queries(path: str | Path, lang: str | None = None) -> list[Query]:

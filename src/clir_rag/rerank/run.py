@@ -1,0 +1,80 @@
+"""Rerank a whole run: the one path that ``clir-rag rerank`` and the eval harness both take."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from clir_rag.errors import InputError
+from clir_rag.progress import ProgressCallback, progress_reporter
+from clir_rag.rerank.base import Reranker, RerankReport
+from clir_rag.types import Document, Query, Ranking, Run, ScoredCandidate
+
+# Gives the texts the reranker reads for a query's candidates (in order), e.g. their translations.
+TextsFor = Callable[[Query, Sequence[Document]], list[str]]
+
+
+def rerank_run(
+    reranker: Reranker,
+    run: Run,
+    documents: Mapping[str, Document],
+    *,
+    depth: int,
+    queries: Mapping[str, Query] | None = None,
+    texts: TextsFor | None = None,
+    name: str | None = None,
+    progress: bool | ProgressCallback = False,
+) -> tuple[Run, RerankReport]:
+    """Rerank each query's top ``depth`` documents of ``run``; the rest follow in their first-stage order.
+
+    ``documents`` holds (at least) every document in a top ``depth``; ``queries``
+    replaces the run's queries (a run read from a file knows only their ids);
+    ``texts`` gives what the reranker reads (default: each document's text). The
+    new scores are n..1 over the whole list, the first-stage scores stay in each
+    candidate's metadata. Returns the reranked run (named ``name``, default
+    ``<run>+<reranker>``) and the report over all queries.
+
+    Raises :class:`~clir_rag.errors.InputError`, before any LLM call, when a query
+    has no text or a document of a top ``depth`` is missing from ``documents``.
+    A failed or unreadable LLM answer never raises: the reranker keeps that
+    part's order and the report counts it.
+    """
+    chosen = {qid: (queries[qid] if queries is not None and qid in queries else r.query) for qid, r in run.items()}
+    if queries is not None:
+        missing = sorted(set(run) - set(queries))
+        if missing:
+            raise InputError(f"queries {', '.join(missing[:5])} of the run have no query text")
+    absent = sorted({c.doc_id for r in run.values() for c in r.candidates[:depth]} - set(documents))
+    if absent:
+        raise InputError(f"{len(absent)} documents of the run are not in the collection (e.g. {absent[0]!r})")
+
+    total = RerankReport(reranker.name, queries=0)
+    out = Run(name=name or f"{run.name}+{reranker.name}")
+    report = progress_reporter(progress, len(run), f"{out.name}")
+    for done, (qid, ranking) in enumerate(run.items(), start=1):
+        q = chosen[qid]
+        head = ranking.candidates[:depth]
+        docs = [documents[c.doc_id] for c in head]
+        shown = texts(q, docs) if texts is not None else [d.text for d in docs]
+        cands = [
+            ScoredCandidate(id=c.doc_id, doc_id=c.doc_id, score=c.score, text=t, lang=d.lang, title=d.title)
+            for c, d, t in zip(head, docs, shown, strict=True)
+        ]
+        result = reranker.rerank(Ranking(query=q, candidates=cands, level="document"))
+        total.merge(result.report)
+        order = [c.doc_id for c in result.ranking.candidates] + [c.doc_id for c in ranking.candidates[depth:]]
+        first = {c.doc_id: (rank, c) for rank, c in enumerate(ranking.candidates, start=1)}
+        out[qid] = Ranking(
+            query=q,
+            candidates=[_moved(*first[d], new_score=float(len(order) - i)) for i, d in enumerate(order)],
+            retriever=f"{ranking.retriever}>{reranker.name}",
+            level="document",
+        )
+        report(done)
+    report(None)
+    return out, total
+
+
+def _moved(rank: int, c: ScoredCandidate, new_score: float) -> ScoredCandidate:
+    # the first-stage score and rank stay readable; metadata already holding them (a rerun) wins
+    meta = {"first_stage_score": c.score, "first_stage_rank": rank, **c.metadata}
+    return c.model_copy(update={"score": new_score, "metadata": meta})
