@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
@@ -36,13 +36,35 @@ def _client(llm: Any, cache: str | None) -> LLMClient:
 
 
 class _ClirRerank(PromptMixin, BaseNodePostprocessor):
+    """What both rerank postprocessors share: building the reranker once, prompts, node conversion, reports.
+
+    A subclass names its clir-rag reranker class, the fields passed to it, and
+    which of its prompts LlamaIndex may read and replace (prompt key -> attribute).
+    """
+
     top_n: int | None = Field(default=None, description="Keep this many nodes after reranking (None: all).")
     _reranker: Any = PrivateAttr()
     _last_report: RerankReport | None = PrivateAttr(default=None)
     _total: RerankReport | None = PrivateAttr(default=None)
+    _reranker_class: ClassVar[type]
+    _settings: ClassVar[tuple[str, ...]]
+    _prompt_attrs: ClassVar[dict[str, str]]
+
+    def __init__(self, llm: Any = None, *, cache: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        settings = {name: getattr(self, name) for name in self._settings}
+        self._reranker = self._reranker_class(_client(llm, cache), **settings)
 
     def _get_prompt_modules(self) -> PromptMixinType:
         return {}
+
+    def _get_prompts(self) -> PromptDictType:
+        return {key: PromptTemplate(getattr(self._reranker, attr)) for key, attr in self._prompt_attrs.items()}
+
+    def _update_prompts(self, prompts: PromptDictType) -> None:
+        for key, attr in self._prompt_attrs.items():
+            if key in prompts:
+                setattr(self._reranker, attr, prompts[key].get_template())
 
     @property
     def last_report(self) -> RerankReport | None:
@@ -117,32 +139,13 @@ class ListwiseLLMRerank(_ClirRerank):
     step: int = Field(default=10)
     depth: int = Field(default=100)
     max_passage_tokens: int = Field(default=300)
-
-    def __init__(self, llm: Any = None, *, cache: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._reranker = ListwiseReranker(
-            _client(llm, cache),
-            window=self.window,
-            step=self.step,
-            depth=self.depth,
-            max_passage_tokens=self.max_passage_tokens,
-        )
+    _reranker_class: ClassVar[type] = ListwiseReranker
+    _settings: ClassVar[tuple[str, ...]] = ("window", "step", "depth", "max_passage_tokens")
+    _prompt_attrs: ClassVar[dict[str, str]] = {"system_prompt": "system_prompt", "listwise_prompt": "user_prompt"}
 
     @classmethod
     def class_name(cls) -> str:
         return "ListwiseLLMRerank"
-
-    def _get_prompts(self) -> PromptDictType:
-        return {
-            "system_prompt": PromptTemplate(self._reranker.system_prompt),
-            "listwise_prompt": PromptTemplate(self._reranker.user_prompt),
-        }
-
-    def _update_prompts(self, prompts: PromptDictType) -> None:
-        if "system_prompt" in prompts:
-            self._reranker.system_prompt = prompts["system_prompt"].get_template()
-        if "listwise_prompt" in prompts:
-            self._reranker.user_prompt = prompts["listwise_prompt"].get_template()
 
 
 class PairwiseLLMRerank(_ClirRerank):
@@ -154,29 +157,13 @@ class PairwiseLLMRerank(_ClirRerank):
     passes: int = Field(default=10)
     top_k: int = Field(default=10)
     max_passage_tokens: int = Field(default=200)
-
-    def __init__(self, llm: Any = None, *, cache: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._reranker = PairwiseReranker(
-            _client(llm, cache),
-            method=self.method,
-            mode=self.mode,
-            depth=self.depth,
-            passes=self.passes,
-            top_k=self.top_k,
-            max_passage_tokens=self.max_passage_tokens,
-        )
+    _reranker_class: ClassVar[type] = PairwiseReranker
+    _settings: ClassVar[tuple[str, ...]] = ("method", "mode", "depth", "passes", "top_k", "max_passage_tokens")
+    _prompt_attrs: ClassVar[dict[str, str]] = {"pairwise_prompt": "prompt"}
 
     @classmethod
     def class_name(cls) -> str:
         return "PairwiseLLMRerank"
-
-    def _get_prompts(self) -> PromptDictType:
-        return {"pairwise_prompt": PromptTemplate(self._reranker.prompt)}
-
-    def _update_prompts(self, prompts: PromptDictType) -> None:
-        if "pairwise_prompt" in prompts:
-            self._reranker.prompt = prompts["pairwise_prompt"].get_template()
 
 
 __all__ = ["ListwiseLLMRerank", "PairwiseLLMRerank", "default_prompts"]
