@@ -1,9 +1,11 @@
-"""The package's surface: its version and its errors."""
+"""The package's surface and shape: its version, its errors, its import graph, what ships in it."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 from importlib.metadata import version
+from pathlib import Path
 
 import clir_rag
 from clir_rag import errors
@@ -20,3 +22,63 @@ def test_every_error_class_is_a_clir_rag_error_exported_at_the_top_level() -> No
         assert issubclass(cls, errors.ClirRagError)
         assert getattr(clir_rag, cls.__name__) is cls and cls.__name__ in clir_rag.__all__
         assert cls.__doc__, f"{cls.__name__} has no docstring"
+
+
+SRC = Path(clir_rag.__file__).resolve().parent
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports, counting imports inside functions and TYPE_CHECKING blocks."""
+    modules = {
+        ".".join(f.relative_to(SRC.parent).with_suffix("").parts).removesuffix(".__init__"): f
+        for f in SRC.rglob("*.py")
+    }
+
+    def owner(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, file in modules.items():
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                target = owner(name) if name.startswith("clir_rag") else None
+                # a package importing its own submodules is how packages are built, not a cycle
+                if target and target != module and not target.startswith(module + "."):
+                    graph[module].add(target)
+    return graph
+
+
+def test_no_import_cycles_among_the_package_modules() -> None:
+    graph = _import_graph()
+    assert len(graph) > 60
+    cycles = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(m: str, path: list[str]) -> None:
+        state[m] = 1
+        for n in sorted(graph[m]):
+            if state.get(n) == 1:
+                cycles.append([*path[path.index(n) :], n])
+            elif n not in state:
+                visit(n, [*path, n])
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_test_helpers_ship_in_the_package() -> None:
+    names = {f.stem for f in SRC.rglob("*.py")}
+    assert not names & {"fixtures", "tiny", "conftest"}
+    for f in SRC.rglob("*.py"):
+        text = f.read_text(encoding="utf-8")
+        assert "import pytest" not in text and "from tests" not in text, f

@@ -16,15 +16,15 @@ import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from clir_rag.config import DatasetSpec, ExperimentConfig, load_config
 from clir_rag.errors import InputError
 from clir_rag.eval.collection import Collection
-from clir_rag.eval.metrics import PerQuery, evaluate, paired_ttest
+from clir_rag.eval.metrics import evaluate, paired_ttest
 from clir_rag.eval.oracle import oracle_ranked
+from clir_rag.eval.results import ExperimentResult, RunResult
 from clir_rag.eval.trec import read_run, write_run
 from clir_rag.languages import normalize_language
 from clir_rag.progress import progress_reporter
@@ -57,35 +57,6 @@ def load_collection(spec: DatasetSpec, data: str | Path | None) -> Collection:
     from clir_rag.eval.generic import load_generic
 
     return load_generic(**args)
-
-
-@dataclass
-class RunResult:
-    name: str
-    kind: Literal["first", "oracle", "rerank"]
-    retriever: str
-    passage_tokens: int
-    means: dict[str, float]
-    per_query: PerQuery
-    base: str | None = None  # the run this one is compared against (t-test)
-    p_values: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ExperimentResult:
-    config: ExperimentConfig
-    collection: str
-    queries: int
-    documents: int
-    runs: list[RunResult]
-    out: Path
-
-    def get(self, name: str) -> RunResult:
-        for r in self.runs:
-            if r.name == name:
-                return r
-        raise KeyError(name)
 
 
 @contextmanager
@@ -285,7 +256,7 @@ def _rerank_all(
     llm: Any,
 ) -> None:
     from clir_rag.llm import LLMClient, load_llm
-    from clir_rag.rerank.factory import make_reranker
+    from clir_rag.rerank.factory import reranker_from_spec
     from clir_rag.rerank.run import rerank_run
 
     out.mkdir(parents=True, exist_ok=True)
@@ -296,15 +267,7 @@ def _rerank_all(
     if any("dt" in spec.docs for spec in cfg.rerank):
         translator = _make_translator(cfg, out, client)
     for spec in cfg.rerank:
-        reranker = make_reranker(
-            spec.method,
-            client,
-            depth=spec.depth,
-            window=spec.window,
-            step=spec.step,
-            top_k=spec.top_k,
-            passes=spec.passes,
-        )
+        reranker = reranker_from_spec(spec, client)
         label = spec.name or spec.method
         for first_name in spec.first_stages or list(first_runs):
             if first_name not in first_runs:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from clir_rag.eval.oracle import pri
 
 if TYPE_CHECKING:
-    from clir_rag.eval.experiment import ExperimentResult, RunResult
+    from clir_rag.eval.results import ExperimentResult, RunResult
 
 ALPHA = 0.05
 

@@ -231,12 +231,9 @@ def run_rag_check(
     )
     reranker = None
     if cfg.rerank is not None:
-        from clir_rag.rerank.factory import make_reranker
+        from clir_rag.rerank.factory import reranker_from_spec
 
-        r = cfg.rerank
-        reranker = make_reranker(
-            r.method, client, depth=r.depth, window=r.window, step=r.step, top_k=r.top_k, passes=r.passes
-        )
+        reranker = reranker_from_spec(cfg.rerank, client)
     generator = AnswerGenerator(
         client,
         answer_lang=cfg.answer_lang,

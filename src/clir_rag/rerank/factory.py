@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from clir_rag.errors import InputError
 from clir_rag.llm import LLM, LLMClient
 from clir_rag.rerank.listwise import ListwiseReranker
 from clir_rag.rerank.pairwise import PairwiseReranker
+
+if TYPE_CHECKING:
+    from clir_rag.config import RerankSpec
 
 METHODS = ("listwise", "pairwise-heap", "pairwise-bubble", "pairwise-allpairs")
 
@@ -26,3 +31,9 @@ def make_reranker(
     if method in METHODS:
         return PairwiseReranker(llm, method=method.split("-", 1)[1], depth=depth, top_k=top_k, passes=passes)  # type: ignore[arg-type]
     raise InputError(f"unknown rerank method {method!r}: use one of {', '.join(METHODS)}")
+
+
+def reranker_from_spec(spec: RerankSpec, llm: LLMClient | LLM) -> ListwiseReranker | PairwiseReranker:
+    """The reranker a config's ``rerank`` section describes (see :class:`clir_rag.config.RerankSpec`)."""
+    settings = spec.model_dump(include={"depth", "window", "step", "top_k", "passes"})
+    return make_reranker(spec.method, llm, **settings)

@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from clir_rag.errors import InputError, UnsupportedLanguageError
 from clir_rag.languages import detect_language
 from clir_rag.retrieve.aggregate import DocumentRetriever
-from clir_rag.retrieve.base import BaseRetriever
+from clir_rag.retrieve.base import BaseRetriever, Retriever
 from clir_rag.retrieve.bm25 import BM25Retriever
 from clir_rag.retrieve.fusion import HybridRetriever
 from clir_rag.store.bm25 import BM25Index
@@ -25,8 +25,15 @@ from clir_rag.store.chroma import ChromaStore
 from clir_rag.types import Query, Ranking
 
 if TYPE_CHECKING:
-    from clir_rag.index import CrossLingualIndex
     from clir_rag.translate.base import Translator
+
+
+class HasRetrievers(Protocol):
+    """What :func:`translated_hybrid` needs of an index (a :class:`~clir_rag.index.CrossLingualIndex`)."""
+
+    def retriever(self, mode: Literal["dense", "bm25", "hybrid"] = "dense") -> Retriever:
+        """A retriever over this index in ``mode``."""
+        ...
 
 
 class QueryTranslationBM25Retriever(BaseRetriever):
@@ -61,8 +68,8 @@ class QueryTranslationBM25Retriever(BaseRetriever):
 
 
 def translated_hybrid(
-    original: CrossLingualIndex,
-    translated: CrossLingualIndex,
+    original: HasRetrievers,
+    translated: HasRetrievers,
     *,
     method: Literal["rrf", "weighted"] = "rrf",
     weights: Sequence[float] | None = None,
