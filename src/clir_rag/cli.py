@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from clir_rag.display import print_ranking
-from clir_rag.errors import ClirRagError, InputError
+from clir_rag.errors import ClirRagError, InputError, describe_validation
 from clir_rag.types import Query
 
 app = typer.Typer(
@@ -34,7 +35,14 @@ def _fail(e: Exception) -> typer.Exit:
 def _require_index(index_dir: Path) -> None:
     """Stop with one line when ``index_dir`` holds no index (opening it would create one)."""
     if not (index_dir / "clir-rag.json").exists():
-        raise _fail(ValueError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
+        raise _fail(InputError(f"{index_dir} is not a clir-rag index (no clir-rag.json); run 'clir-rag index' first"))
+
+
+def _query(text: str, lang: str | None) -> Query:
+    try:
+        return Query(text=text, lang=lang)
+    except ValidationError as e:
+        raise InputError(f"query {text!r}: {describe_validation(e)}") from None
 
 
 @app.command()
@@ -86,7 +94,7 @@ def index(
             console.print(f"Translated {tstats.translated} documents into {translate_to} ({translated}).")
             docs = read_corpus(translated)
         stats = idx.add(docs, batch_size=batch_size, progress=True)
-    except (ClirRagError, ValueError) as e:
+    except ClirRagError as e:
         raise _fail(e) from None
     console.print(
         f"Indexed {stats.documents} documents into {stats.passages} passages in {index_dir}: "
@@ -123,8 +131,8 @@ def search(
     try:
         idx = CrossLingualIndex(index_dir)
         retriever = idx.retriever(mode, documents="maxp" if documents else None, debias=debias)  # type: ignore[arg-type]
-        ranking = retriever.retrieve(Query(text=query, lang=query_lang), k, langs=lang)
-    except (ClirRagError, ValueError) as e:
+        ranking = retriever.retrieve(_query(query, query_lang), k, langs=lang)
+    except ClirRagError as e:
         raise _fail(e) from None
     print_ranking(ranking, title=f"{ranking.retriever}: {query}", console=console)
 
@@ -147,7 +155,7 @@ def calibrate(
     try:
         idx = CrossLingualIndex(index_dir)
         counts = idx.calibrate(read_queries(queries, lang=lang), lang=lang)
-    except (ClirRagError, ValueError) as e:
+    except ClirRagError as e:
         raise _fail(e) from None
     total = {x: q.count for x, q in idx.language_stats.calibration.items()}
     console.print(
@@ -173,7 +181,7 @@ def stats(
         idx = CrossLingualIndex(index_dir)
         st = idx.rebuild_stats(progress=True) if rebuild else idx.language_stats
         auto = idx.resolve_debias("auto")
-    except (ClirRagError, ValueError) as e:
+    except ClirRagError as e:
         raise _fail(e) from None
     table = Table(title=f"{index_dir}: {st.total} passages; debias=auto means {auto}", title_justify="left")
     for name in ("lang", "passages", "calibration queries", "served queries", "query mean from"):
@@ -213,7 +221,7 @@ def translate(
         docs = read_corpus(corpus, lang=lang)
         translator = CTranslate2Translator(model, beam_size=beam_size, cache=cache)
         stats = translate_corpus(docs, translator, to, output, batch_size=batch_size)
-    except (ClirRagError, ValueError) as e:
+    except ClirRagError as e:
         raise _fail(e) from None
     console.print(
         f"Translated {stats.translated} documents into {to} ({stats.copied} already in {to}, "
@@ -265,7 +273,7 @@ def rerank(
         client = LLMClient(load_llm(model, base_url), cache=cache)
         reranker = make_reranker(method, client, depth=depth, window=window, step=step, top_k=top_k, passes=passes)
         out, total = rerank_run(reranker, first, docs, depth=depth, progress=True)
-    except (ClirRagError, ValueError) as e:
+    except ClirRagError as e:
         raise _fail(e) from None
     write_run(out, output, tag=f"clir-rag-{method}")
     u = total.usage
@@ -297,7 +305,7 @@ def eval_(
         if corpus is not None:
             cfg.dataset.__pydantic_extra__["corpus"] = str(corpus)  # type: ignore[index]
         result = run_experiment(cfg)
-    except (ClirRagError, ValueError) as e:
+    except ClirRagError as e:
         raise _fail(e) from None
     console.print(markdown(result), markup=False, highlight=False)
     console.print(f"Runs, report.md, results.json and plots in {result.out}")
@@ -324,7 +332,7 @@ def rag_check(
             config, data=str(data) if data else None, out=str(out) if out else None, limit=limit, sample=sample
         )
         _, summary = run_rag_check(cfg)
-    except (ClirRagError, ValueError) as e:
+    except ClirRagError as e:
         raise _fail(e) from None
     console.print(summary_markdown(cfg.name, summary), markup=False, highlight=False)
     console.print(f"answers.jsonl, summary.md and summary.json in {cfg.out or Path('runs/rag') / cfg.name}")
@@ -342,7 +350,7 @@ def demo(
 
     try:
         run_demo(index_dir, k=k, console=console)
-    except (ClirRagError, ValueError) as e:
+    except ClirRagError as e:
         raise _fail(e) from None
 
 

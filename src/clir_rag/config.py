@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
-from clir_rag.errors import InputError
+from clir_rag.errors import InputError, describe_validation
 from clir_rag.eval.metrics import DEFAULT_MEASURES
 
 Retrieval = Literal["dense", "bm25", "hybrid"]
@@ -159,8 +159,7 @@ def load_yaml_config(path: str | Path, model: type[M], **overrides: Any) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise InputError(f"{path}: {problems}") from None
+        raise InputError(f"{path}: {describe_validation(e)}") from None
 
 
 def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:

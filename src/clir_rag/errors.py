@@ -53,3 +53,12 @@ class IndexStatsError(ClirRagError):
 
 class JudgeOutputError(LLMError):
     """The judge's reply could not be read as the JSON the metric asked for."""
+
+
+def describe_validation(err: Exception) -> str:
+    """A pydantic ``ValidationError`` on one line: ``field: problem; field: problem``."""
+    parts = []
+    for e in err.errors():  # type: ignore[attr-defined]
+        field = ".".join(str(x) for x in e["loc"]) or "record"
+        parts.append(f"{field}: {e['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)

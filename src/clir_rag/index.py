@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from pydantic import ValidationError
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
-from clir_rag.errors import IndexCompatibilityError, IndexStatsError, InputError
+from clir_rag.errors import IndexCompatibilityError, IndexStatsError, InputError, describe_validation
 from clir_rag.languages import detect_language, normalize_language
 from clir_rag.manifest import (
     DEFAULT_TITLE_FORMAT,
@@ -414,7 +415,10 @@ class CrossLingualIndex:
         keeps the calibration in this object only (the evaluation harness does that, since the
         index may be shared). Returns the number of queries added per language.
         """
-        items = [q if isinstance(q, Query) else Query(text=q) for q in queries]
+        try:
+            items = [q if isinstance(q, Query) else Query(text=q) for q in queries]
+        except ValidationError as e:
+            raise InputError(f"calibration queries: {describe_validation(e)}") from None
         if not items:
             raise InputError("calibrate: no queries given")
         langs: list[str] = []

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
-from clir_rag.errors import IndexCompatibilityError
+from clir_rag.errors import IndexCompatibilityError, describe_validation
 
 MANIFEST = "clir-rag.json"
 FORMAT_VERSION = 1
@@ -70,8 +70,7 @@ def read_manifest(file: Path) -> IndexManifest:
     try:
         return IndexManifest.model_validate(raw)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise IndexCompatibilityError(f"{file}: unreadable manifest ({problems})") from None
+        raise IndexCompatibilityError(f"{file}: unreadable manifest ({describe_validation(e)})") from None
 
 
 def write_manifest(manifest: IndexManifest, file: Path) -> None:

@@ -19,20 +19,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from clir_rag.errors import CorpusError
+from clir_rag.errors import CorpusError, describe_validation
 from clir_rag.languages import is_known_language, normalize_language
 from clir_rag.types import Document
 
 _ID_KEYS = ("id", "docid", "_id", "doc_id")
-
-
-def _describe(err: ValidationError) -> str:
-    parts = []
-    for e in err.errors():
-        field = ".".join(str(x) for x in e["loc"]) or "record"
-        msg = e["msg"].removeprefix("Value error, ")
-        parts.append(f"{field}: {msg}")
-    return "; ".join(parts)
 
 
 def _make_document(where: str, fields: dict[str, Any], default_lang: str | None) -> Document:
@@ -43,7 +34,7 @@ def _make_document(where: str, fields: dict[str, Any], default_lang: str | None)
     try:
         return Document(**fields)
     except ValidationError as e:
-        raise CorpusError(f"{label}: {_describe(e)}") from None
+        raise CorpusError(f"{label}: {describe_validation(e)}") from None
 
 
 def json_record(line: str, where: str) -> tuple[str, dict[str, Any]]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from clir_rag.corpus.reader import json_record
-from clir_rag.errors import CorpusError
+from clir_rag.errors import CorpusError, describe_validation
 from clir_rag.languages import normalize_language
 from clir_rag.types import Document, Query
 
@@ -169,8 +169,7 @@ def _jsonl_document(line: str, where: str, default_lang: str | None) -> Document
     try:
         return Document(id=doc_id, text=text, title=title, lang=doc_lang, metadata=record)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-        raise CorpusError(f"{where} (id={doc_id!r}): {problems}") from None
+        raise CorpusError(f"{where} (id={doc_id!r}): {describe_validation(e)}") from None
 
 
 def warn_skipped(skipped: int, source: Path | str) -> None:

@@ -13,7 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from clir_rag.errors import CorpusError, InputError
+from pydantic import ValidationError
+
+from clir_rag.errors import CorpusError, InputError, describe_validation
 from clir_rag.eval.collection import read_text
 from clir_rag.languages import normalize_language
 from clir_rag.types import Query, Ranking, Run
@@ -85,15 +87,16 @@ def read_queries(path: str | Path, lang: str | None = None) -> list[Query]:
             except KeyError as e:
                 raise CorpusError(f"{path}:{lineno}: query record has no {e.args[0]!r} field") from None
             except (json.JSONDecodeError, TypeError, ValueError) as e:
-                raise CorpusError(f"{path}:{lineno}: bad query record ({e})") from None
+                detail = describe_validation(e) if isinstance(e, ValidationError) else str(e)
+                raise CorpusError(f"{path}:{lineno}: bad query record ({detail})") from None
         else:
             if "\t" not in line:
                 raise CorpusError(f"{path}:{lineno}: expected 'qid<TAB>query text'")
             qid, text = line.split("\t", 1)
             try:
                 queries.append(Query(id=qid.strip(), text=text.strip(), lang=lang))
-            except ValueError as e:
-                raise CorpusError(f"{path}:{lineno}: query {qid.strip()!r}: {e}") from None
+            except ValidationError as e:
+                raise CorpusError(f"{path}:{lineno}: query {qid.strip()!r}: {describe_validation(e)}") from None
     return queries
 
 
