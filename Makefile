@@ -1,6 +1,6 @@
 # Two entry points, both doing their own set-up on a fresh machine:
 #   make demo   create .venv, install clir-rag, run the offline cross-lingual demo
-#   make test   create .venv, install clir-rag with test extras, lint, run the tests
+#   make test   create .venv, install clir-rag with test extras, lint, type-check, run the tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -31,6 +31,7 @@ demo: $(VENV)/.installed-core
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m ruff check src integrations tests benchmarks evals examples
 	$(BIN)/python -m ruff format --check src integrations tests benchmarks evals examples
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev

@@ -84,7 +84,7 @@ def index(
             chroma_url=chroma_url,
             title_format=title_format,  # type: ignore[arg-type]
         )
-        if translate_to:
+        if translate_to and model is not None:
             from clir_rag.translate.corpus import translate_corpus
             from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
 

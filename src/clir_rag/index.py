@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import ValidationError
+from typing_extensions import TypeIs
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
@@ -106,14 +107,14 @@ class CrossLingualIndex:
             raise IndexCompatibilityError(f"{self.path} is a file, not an index directory")
         manifest = self._read_manifest()
         if manifest is None:
-            self.encoder = load_encoder(encoder or DEFAULT_ENCODER) if not _is_encoder(encoder) else encoder
+            self.encoder = encoder if _is_encoder(encoder) else load_encoder(encoder or DEFAULT_ENCODER)
             manifest = IndexManifest(
                 encoder=self.encoder.spec,
                 model=getattr(self.encoder, "model_name", self.encoder.spec),
                 dim=self.encoder.dim,
                 max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
                 overlap=overlap if overlap is not None else DEFAULT_OVERLAP,
-                title_format=_check_title_format(title_format or DEFAULT_TITLE_FORMAT),  # type: ignore[arg-type]
+                title_format=_check_title_format(title_format or DEFAULT_TITLE_FORMAT),
                 chroma_url=chroma_url,
                 collection=collection,
                 bm25=BM25Params(k1=k1, b=b),
@@ -569,7 +570,7 @@ def _check_title_format(value: str) -> str:
     return value
 
 
-def _is_encoder(obj: object) -> bool:
+def _is_encoder(obj: object) -> TypeIs[Encoder]:
     return obj is not None and not isinstance(obj, str)
 
 

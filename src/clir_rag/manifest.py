@@ -42,7 +42,7 @@ class IndexManifest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    format: Literal[1] = FORMAT_VERSION
+    format: Literal[1] = 1  # FORMAT_VERSION
     encoder: str = Field(description="the encoder spec (see clir_rag.embed.load_encoder)")
     model: str = ""
     dim: int

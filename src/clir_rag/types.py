@@ -135,7 +135,8 @@ class Ranking(BaseModel):
     def __len__(self) -> int:
         return len(self.candidates)
 
-    def __iter__(self):  # type: ignore[override] - iterate candidates, not pydantic fields
+    # iterate candidates, not pydantic fields
+    def __iter__(self):  # type: ignore[override,unused-ignore]
         return iter(self.candidates)
 
     @property

@@ -15,6 +15,7 @@ a sentence. Cutting at unit boundaries keeps exact character offsets.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 import unicodedata
@@ -122,7 +123,7 @@ class Chunker:
                 if step == guess or (step > guess and guess == n):
                     break
                 guess = step
-            j = _last_true(lambda j, i=i: cost(i, j) <= self.max_tokens, i + 1, n, guess)
+            j = _last_true(functools.partial(_fits, cost, i, self.max_tokens), i + 1, n, guess)
             spans.append((units[i][0], units[j - 1][1]))
             if j >= n:
                 break
@@ -132,7 +133,7 @@ class Chunker:
             k = j
             if self.overlap:
                 guess = j - bisect.bisect_left(prefix, prefix[j] - self.overlap / ratio)
-                k = j - _last_true(lambda t, j=j: cost(j - t, j) <= self.overlap, 0, j - i - 1, guess)
+                k = j - _last_true(functools.partial(_tail_fits, cost, j, self.overlap), 0, j - i - 1, guess)
             counted.clear()
             i = k
         return spans
@@ -210,3 +211,13 @@ def _last_true(ok: Callable[[int], bool], lo: int, hi: int, guess: int) -> int:
         else:
             bad = mid
     return good
+
+
+def _fits(cost: Callable[[int, int], int], i: int, budget: int, j: int) -> bool:
+    """Units ``i..j`` fit ``budget`` tokens."""
+    return cost(i, j) <= budget
+
+
+def _tail_fits(cost: Callable[[int, int], int], j: int, budget: int, t: int) -> bool:
+    """The last ``t`` units before ``j`` fit ``budget`` tokens."""
+    return cost(j - t, j) <= budget

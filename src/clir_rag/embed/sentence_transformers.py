@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from clir_rag.embed.base import l2_normalize
+from clir_rag.errors import InputError
 
 
 def _default_prefixes(name: str) -> tuple[str, str]:
@@ -47,6 +48,8 @@ class SentenceTransformerEncoder:
             if hasattr(self._model, "get_embedding_dimension")
             else self._model.get_sentence_embedding_dimension()
         )
+        if dim is None:
+            raise InputError(f"{name}: the model does not report its embedding dimension")
         self.dim: int = int(dim)
         self.spec = f"st:{name}"
         self.model_name = name

@@ -97,9 +97,8 @@ class BaseLLM:
             out = Completion(apply_stop(out.text, stops), out.prompt_tokens, out.completion_tokens)
         return out
 
-    def _generate(
-        self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str], temperature: float
-    ) -> Completion:
+    def _generate(self, messages: list[Message], *, max_tokens: int, stop: list[str], temperature: float) -> Completion:
+        """Generate a reply to checked ``messages``; ``stop`` holds no empty strings."""
         raise NotImplementedError
 
     def count_tokens(self, text: str) -> int:
@@ -109,14 +108,14 @@ class BaseLLM:
         return approximate_tokens(text)
 
 
-def plain_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+def plain_messages(messages: Sequence[Message]) -> list[Message]:
     """``messages`` as plain dicts, checked: each needs a ``role`` and a string ``content``."""
-    out = []
+    out: list[Message] = []
     for i, m in enumerate(messages):
         role, content = m.get("role"), m.get("content")
         if not isinstance(role, str) or not isinstance(content, str):
             raise InputError(f"message {i}: needs a 'role' and a string 'content', got {dict(m)!r}")
-        out.append({"role": role, "content": content})
+        out.append(Message(role=role, content=content))
     return out
 
 

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from clir_rag.errors import LLMUnavailableError
 from clir_rag.llm.base import BaseLLM, Completion, Message
@@ -52,11 +53,9 @@ class LlamaCppLLM(BaseLLM):
         self._lock = threading.Lock()
         self.model = path.name
         self.context_window = n_ctx
-        self._formatter = None
+        self._formatter: Any = None  # llama_cpp's Jinja2ChatFormatter, built on first use
 
-    def _generate(
-        self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str], temperature: float
-    ) -> Completion:
+    def _generate(self, messages: list[Message], *, max_tokens: int, stop: list[str], temperature: float) -> Completion:
         with self._lock:
             out = self._llm.create_chat_completion(
                 messages=messages,  # type: ignore[arg-type]
@@ -65,7 +64,8 @@ class LlamaCppLLM(BaseLLM):
                 temperature=temperature,
                 top_k=1 if temperature == 0 else 40,
             )
-        return Completion.from_usage(out["choices"][0]["message"].get("content") or "", out.get("usage"))  # type: ignore[union-attr,call-overload]
+        resp = cast("dict[str, Any]", out)  # not streaming: one response, not an iterator of chunks
+        return Completion.from_usage(resp["choices"][0]["message"].get("content") or "", resp.get("usage"))
 
     def count_tokens(self, text: str) -> int:
         """Exact: the model's own tokenizer."""
@@ -84,7 +84,7 @@ class LlamaCppLLM(BaseLLM):
             eos = vocab.token_get_text(self._llm.token_eos())
             bos = vocab.token_get_text(self._llm.token_bos()) if self._llm.token_bos() >= 0 else ""
             self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-        prompt = self._formatter(messages=[dict(m) for m in messages]).prompt  # type: ignore[misc]
+        prompt = self._formatter(messages=[dict(m) for m in messages]).prompt
         return self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
 
     def score_labels(self, messages: Sequence[Message], labels: Sequence[str]) -> dict[str, float]:

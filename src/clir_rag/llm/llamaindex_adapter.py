@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from clir_rag.errors import LLMError
-from clir_rag.llm.base import BaseLLM, Completion
+from clir_rag.llm.base import BaseLLM, Completion, Message
 
 
 class LlamaIndexLLM(BaseLLM):
@@ -24,9 +24,7 @@ class LlamaIndexLLM(BaseLLM):
         self.model = f"{type(llm).__name__}:{meta.model_name}"
         self.context_window = int(meta.context_window)
 
-    def _generate(
-        self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str], temperature: float
-    ) -> Completion:
+    def _generate(self, messages: list[Message], *, max_tokens: int, stop: list[str], temperature: float) -> Completion:
         from llama_index.core.llms import ChatMessage
 
         try:

@@ -66,9 +66,7 @@ class OpenAICompatibleLLM(BaseLLM):
             return LLMError(f"{self._where}: HTTP {e.status_code}: {e.message}")
         return e
 
-    def _generate(
-        self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str], temperature: float
-    ) -> Completion:
+    def _generate(self, messages: list[Message], *, max_tokens: int, stop: list[str], temperature: float) -> Completion:
         try:
             resp = self._client.chat.completions.create(
                 model=self.model,

@@ -38,7 +38,8 @@ class TransformersLLM(BaseLLM):
         name = str(model_name_or_path)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(name)
-            self._model = AutoModelForCausalLM.from_pretrained(name, torch_dtype=torch_dtype).to(device).eval()
+            auto: Any = AutoModelForCausalLM  # transformers' stubs type from_pretrained's result too narrowly
+            self._model = auto.from_pretrained(name, torch_dtype=torch_dtype).to(device).eval()
         except OSError as e:
             raise LLMUnavailableError(f"cannot load transformers model {name!r}: {e}") from e
         self._torch = torch
@@ -48,9 +49,9 @@ class TransformersLLM(BaseLLM):
         self.context_window = context_window or int(getattr(self._model.config, "max_position_embeddings", 2048))
 
     def _prompt_ids(self, messages: Sequence[Message]) -> list[int]:
-        msgs = [dict(m) for m in messages]
+        msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
         if getattr(self.tokenizer, "chat_template", None):
-            ids = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
+            ids: Any = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
             if hasattr(ids, "keys"):  # newer transformers return a BatchEncoding
                 ids = ids["input_ids"]
             return list(ids)
@@ -58,9 +59,7 @@ class TransformersLLM(BaseLLM):
         text = "".join(f"{m['role']}: {m['content']}\n" for m in msgs) + "assistant:"
         return self.tokenizer(text, add_special_tokens=True)["input_ids"]
 
-    def _generate(
-        self, messages: list[dict[str, str]], *, max_tokens: int, stop: list[str], temperature: float
-    ) -> Completion:
+    def _generate(self, messages: list[Message], *, max_tokens: int, stop: list[str], temperature: float) -> Completion:
         torch = self._torch
         prompt = self._prompt_ids(messages)
         ids = torch.tensor([prompt], device=self._device)
@@ -77,7 +76,7 @@ class TransformersLLM(BaseLLM):
                 pad_token_id=pad,
             )
         new = out[0, len(prompt) :].tolist()
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        text = str(self.tokenizer.decode(new, skip_special_tokens=True))
         return Completion(text=text, prompt_tokens=len(prompt), completion_tokens=len(new))
 
     def count_tokens(self, text: str) -> int:

@@ -200,7 +200,7 @@ class AnswerGenerator:
     def _fix_language(self, answer: Answer) -> None:
         """Translate an answer that is surely in another language; keep the translation if it is not."""
         verdict = response_language(answer.text, answer.lang)
-        if verdict.correct is not False:  # right, or too short / unsure to tell: nothing to fix
+        if verdict.correct is not False or verdict.detected is None:  # right, or unsure to tell: nothing to fix
             return
         answer.wrong_language = True
         n = len(answer.passages)

@@ -149,7 +149,7 @@ class LLMReranker:
             while True:
                 call = steps.send(self._call(call, report))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
 
     async def _arun(self, steps: Steps[T], report: RerankReport) -> T:
         try:
@@ -157,7 +157,7 @@ class LLMReranker:
             while True:
                 call = steps.send(await self._acall(call, report))
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
 
     def _report(self) -> RerankReport:
         return RerankReport(self.name, usage=Usage())

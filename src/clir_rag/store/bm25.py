@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ class BM25Index:
 
     def __init__(self, k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> None:
         self.k1, self.b = k1, b
-        self._indexes: dict[str, object] = {}
+        self._indexes: dict[str, Any] = {}  # bm25s.BM25 per language (bm25s ships no type hints)
         self._ids: dict[str, list[str]] = {}
         self._docs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 

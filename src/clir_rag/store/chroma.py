@@ -190,15 +190,13 @@ class ChromaStore:
             raise IndexCompatibilityError(
                 f"embeddings have shape {embeddings.shape}, the collection expects {self.dim} dims"
             )
+        counts: Sequence[int | None] = doc_passages if doc_passages else [None] * len(passages)
         self._changed()
         self.collection.upsert(
             ids=[p.id for p in passages],
             embeddings=np.asarray(embeddings, dtype=np.float32),
             documents=[p.text for p in passages],
-            metadatas=[
-                _metadata(p, h, n)
-                for p, h, n in zip(passages, doc_hashes, doc_passages or [None] * len(passages), strict=True)
-            ],
+            metadatas=[_metadata(p, h, n) for p, h, n in zip(passages, doc_hashes, counts, strict=True)],
         )
 
     def query(self, embedding: np.ndarray, n: int, langs: Sequence[str] | None = None) -> list[ScoredCandidate]:

@@ -127,7 +127,7 @@ def translate_corpus(
                         texts = translator.translate([d.text for d in batch], src, tgt)
                         with_title = [d for d in batch if d.title]
                         translated_titles = iter(
-                            translator.translate([d.title for d in with_title], src, tgt) if with_title else []
+                            translator.translate([d.title or "" for d in with_title], src, tgt) if with_title else []
                         )
                         titles = [next(translated_titles) if d.title else None for d in batch]
                         stats.translated += len(batch)

@@ -187,7 +187,8 @@ class CTranslate2Translator(Translator):
         pieces = self._sp_src.encode(segment, out_type=str)
         if len(pieces) <= self.max_input_tokens:
             return [pieces]
-        runs, current = [], []
+        runs: list[list[str]] = []
+        current: list[str] = []
         for piece in pieces:
             at_word = piece.startswith("▁")
             if len(current) >= self.max_input_tokens or (at_word and len(current) >= self.max_input_tokens * 0.8):

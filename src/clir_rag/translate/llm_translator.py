@@ -9,7 +9,7 @@ from pathlib import Path
 from clir_rag.cache import SqliteCache
 from clir_rag.errors import LLMError
 from clir_rag.languages import get_language
-from clir_rag.llm.base import LLM
+from clir_rag.llm.base import LLM, Message
 from clir_rag.llm.client import LLMClient
 from clir_rag.translate.base import Translator
 
@@ -51,7 +51,7 @@ class LLMTranslator(Translator):
         src_name, tgt_name = get_language(src).name, get_language(tgt).name
         out = []
         for seg in segments:
-            messages = [
+            messages: list[Message] = [
                 {"role": "system", "content": self.system_prompt},
                 {"role": "user", "content": self.user_prompt.format(src=src_name, tgt=tgt_name, text=seg)},
             ]
