@@ -82,3 +82,29 @@ def test_no_test_helpers_ship_in_the_package() -> None:
     for f in SRC.rglob("*.py"):
         text = f.read_text(encoding="utf-8")
         assert "import pytest" not in text and "from tests" not in text, f
+
+
+def _public_without_docstring(root: Path) -> list[str]:
+    """Public classes, functions and methods (``__call__`` included) that have no docstring."""
+    missing = []
+    for file in sorted(root.rglob("*.py")):
+
+        def visit(body: list[ast.stmt], prefix: str, file: Path = file) -> None:
+            for node in body:
+                if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                    continue
+                if node.name == "__init__" or (node.name.startswith("_") and node.name != "__call__"):
+                    continue  # a class's docstring documents its construction
+                if not ast.get_docstring(node):
+                    missing.append(f"{file.relative_to(root.parent)}:{node.lineno} {prefix}{node.name}")
+                if isinstance(node, ast.ClassDef):
+                    visit(node.body, f"{prefix}{node.name}.")
+
+        visit(ast.parse(file.read_text(encoding="utf-8")).body, "")
+    return missing
+
+
+def test_every_public_class_and_method_has_a_docstring() -> None:
+    integration = Path(__file__).resolve().parents[1] / "integrations" / "llama-index-clir-rag" / "llama_index"
+    missing = _public_without_docstring(SRC) + _public_without_docstring(integration)
+    assert not missing, f"{len(missing)} without a docstring: " + ", ".join(missing[:20])

@@ -17,6 +17,7 @@ from typing import Any
 
 
 def cache_key(**parts: Any) -> str:
+    """A stable key for ``parts`` (JSON with sorted keys, hashed): equal parts give equal keys across runs."""
     blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -33,17 +34,20 @@ class SqliteCache:
         self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
     def get(self, key: str) -> Any | None:
+        """The value stored under ``key``, or None."""
         with self._lock:
             row = self._db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
 
     def put(self, key: str, value: Any) -> None:
+        """Store ``value`` (JSON-serialisable) under ``key``, replacing what was there."""
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO calls (key, value) VALUES (?, ?)", (key, json.dumps(value, ensure_ascii=False))
             )
 
     def get_many(self, keys: list[str]) -> dict[str, Any]:
+        """The values stored under ``keys``, by key; keys not stored are left out."""
         found: dict[str, Any] = {}
         with self._lock:
             for i in range(0, len(keys), 500):
@@ -54,6 +58,7 @@ class SqliteCache:
         return found
 
     def put_many(self, items: dict[str, Any]) -> None:
+        """Store every ``key: value`` of ``items`` in one transaction."""
         with self._lock:
             self._db.executemany(
                 "INSERT OR REPLACE INTO calls (key, value) VALUES (?, ?)",
@@ -65,6 +70,7 @@ class SqliteCache:
             return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
 
     def close(self) -> None:
+        """Close the database; the cache cannot be used afterwards."""
         with self._lock:
             self._db.close()
 

@@ -28,13 +28,14 @@ def demo_corpus_path() -> Path:
 
 
 def build_demo_index(index_dir: str | Path, progress: bool = True) -> CrossLingualIndex:
+    """Index the embedded demo corpus (six languages) into ``index_dir``; a second call embeds nothing."""
     idx = CrossLingualIndex(index_dir)
     idx.add(read_corpus(demo_corpus_path()), progress=progress)
     return idx
 
 
 def run_demo(index_dir: str | Path = "demo-index", k: int = 5, console: Console | None = None) -> None:
-
+    """Build the demo index and print the top ``k`` for questions asked in several languages (offline)."""
     console = console or Console()
     docs = read_corpus(demo_corpus_path())
     langs = sorted({d.lang for d in docs if d.lang})

@@ -73,6 +73,7 @@ class IndexStats:
 
     @property
     def passages_per_second(self) -> float:
+        """Passages embedded per second of the run (0 when nothing was embedded)."""
         return self.embedded / self.seconds if self.seconds > 0 else 0.0
 
 
@@ -483,6 +484,7 @@ class CrossLingualIndex:
 
     @property
     def bm25(self) -> BM25Index:
+        """The BM25 sub-indexes, loaded on first use (rebuilt from Chroma when an indexing run left them stale)."""
         if self._bm25 is None:
             if self.manifest.bm25_stale or not (self.path / "bm25" / "ids.json").exists():
                 # An earlier run was interrupted after changing Chroma: finish its work.

@@ -159,6 +159,7 @@ class LanguageInfo:
 
     @property
     def iso639_1(self) -> str | None:
+        """The two-letter code, or None for languages that have only a three-letter one."""
         return self.code if len(self.code) == 2 else None
 
 
@@ -236,6 +237,7 @@ def to_flores(code: str) -> str:
 
 
 def is_known_language(code: str) -> bool:
+    """Whether ``code`` (any spelling :func:`normalize_language` accepts) is a language clir-rag knows."""
     try:
         get_language(code)
     except LanguageError:

@@ -141,10 +141,12 @@ class Ranking(BaseModel):
 
     @property
     def ids(self) -> list[str]:
+        """Candidate ids, best first."""
         return [c.id for c in self.candidates]
 
     @property
     def doc_ids(self) -> list[str]:
+        """Document ids of the candidates, best first (repeated where passages share a document)."""
         return [c.doc_id for c in self.candidates]
 
 

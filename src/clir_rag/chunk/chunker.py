@@ -163,6 +163,7 @@ class Chunker:
         ]
 
     def chunk_all(self, docs: Iterable[Document]) -> Iterator[Passage]:
+        """The passages of every document in ``docs``, document by document (see :meth:`chunk`)."""
         for doc in docs:
             yield from self.chunk(doc)
 

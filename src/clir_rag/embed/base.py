@@ -20,14 +20,21 @@ class Encoder(Protocol):
     spec: str
     dim: int
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length embeddings of ``texts`` as queries: an array of shape (len(texts), dim)."""
+        ...
 
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length embeddings of ``texts`` as passages: an array of shape (len(texts), dim)."""
+        ...
 
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this encoder's input (the chunker sizes passages with it)."""
+        ...
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to unit length (float32); zero rows stay zero."""
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.maximum(norms, 1e-12)

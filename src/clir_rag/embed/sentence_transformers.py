@@ -62,10 +62,13 @@ class SentenceTransformerEncoder:
         return l2_normalize(out)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """See :meth:`Encoder.encode_queries`; ``query_prefix`` is prepended."""
         return self._encode(texts, self.query_prefix)
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """See :meth:`Encoder.encode_passages`; ``passage_prefix`` is prepended."""
         return self._encode(texts, self.passage_prefix)
 
     def count_tokens(self, text: str) -> int:
+        """Exact: the model's own tokenizer, without special tokens."""
         return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])

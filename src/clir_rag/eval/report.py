@@ -33,6 +33,7 @@ def _pri(result: ExperimentResult, run: RunResult) -> float | None:
 
 
 def markdown(result: ExperimentResult) -> str:
+    """``report.md``: the scores table with p-values and PRI, the oracle ceilings, the language balance."""
     cfg = result.config
     measures = cfg.measures
     lines = [

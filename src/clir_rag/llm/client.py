@@ -57,9 +57,11 @@ class LLMClient:
 
     @property
     def supports_label_scores(self) -> bool:
+        """Whether the backend can score labels (PRP's log-probability mode)."""
         return supports_label_scores(self.llm)
 
     def count_tokens(self, text: str) -> int:
+        """The backend's token count for ``text``."""
         return self.llm.count_tokens(text)
 
     # -- sync ---------------------------------------------------------------------
@@ -73,6 +75,12 @@ class LLMClient:
         temperature: float = 0.0,
         usage: Usage | None = None,
     ) -> Completion:
+        """The backend's :meth:`~clir_rag.llm.LLM.generate`, cached, retried, timed out and accounted.
+
+        Greedy answers (``temperature`` 0) are cached; ``usage`` also receives this call's
+        counts. Raises :class:`~clir_rag.errors.LLMError` once retries are spent, and
+        :class:`~clir_rag.errors.LLMUnavailableError` at once after the backend was found down.
+        """
         params = {"max_tokens": max_tokens, "stop": list(stop or []), "temperature": temperature}
         key = self._key("generate", messages, params)
         cached = self._cached(key, usage)
@@ -94,6 +102,7 @@ class LLMClient:
     def score_labels(
         self, messages: Sequence[Message], labels: Sequence[str], *, usage: Usage | None = None
     ) -> dict[str, float]:
+        """The backend's label scores, with the same caching, retries and accounting as :meth:`generate`."""
         if not self.supports_label_scores:
             raise LLMError(f"backend {self.llm.backend!r} cannot score labels; use generation mode")
         key = self._key("labels", messages, {"labels": list(labels)})
@@ -120,12 +129,14 @@ class LLMClient:
         return self._sem
 
     async def agenerate(self, messages: Sequence[Message], **kwargs: Any) -> Completion:
+        """:meth:`generate` without blocking the event loop, at most ``concurrency`` calls at a time."""
         async with self._semaphore():
             return await asyncio.to_thread(self.generate, messages, **kwargs)
 
     async def ascore_labels(
         self, messages: Sequence[Message], labels: Sequence[str], **kwargs: Any
     ) -> dict[str, float]:
+        """:meth:`score_labels` without blocking the event loop, at most ``concurrency`` calls at a time."""
         async with self._semaphore():
             return await asyncio.to_thread(self.score_labels, messages, labels, **kwargs)
 

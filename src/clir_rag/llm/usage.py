@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields
 
 @dataclass
 class Usage:
+    """LLM calls and tokens, thread-safe: what a run cost."""
+
     calls: int = 0  # calls that reached the model (cache hits excluded)
     cache_hits: int = 0
     prompt_tokens: int = 0
@@ -18,20 +20,25 @@ class Usage:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, **deltas: float) -> None:
+        """Add ``deltas`` (field name: amount) to the counters."""
         with self._lock:
             for name, value in deltas.items():
                 setattr(self, name, getattr(self, name) + value)
 
     def merge(self, other: Usage) -> None:
+        """Add every counter of ``other``."""
         self.add(**{k: v for k, v in other.as_dict().items()})
 
     @property
     def requests(self) -> int:
+        """Calls plus cache hits: every request made."""
         return self.calls + self.cache_hits
 
     @property
     def cache_hit_rate(self) -> float:
+        """Share of requests answered from the cache."""
         return self.cache_hits / self.requests if self.requests else 0.0
 
     def as_dict(self) -> dict[str, float]:
+        """The counters by name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}

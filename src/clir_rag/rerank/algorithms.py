@@ -132,6 +132,7 @@ class MemoCompare:
         self.calls = 0
 
     def __call__(self, a: int, b: int) -> float:
+        """The judge's verdict on ``(a, b)``, asking it at most once per unordered pair."""
         if (a, b) in self._memo:
             return self._memo[(a, b)]
         if (b, a) in self._memo:

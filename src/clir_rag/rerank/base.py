@@ -42,6 +42,7 @@ class RerankReport:
 
     @property
     def failures(self) -> int:
+        """Windows and comparisons whose answer could not be used."""
         return self.windows_failed + self.comparison_failures
 
     def merge(self, other: RerankReport) -> None:
@@ -167,6 +168,7 @@ class LLMReranker:
         return list(await asyncio.gather(*(self.arerank(r) for r in rankings)))
 
     async def arerank(self, ranking: Ranking, query: Query | None = None) -> RerankResult:  # pragma: no cover
+        """See :meth:`Reranker.arerank`; subclasses implement it."""
         raise NotImplementedError
 
 

@@ -26,6 +26,8 @@ _NUMBER = re.compile(r"\d+")
 
 @dataclass
 class ParsedPermutation:
+    """A window's order read from an LLM answer: ``ok``, ``repaired`` (and what was repaired) or ``failed``."""
+
     order: list[int]  # 0-based positions of the window, best first
     outcome: Outcome
     problems: list[str] = field(default_factory=list)

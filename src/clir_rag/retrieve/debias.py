@@ -65,6 +65,7 @@ _EPS = 1e-9
 
 
 def check_debias(method: str) -> str:
+    """``method`` if it is a debiasing method (auto, none, center, zscore); else InputError."""
     if method not in DEBIAS_METHODS:
         raise InputError(f"unknown debias method {method!r}: use {', '.join(DEBIAS_METHODS)}")
     return method

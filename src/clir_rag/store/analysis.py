@@ -88,9 +88,11 @@ class Analyzer:
 
     @property
     def bigrams(self) -> bool:
+        """Whether this language is indexed as character bigrams (Chinese, Japanese, Thai, ...)."""
         return self.lang in _BIGRAM_LANGS
 
     def __call__(self, text: str) -> list[str]:
+        """The BM25 terms of ``text``: normalised, tokenised, stop words removed, stemmed where a stemmer exists."""
         text = unicodedata.normalize("NFKC", text).casefold()
         terms: list[str] = []
         for tok in _TOKEN.findall(text):

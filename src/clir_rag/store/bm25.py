@@ -35,6 +35,7 @@ class BM25Index:
 
     @property
     def languages(self) -> list[str]:
+        """The languages that have a sub-index."""
         return sorted(self._indexes)
 
     def __len__(self) -> int:
@@ -127,6 +128,7 @@ class BM25Index:
 
     @classmethod
     def load(cls, path: str | Path) -> BM25Index:
+        """Load an index written by :meth:`save`."""
         import bm25s
 
         path = Path(path)

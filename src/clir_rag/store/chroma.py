@@ -86,6 +86,7 @@ class ChromaStore:
         self.dim = dim
 
     def count(self) -> int:
+        """Passages stored."""
         return self.collection.count()
 
     def _changed(self) -> None:
@@ -164,6 +165,7 @@ class ChromaStore:
         return whole
 
     def passage_ids_of(self, doc_ids: Sequence[str]) -> list[str]:
+        """The ids of every stored passage of the documents ``doc_ids``."""
         out: list[str] = []
         for i in range(0, len(doc_ids), _GET_BATCH):
             got = self.collection.get(where={"doc_id": {"$in": list(doc_ids[i : i + _GET_BATCH])}}, include=[])
@@ -171,6 +173,7 @@ class ChromaStore:
         return out
 
     def delete(self, ids: Sequence[str]) -> None:
+        """Remove the passages ``ids`` (ids not stored are ignored)."""
         self._changed()
         for i in range(0, len(ids), _GET_BATCH):
             self.collection.delete(ids=list(ids[i : i + _GET_BATCH]))
@@ -200,6 +203,7 @@ class ChromaStore:
         )
 
     def query(self, embedding: np.ndarray, n: int, langs: Sequence[str] | None = None) -> list[ScoredCandidate]:
+        """The ``n`` nearest passages to ``embedding`` by cosine, in documents of ``langs`` (None: all)."""
         total = self.count()
         if total == 0 or n <= 0:
             return []

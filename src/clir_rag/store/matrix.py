@@ -56,6 +56,7 @@ class VectorMatrix:
         vectors: np.ndarray,
         version: object = None,
     ) -> VectorMatrix:
+        """A matrix from stored rows (vectors not of unit length are normalised); ``version``: what it was read at."""
         v = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
         # encoders give unit vectors; rescaling those would only add rounding, so fix the others alone
         norms = np.linalg.norm(v, axis=1)

@@ -55,9 +55,11 @@ class PassageMoments:
 
     @property
     def mean(self) -> np.ndarray:
+        """The mean passage vector."""
         return self.sum / max(self.count, 1)
 
     def covariance(self) -> np.ndarray:
+        """The covariance of the passage vectors (population form)."""
         mu = self.mean
         return self.sq / max(self.count, 1) - np.outer(mu, mu)
 
@@ -76,6 +78,7 @@ class QueryMean:
 
     @property
     def mean(self) -> np.ndarray:
+        """The mean query vector."""
         return self.sum / max(self.count, 1)
 
 
@@ -143,6 +146,7 @@ class LanguageStats:
         return drift > tolerance * max(m.r_lo, 1e-6)
 
     def passage_mean(self, lang: str) -> np.ndarray | None:
+        """The mean passage vector of ``lang``, or None when the index holds none in it."""
         m = self.passages.get(lang)
         return None if m is None else m.mean
 

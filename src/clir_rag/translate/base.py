@@ -34,11 +34,14 @@ def split_sentences(text: str, lang: str) -> list[str]:
 
 
 def join_sentences(sentences: Sequence[str], lang: str) -> str:
+    """Join translated sentences as ``lang`` writes them (no space in Chinese, Japanese, Thai, ...)."""
     return ("" if normalize_language(lang) in _NO_SPACE_LANGS else " ").join(sentences)
 
 
 @dataclass
 class TranslationStats:
+    """What a translator did: texts, segments, cache hits, and time spent in the backend."""
+
     texts: int = 0
     segments: int = 0
     cache_hits: int = 0
@@ -47,10 +50,12 @@ class TranslationStats:
 
     @property
     def segments_per_second(self) -> float:
+        """Segments translated per second in the backend."""
         return self.translated / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def cache_hit_rate(self) -> float:
+        """Share of segments answered from the cache."""
         return self.cache_hits / self.segments if self.segments else 0.0
 
 

@@ -28,6 +28,8 @@ from clir_rag.types import Document
 
 @dataclass
 class CorpusTranslationStats:
+    """What one :func:`translate_corpus` run did."""
+
     documents: int = 0
     translated: int = 0
     skipped: int = 0
@@ -37,10 +39,12 @@ class CorpusTranslationStats:
 
     @property
     def documents_per_second(self) -> float:
+        """Documents translated per second."""
         return self.translated / self.seconds if self.seconds > 0 else 0.0
 
 
 def source_hash(doc: Document, tgt: str, model: str) -> str:
+    """What a translation depends on (text, title, language, target, model): a changed one is translated again."""
     h = hashlib.sha1()
     for part in (doc.text, doc.title or "", doc.lang or "", tgt, model):
         h.update(part.encode("utf-8"))
@@ -88,6 +92,13 @@ def translate_corpus(
     batch_size: int = 16,
     progress: bool | Callable[[int, int], None] = True,
 ) -> CorpusTranslationStats:
+    """Translate ``documents`` into ``tgt`` and write them as JSONL to ``out_path``, resumably.
+
+    A document already in ``tgt`` is copied; one already translated with the same text and
+    model (its hash in the file) is kept, so an interrupted run picks up where it stopped.
+    Each record keeps the original text and language. Raises
+    :class:`~clir_rag.errors.InputError` for a document whose language cannot be told.
+    """
     tgt = normalize_language(tgt)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,7 @@ def _read_vocabulary(model_dir: Path) -> list[str]:
 
 
 def detect_family(vocabulary: Sequence[str]) -> Family:
+    """The model family (nllb, m2m100 or marian) from the language tokens in its vocabulary."""
     vocab = set(vocabulary)
     if "eng_Latn" in vocab:
         return "nllb"
@@ -164,6 +165,7 @@ class CTranslate2Translator(Translator):
         )
 
     def check_languages(self, src: str, tgt: str) -> None:
+        """Raise :class:`~clir_rag.errors.UnsupportedLanguageError` unless this model translates ``src`` to ``tgt``."""
         if self.family != "marian":
             self.code_token(src)
             self.code_token(tgt)
@@ -200,6 +202,7 @@ class CTranslate2Translator(Translator):
         return runs
 
     def translate_segments(self, segments: Sequence[str], src: str, tgt: str) -> list[str]:
+        """Translate sentence-sized ``segments`` (batched by tokens, greedy or beam search)."""
         if self.family == "marian":
             # Marian: a multi-target model reads its target token as the first source token; no prefix.
             src_tok, tgt_tok = self.code_token(tgt), None

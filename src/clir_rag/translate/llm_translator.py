@@ -48,6 +48,7 @@ class LLMTranslator(Translator):
         return text
 
     def translate_segments(self, segments: Sequence[str], src: str, tgt: str) -> list[str]:
+        """Translate ``segments`` one call each; a failed call leaves the segment as it was and is counted."""
         src_name, tgt_name = get_language(src).name, get_language(tgt).name
         out = []
         for seg in segments:

@@ -45,14 +45,17 @@ class ClirRagLLM(CustomLLM):
 
     @classmethod
     def class_name(cls) -> str:
+        """The name LlamaIndex serialises this class under."""
         return "ClirRagLLM"
 
     @property
     def client(self) -> LLMClient:
+        """The clir-rag :class:`~clir_rag.llm.LLMClient` behind this LLM (cache, retries, usage)."""
         return self._client
 
     @property
     def metadata(self) -> LLMMetadata:
+        """Context window, output budget and model name, as LlamaIndex's prompt helpers read them."""
         backend = self._client.llm
         return LLMMetadata(
             context_window=backend.context_window,
@@ -72,6 +75,7 @@ class ClirRagLLM(CustomLLM):
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Answer ``messages``; ``max_tokens``, ``stop`` and ``temperature`` may be passed per call."""
         ours: list[Message] = [
             {"role": m.role.value if isinstance(m.role, MessageRole) else str(m.role), "content": m.content or ""}
             for m in messages
@@ -81,11 +85,13 @@ class ClirRagLLM(CustomLLM):
 
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """Answer ``prompt`` as a single user message."""
         text, usage = self._generate([{"role": "user", "content": prompt}], **kwargs)
         return CompletionResponse(text=text, raw=usage)
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
         # the backends answer whole; one chunk keeps LlamaIndex's streaming API working
+        """The whole answer as one chunk (the backends answer whole)."""
         response = self.complete(prompt, formatted=formatted, **kwargs)
         yield CompletionResponse(text=response.text, delta=response.text, raw=response.raw)

@@ -145,6 +145,7 @@ class ListwiseLLMRerank(_ClirRerank):
 
     @classmethod
     def class_name(cls) -> str:
+        """The name LlamaIndex serialises this class under."""
         return "ListwiseLLMRerank"
 
 
@@ -163,6 +164,7 @@ class PairwiseLLMRerank(_ClirRerank):
 
     @classmethod
     def class_name(cls) -> str:
+        """The name LlamaIndex serialises this class under."""
         return "PairwiseLLMRerank"
 
 

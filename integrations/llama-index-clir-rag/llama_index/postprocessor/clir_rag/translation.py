@@ -42,6 +42,7 @@ class TranslationPostprocessor(BaseNodePostprocessor):
 
     @classmethod
     def class_name(cls) -> str:
+        """The name LlamaIndex serialises this class under."""
         return "TranslationPostprocessor"
 
     def _target(self, query_bundle: QueryBundle | None) -> str:
