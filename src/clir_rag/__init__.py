@@ -1,8 +1,10 @@
 """clir-rag: cross-lingual retrieval for RAG.
 
 Documents -> passages (:mod:`clir_rag.chunk`) -> embeddings (:mod:`clir_rag.embed`)
--> Chroma + BM25 (:mod:`clir_rag.store`) -> rankings (:mod:`clir_rag.retrieve`).
-:class:`CrossLingualIndex` ties these together in one directory.
+-> Chroma + BM25 (:mod:`clir_rag.store`) -> rankings (:mod:`clir_rag.retrieve`)
+-> (translated, :mod:`clir_rag.translate`) -> reranked (:mod:`clir_rag.rerank`)
+-> answered and checked (:mod:`clir_rag.rag`). :class:`CrossLingualIndex` ties the
+first four together in one directory; docs/ARCHITECTURE.md maps every stage.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -24,7 +26,11 @@ from clir_rag.errors import (
 )
 from clir_rag.index import CrossLingualIndex, IndexStats
 from clir_rag.languages import detect_language, normalize_language
-from clir_rag.types import Document, Passage, Query, Ranking, ScoredCandidate
+from clir_rag.llm import LLMClient, load_llm
+from clir_rag.rerank import ListwiseReranker, PairwiseReranker
+from clir_rag.rerank.run import rerank_run
+from clir_rag.retrieve import DocumentRetriever, HybridRetriever, Retriever
+from clir_rag.types import Document, Passage, Query, Ranking, Run, ScoredCandidate
 
 try:  # one source of truth: the version in pyproject.toml, as installed
     __version__ = version("clir-rag")
@@ -36,23 +42,32 @@ __all__ = [
     "CorpusError",
     "CrossLingualIndex",
     "Document",
+    "DocumentRetriever",
+    "HybridRetriever",
     "IndexCompatibilityError",
     "IndexStats",
     "IndexStatsError",
     "InputError",
     "JudgeOutputError",
+    "LLMClient",
     "LLMError",
     "LLMTransientError",
     "LLMUnavailableError",
     "LanguageError",
+    "ListwiseReranker",
+    "PairwiseReranker",
     "Passage",
     "Query",
     "Ranking",
+    "Retriever",
+    "Run",
     "ScoredCandidate",
     "TranslationModelError",
     "UnsupportedLanguageError",
     "detect_language",
     "iter_corpus",
+    "load_llm",
     "normalize_language",
     "read_corpus",
+    "rerank_run",
 ]
