@@ -77,3 +77,16 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     # the first demo query is English; its best answer is the German artemisinin passage
     first_table = result.output.split("Who discovered the drug artemisinin")[1].split("\n\n")[0]
     assert "de-malaria-medikament" in first_table
+
+
+def test_errors_from_below_the_cli_are_one_line_and_exit_non_zero(tmp_path: Path, demo_index_copy: Path) -> None:
+    from tests.servers import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "i"), "--chroma-url", down])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"cannot reach the Chroma server at {down}" in result.output
+    blank = runner.invoke(app, ["search", "   ", "--index", str(demo_index_copy)])
+    assert blank.exit_code == 1 and "query '   ': text: query text is empty or whitespace" in blank.output
+    bad_lang = runner.invoke(app, ["search", "Wer?", "--index", str(demo_index_copy), "--query-lang", "xx-nope"])
+    assert bad_lang.exit_code == 1 and "Traceback" not in bad_lang.output and "xx-nope" in bad_lang.output

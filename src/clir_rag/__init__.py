@@ -21,6 +21,7 @@ from clir_rag.errors import (
     LLMError,
     LLMTransientError,
     LLMUnavailableError,
+    StoreUnavailableError,
     TranslationModelError,
     UnsupportedLanguageError,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "Retriever",
     "Run",
     "ScoredCandidate",
+    "StoreUnavailableError",
     "TranslationModelError",
     "UnsupportedLanguageError",
     "detect_language",

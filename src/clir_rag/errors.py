@@ -39,6 +39,10 @@ class LLMUnavailableError(LLMError):
     """The backend cannot serve at all (server down, model missing): retrying will not help."""
 
 
+class StoreUnavailableError(ClirRagError):
+    """The vector store cannot be reached (a Chroma server that is down or refuses the connection)."""
+
+
 class TranslationModelError(ClirRagError):
     """A translation model that cannot be used: not a CTranslate2 directory, no tokenizer, unknown family."""
 

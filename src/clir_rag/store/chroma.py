@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from clir_rag.errors import IndexCompatibilityError, InputError
+from clir_rag.errors import IndexCompatibilityError, InputError, StoreUnavailableError
 from clir_rag.store.matrix import DEFAULT_EXACT_LIMIT, VectorMatrix
 from clir_rag.types import Passage, ScoredCandidate
 
@@ -37,7 +37,10 @@ def _client(path: str | Path | None, url: str | None):
         if not parsed.hostname:
             raise InputError(f"cannot read a host from Chroma URL {url!r}")
         port = parsed.port or (443 if parsed.scheme == "https" else 8000)
-        return chromadb.HttpClient(host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings)
+        try:
+            return chromadb.HttpClient(host=parsed.hostname, port=port, ssl=parsed.scheme == "https", settings=settings)
+        except Exception as e:  # chromadb raises ValueError or its transport's errors for a server it cannot reach
+            raise StoreUnavailableError(f"cannot reach the Chroma server at {url}: {e}") from None
     if path is None:
         raise InputError("give a directory (embedded Chroma) or a URL (Chroma server)")
     Path(path).mkdir(parents=True, exist_ok=True)
