@@ -188,12 +188,14 @@ def test_the_manifest_is_typed_keeps_unknown_keys_and_names_a_bad_file(tmp_path:
     index = CrossLingualIndex(tmp_path / "idx", max_tokens=64, overlap=8)
     assert isinstance(index.manifest, IndexManifest) and index.manifest.max_tokens == 64
     file = tmp_path / "idx" / MANIFEST
+    assert not file.exists()  # nothing is written before the first documents are checked
+    index.add([Document(id="a", text="Bienen bestäuben Pflanzen.", lang="de")], progress=False)
     raw = json.loads(file.read_text())
     assert raw["format"] == 1 and raw["title_format"] == "newline" and raw["bm25"] == {"k1": 0.9, "b": 0.4}
     raw["written_by_a_newer_clir_rag"] = {"x": 1}
     file.write_text(json.dumps(raw))
     reopened = CrossLingualIndex(tmp_path / "idx")
-    reopened.add([Document(id="d", text="Ein kurzer Satz über Bienen.", lang="de")])
+    reopened.add([Document(id="d", text="Ein kurzer Satz über Bienen.", lang="de")], progress=False)
     assert json.loads(file.read_text())["written_by_a_newer_clir_rag"] == {"x": 1}
     raw["dim"] = "many"
     file.write_text(json.dumps(raw))

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clir_rag.cli import app
-from clir_rag.errors import IndexStatsError, InputError
+from clir_rag.errors import IndexCorruptError, IndexStatsError, InputError
 from clir_rag.index import CrossLingualIndex
 from clir_rag.retrieve.debias import DebiasedDenseRetriever, centre_of, query_mean
 from clir_rag.store.stats import STATS_FILE, LanguageStats
@@ -182,6 +182,12 @@ def test_missing_or_foreign_statistics_are_a_clear_error_and_rebuild_fixes_them(
     from clir_rag.types import Passage
 
     other.store.upsert([Passage(id="x#0", doc_id="x", text="ein weiterer Text", lang="de")], vec, ["h"])
+    # opening checks the store against the manifest first (issue 14)
+    with pytest.raises(IndexCorruptError, match="vector store holds 42 but the manifest records 41 passages"):
+        CrossLingualIndex(demo_index_copy, encoder=encoder).search("malaria", 3, debias="center")
+    # while a run is marked unfinished the store may differ from the manifest; the statistics still say so
+    manifest = json.loads((demo_index_copy / "clir-rag.json").read_text())
+    (demo_index_copy / "clir-rag.json").write_text(json.dumps({**manifest, "bm25_stale": True}))
     with pytest.raises(IndexStatsError, match="cover 41 passages but the vector store holds 42"):
         CrossLingualIndex(demo_index_copy, encoder=encoder).search("malaria", 3, debias="center")
 

@@ -8,12 +8,24 @@ repeated evaluation or translation run costs nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import random
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+# Several processes may share one cache file (parallel eval runs, a server and a batch job). SQLite
+# serialises writers; a writer that finds the file locked waits this long before SQLite gives up, and
+# then we retry with backoff, so contention slows a run down but never fails it.
+BUSY_TIMEOUT_S = 30.0
+RETRIES = 8
+_UPSERT = "INSERT OR REPLACE INTO calls (key, value) VALUES (?, ?)"
 
 
 def cache_key(**parts: Any) -> str:
@@ -23,27 +35,49 @@ def cache_key(**parts: Any) -> str:
 
 
 class SqliteCache:
-    """``get``/``put`` JSON values by key; safe to share between threads."""
+    """``get``/``put`` JSON values by key; safe to share between threads and between processes.
+
+    The file is in WAL mode (readers never wait for a writer) with a busy timeout, and
+    an operation that still finds the database locked is retried with backoff.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=BUSY_TIMEOUT_S
+        )
+        self._retrying(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
+        self._retrying(
+            lambda: self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        )
+
+    def _retrying(self, op: Callable[[], T]) -> T:
+        for attempt in range(RETRIES):
+            try:
+                return op()
+            except sqlite3.OperationalError as e:
+                if ("locked" not in str(e) and "busy" not in str(e)) or attempt == RETRIES - 1:
+                    raise
+                time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _fetch(self, query: str, params: list[str]) -> list[Any]:
+        return self._db.execute(query, params).fetchall()
 
     def get(self, key: str) -> Any | None:
         """The value stored under ``key``, or None."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
+            row = self._retrying(lambda: self._db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone())
         return None if row is None else json.loads(row[0])
 
     def put(self, key: str, value: Any) -> None:
         """Store ``value`` (JSON-serialisable) under ``key``, replacing what was there."""
+        blob = json.dumps(value, ensure_ascii=False)
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO calls (key, value) VALUES (?, ?)", (key, json.dumps(value, ensure_ascii=False))
+            self._retrying(
+                lambda: self._db.execute("INSERT OR REPLACE INTO calls (key, value) VALUES (?, ?)", (key, blob))
             )
 
     def get_many(self, keys: list[str]) -> dict[str, Any]:
@@ -53,21 +87,23 @@ class SqliteCache:
             for i in range(0, len(keys), 500):
                 part = keys[i : i + 500]
                 marks = ",".join("?" * len(part))
-                for key, value in self._db.execute(f"SELECT key, value FROM calls WHERE key IN ({marks})", part):
+                query = f"SELECT key, value FROM calls WHERE key IN ({marks})"
+                rows: list[tuple[str, str]] = self._retrying(functools.partial(self._fetch, query, part))
+                for key, value in rows:
                     found[key] = json.loads(value)
         return found
 
     def put_many(self, items: dict[str, Any]) -> None:
         """Store every ``key: value`` of ``items`` in one transaction."""
+        rows = [(k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()]
         with self._lock:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO calls (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v, ensure_ascii=False)) for k, v in items.items()],
+            self._retrying(
+                lambda: self._db.executemany("INSERT OR REPLACE INTO calls (key, value) VALUES (?, ?)", rows)
             )
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+            return int(self._retrying(lambda: self._db.execute("SELECT COUNT(*) FROM calls").fetchone())[0])
 
     def close(self) -> None:
         """Close the database; the cache cannot be used afterwards."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -25,11 +26,33 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 IndexDir = Annotated[Path, typer.Option("--index", "-i", help="Index directory.")]
+ChromaUrl = Annotated[
+    str | None, typer.Option(help="Chroma server URL (for search: overrides the one the index recorded).")
+]
+Wait = Annotated[
+    bool, typer.Option("--wait", help="If another process is writing the index, wait for it instead of failing.")
+]
+
+# Exit codes: 0 success; 1 an error (one line on stderr, nothing half-written); 2 bad usage (typer);
+# 3 a run that finished but whose LLM or translator failed on more than --max-failed-ratio of its calls.
+EXIT_ERROR = 1
+EXIT_TOO_MANY_FAILED = 3
+_debug = False
+
+
+@app.callback()
+def _options(
+    debug: Annotated[bool, typer.Option("--debug", help="Print the full traceback of an error.")] = False,
+) -> None:
+    global _debug
+    _debug = debug
 
 
 def _fail(e: Exception) -> typer.Exit:
+    if _debug and sys.exc_info()[0] is not None:
+        err_console.print_exception()
     err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
-    return typer.Exit(code=1)
+    return typer.Exit(code=EXIT_ERROR)
 
 
 def _require_index(index_dir: Path) -> None:
@@ -63,33 +86,55 @@ def index(
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Passages embedded per batch.")] = 32,
     chroma_url: Annotated[str | None, typer.Option(help="Chroma server URL instead of embedded Chroma.")] = None,
+    collection: Annotated[
+        str | None,
+        typer.Option(help="Chroma collection (new index only; default: one named after the index on a server)."),
+    ] = None,
     translate_to: Annotated[
         str | None, typer.Option(help="Index translations into this language (BM25-DT); needs --model.")
     ] = None,
     model: Annotated[Path | None, typer.Option(help="CTranslate2 model directory for --translate-to.")] = None,
+    rebuild: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild", help="Drop the stored passages and BM25 and index the corpus again (a lost or damaged store)."
+        ),
+    ] = False,
+    wait: Wait = False,
 ) -> None:
     """Index a corpus (resumable: rerun after an interruption to finish; unchanged documents are skipped)."""
     from clir_rag.corpus import read_corpus
     from clir_rag.index import CrossLingualIndex
 
     try:
-        docs = read_corpus(corpus, lang=lang)
+        if batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {batch_size}")
         if translate_to and model is None:
             raise InputError("--translate-to needs --model (a CTranslate2 model directory)")
+        docs = read_corpus(corpus, lang=lang, detect=True)
+        if not docs:
+            raise InputError(f"{corpus}: no documents to index")
         idx = CrossLingualIndex(
             index_dir,
             encoder=encoder,
             max_tokens=max_tokens,
             overlap=overlap,
             chroma_url=chroma_url,
+            collection=collection,
             title_format=title_format,  # type: ignore[arg-type]
+            wait=None if wait else 0.0,
         )
+        if rebuild:
+            idx.reset()
         if translate_to and model is not None:
             from clir_rag.translate.corpus import translate_corpus
             from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
 
-            translated = index_dir / f"translated.{translate_to}.jsonl"
             translator = CTranslate2Translator(model, cache=index_dir / "translation-cache.sqlite")
+            for source in sorted({d.lang for d in docs if d.lang} - {translate_to}):
+                translator.check_languages(source, translate_to)  # every pair, before anything is written
+            idx.claim()  # the translations go into the index directory: make it an index first
+            translated = index_dir / f"translated.{translate_to}.jsonl"
             tstats = translate_corpus(docs, translator, translate_to, translated)
             console.print(f"Translated {tstats.translated} documents into {translate_to} ({translated}).")
             docs = read_corpus(translated)
@@ -123,13 +168,16 @@ def search(
     query_lang: Annotated[
         str | None, typer.Option("--query-lang", help="The query's language (else detected).")
     ] = None,
+    chroma_url: ChromaUrl = None,
 ) -> None:
     """Search an index and print rank, score, language, document id and a snippet."""
     from clir_rag.index import CrossLingualIndex
 
     _require_index(index_dir)
     try:
-        idx = CrossLingualIndex(index_dir)
+        if k < 1:
+            raise InputError(f"-k must be at least 1, got {k}")
+        idx = CrossLingualIndex(index_dir, chroma_url=chroma_url)
         retriever = idx.retriever(mode, documents="maxp" if documents else None, debias=debias)  # type: ignore[arg-type]
         ranking = retriever.retrieve(_query(query, query_lang), k, langs=lang)
     except ClirRagError as e:

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
-from clir_rag.errors import InputError, describe_validation
+from clir_rag.errors import InputError, describe_validation, missing_extra
 from clir_rag.eval.metrics import DEFAULT_MEASURES
 
 Retrieval = Literal["dense", "bm25", "hybrid"]
@@ -143,7 +143,10 @@ def load_yaml_config(path: str | Path, model: type[M], **overrides: Any) -> M:
     with the file and every problem on one line: missing file, invalid YAML,
     not a mapping, unknown or invalid keys.
     """
-    import yaml  # the eval extra: only configs need it
+    try:
+        import yaml  # the eval extra: only configs need it
+    except ImportError as e:
+        raise missing_extra("reading YAML configs", "eval", e) from e
 
     path = Path(path)
     if not path.is_file():

@@ -27,6 +27,18 @@ class IndexCompatibilityError(ClirRagError):
     """An index directory built with another encoder, dimension or format."""
 
 
+class IndexCorruptError(ClirRagError):
+    """An index whose files do not agree with its manifest (a deleted or emptied vector store, say)."""
+
+
+class IndexReadOnlyError(ClirRagError):
+    """The index directory cannot be written (it can still be searched)."""
+
+
+class IndexLockedError(ClirRagError):
+    """Another process is writing the index; one writer at a time."""
+
+
 class LLMError(ClirRagError):
     """An LLM call failed (after retries, where retrying made sense)."""
 
@@ -51,12 +63,28 @@ class UnsupportedLanguageError(LanguageError):
     """A language the chosen translation model (family) cannot translate from or into."""
 
 
+class ExtraNotInstalledError(ClirRagError, ImportError):
+    """A feature needs an optional dependency group (an extra) that is not installed; the message names it."""
+
+
 class IndexStatsError(ClirRagError):
     """An index's language statistics (used by the dense debiasing) are missing, stale or unreadable."""
 
 
 class JudgeOutputError(LLMError):
     """The judge's reply could not be read as the JSON the metric asked for."""
+
+
+def missing_extra(what: str, extra: str, cause: ImportError | None = None) -> ExtraNotInstalledError:
+    """The error for ``what`` needing the extra ``extra`` (``core``: a core dependency that is missing)."""
+    if extra == "core":
+        fix = "reinstall clir-rag: pip install --force-reinstall clir-rag"
+    elif extra == "st":  # an unpinned torch pulls the CUDA wheels (GBs)
+        fix = "pip install torch==2.13.0 'clir-rag[st]'"
+    else:
+        fix = f"pip install 'clir-rag[{extra}]'"
+    missing = f" ({cause.name} is not installed)" if cause is not None and cause.name else ""
+    return ExtraNotInstalledError(f"{what} needs the [{extra}] extra{missing}: {fix}")
 
 
 def describe_validation(err: Exception) -> str:

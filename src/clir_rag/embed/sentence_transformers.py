@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from clir_rag.embed.base import l2_normalize
-from clir_rag.errors import InputError
+from clir_rag.errors import InputError, missing_extra
 
 
 def _default_prefixes(name: str) -> tuple[str, str]:
@@ -34,9 +34,7 @@ class SentenceTransformerEncoder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
-            raise ImportError(
-                "the sentence-transformers encoder needs the [st] extra: pip install torch==2.13.0 'clir-rag[st]'"
-            ) from e
+            raise missing_extra("the sentence-transformers encoder", "st", e) from e
         name = str(model_name_or_path)
         self._model = SentenceTransformer(name, device=device or "cpu")
         qp, pp = _default_prefixes(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from clir_rag.errors import InputError
+from clir_rag.errors import InputError, missing_extra
 from clir_rag.types import Ranking, Run
 
 # What ir_measures scores: {query id: {doc id: score}}. Runs are passed as clir_rag.types.Run;
@@ -54,7 +54,7 @@ def evaluate(
     try:
         import ir_measures
     except ImportError as e:
-        raise ImportError("evaluation needs the [eval] extra: pip install 'clir-rag[eval]'") from e
+        raise missing_extra("evaluation", "eval", e) from e
 
     if not qrels:
         raise InputError("the qrels are empty: nothing to evaluate against")

@@ -143,13 +143,13 @@ class LLMClient:
     # -- internals ----------------------------------------------------------------
 
     def _key(self, kind: str, messages: Sequence[Message], params: dict[str, Any]) -> str:
-        return cache_key(
-            backend=self.llm.backend,
-            model=self.llm.model,
-            kind=kind,
-            messages=[dict(m) for m in messages],
-            params=params,
-        )
+        parts: dict[str, Any] = {"backend": self.llm.backend, "model": self.llm.model}
+        # one model name on two servers is two models (a fine-tune, another quantisation): the
+        # endpoint is part of the key; in-process backends have none, so their keys are unchanged
+        endpoint = getattr(self.llm, "base_url", None)
+        if endpoint:
+            parts["endpoint"] = str(endpoint).rstrip("/")
+        return cache_key(**parts, kind=kind, messages=[dict(m) for m in messages], params=params)
 
     def _cached(self, key: str, usage: Usage | None) -> Any | None:
         if self.cache is None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from clir_rag.errors import LLMUnavailableError
+from clir_rag.errors import LLMUnavailableError, missing_extra
 from clir_rag.llm.base import BaseLLM, Completion, Message
 
 
@@ -35,7 +35,7 @@ class LlamaCppLLM(BaseLLM):
         try:
             from llama_cpp import Llama
         except ImportError as e:
-            raise ImportError("the llama.cpp backend needs the [local] extra: pip install 'clir-rag[local]'") from e
+            raise missing_extra("the llama.cpp backend", "local", e) from e
         if model_path is None:
             from clir_rag.llm.models import default_gguf_path
 

@@ -13,7 +13,7 @@ import math
 import os
 from collections.abc import Sequence
 
-from clir_rag.errors import InputError, LLMError, LLMTransientError, LLMUnavailableError
+from clir_rag.errors import InputError, LLMError, LLMTransientError, LLMUnavailableError, missing_extra
 from clir_rag.llm.base import BaseLLM, Completion, Message, plain_messages
 
 
@@ -36,7 +36,7 @@ class OpenAICompatibleLLM(BaseLLM):
         try:
             import openai
         except ImportError as e:
-            raise ImportError("the OpenAI-compatible backend needs the [openai] extra: pip install openai") from e
+            raise missing_extra("the OpenAI-compatible backend", "openai", e) from e
         self.model = model or os.environ.get("CLIR_RAG_LLM_MODEL") or ""
         if not self.model:
             raise InputError("give a model name (or set CLIR_RAG_LLM_MODEL)")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from clir_rag.errors import LLMUnavailableError
+from clir_rag.errors import LLMUnavailableError, missing_extra
 from clir_rag.llm.base import BaseLLM, Completion, Message
 
 
@@ -32,9 +32,7 @@ class TransformersLLM(BaseLLM):
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as e:
-            raise ImportError(
-                "the transformers backend needs torch and transformers: pip install 'clir-rag[st]'"
-            ) from e
+            raise missing_extra("the transformers backend", "st", e) from e
         name = str(model_name_or_path)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(name)

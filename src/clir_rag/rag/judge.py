@@ -32,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from clir_rag.errors import InputError, JudgeOutputError, LLMError
+from clir_rag.errors import InputError, JudgeOutputError, LLMError, missing_extra
 from clir_rag.llm import LLM, LLMClient
 
 JUDGE_METRICS = ("faithfulness", "answer_correctness")
@@ -149,7 +149,7 @@ class RagasJudge:
         try:
             from ragas.metrics.collections import AnswerCorrectness, Faithfulness
         except ImportError as e:
-            raise ImportError(f"the ragas judge needs the judge extra: pip install 'clir-rag[judge]' ({e})") from e
+            raise missing_extra("the ragas judge", "judge", e) from e
         self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
         judge_llm = _ragas_llm_class()(self.client, max_tokens, reasks)
         self.metrics: dict[str, Any] = {}

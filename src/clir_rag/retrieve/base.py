@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+from clir_rag.errors import InputError
 from clir_rag.languages import normalize_language
 from clir_rag.types import Query, Ranking
 
@@ -39,8 +40,8 @@ class BaseRetriever:
     name: str = "retriever"
 
     def retrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
-        """See :meth:`Retriever.retrieve`."""
-        return self._retrieve(as_query(query), k, as_langs(langs))
+        """See :meth:`Retriever.retrieve`; raises :class:`~clir_rag.errors.InputError` for ``k < 1``."""
+        return self._retrieve(as_query(query), check_k(k), as_langs(langs))
 
     async def aretrieve(self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None) -> Ranking:
         """:meth:`retrieve` in a worker thread: embedding and scoring are CPU-bound and would block the loop."""
@@ -54,13 +55,20 @@ class BaseRetriever:
         None when this retriever cannot rank documents exactly here (then
         :class:`~clir_rag.retrieve.DocumentRetriever` aggregates passage lists).
         """
-        return self._rank_documents(as_query(query), k, method, as_langs(langs))
+        return self._rank_documents(as_query(query), check_k(k), method, as_langs(langs))
 
     def _retrieve(self, query: Query, k: int, langs: list[str] | None) -> Ranking:
         raise NotImplementedError
 
     def _rank_documents(self, query: Query, k: int, method: str, langs: list[str] | None) -> Ranking | None:
         return None
+
+
+def check_k(k: int) -> int:
+    """``k`` if it is a usable result count (at least 1); else an InputError."""
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise InputError(f"k must be a whole number of at least 1, got {k!r}")
+    return k
 
 
 def as_query(query: Query | str) -> Query:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from clir_rag.retrieve.base import BaseRetriever, as_langs, as_query
+from clir_rag.retrieve.base import BaseRetriever, as_langs, as_query, check_k
 from clir_rag.retrieve.dense import document_ranking
 from clir_rag.store.bm25 import BM25Index
 from clir_rag.store.chroma import ChromaStore
@@ -36,7 +36,7 @@ class BM25Retriever(BaseRetriever):
         query_by_lang: Mapping[str, str] | None = None,
     ) -> Ranking:
         """See :meth:`BaseRetriever.retrieve`; ``query_by_lang`` gives the query text per document language (QT)."""
-        return self._retrieve(as_query(query), k, as_langs(langs), query_by_lang)
+        return self._retrieve(as_query(query), check_k(k), as_langs(langs), query_by_lang)
 
     def _retrieve(
         self, q: Query, k: int, langs: list[str] | None, query_by_lang: Mapping[str, str] | None = None
@@ -56,7 +56,7 @@ class BM25Retriever(BaseRetriever):
         query_by_lang: Mapping[str, str] | None = None,
     ) -> Ranking:
         """Exact MaxP/FirstP: every passage is scored, each document takes its best (or first) passage."""
-        return self._rank_documents(as_query(query), k, method, as_langs(langs), query_by_lang)
+        return self._rank_documents(as_query(query), check_k(k), method, as_langs(langs), query_by_lang)
 
     def _rank_documents(
         self, q: Query, k: int, method: str, langs: list[str] | None, query_by_lang: Mapping[str, str] | None = None

@@ -7,7 +7,11 @@ downloads a model, so every collection is opened with
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,14 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from clir_rag.errors import IndexCompatibilityError, InputError, StoreUnavailableError
+from clir_rag.errors import (
+    ClirRagError,
+    IndexCompatibilityError,
+    IndexCorruptError,
+    IndexReadOnlyError,
+    InputError,
+    StoreUnavailableError,
+)
 from clir_rag.store.matrix import DEFAULT_EXACT_LIMIT, VectorMatrix
 from clir_rag.types import Passage, ScoredCandidate
 
@@ -27,7 +38,7 @@ _GET_BATCH = 2000
 _HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 200}
 
 
-def _client(path: str | Path | None, url: str | None):
+def _client(path: str | Path | None, url: str | None, *, create: bool = True) -> Any:
     import chromadb
     from chromadb.config import Settings
 
@@ -43,8 +54,43 @@ def _client(path: str | Path | None, url: str | None):
             raise StoreUnavailableError(f"cannot reach the Chroma server at {url}: {e}") from None
     if path is None:
         raise InputError("give a directory (embedded Chroma) or a URL (Chroma server)")
-    Path(path).mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=settings)
+    path = Path(path)
+    if not create and not (path / "chroma.sqlite3").is_file():
+        raise IndexCorruptError(f"{path}: the vector store is missing (no chroma.sqlite3)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as e:
+        raise StoreUnavailableError(f"cannot open the Chroma store in {path}: {type(e).__name__}: {e}") from None
+
+
+class _Guarded:
+    """Chroma's collection with every call's errors turned into one-line clir-rag errors.
+
+    Chroma raises its own, httpx's and sqlite's exceptions (a server gone away, a file
+    deleted under a running process, a read-only database); callers get a
+    :class:`~clir_rag.errors.StoreUnavailableError` that says where.
+    """
+
+    def __init__(self, collection: Any, where: str) -> None:
+        self._collection = collection
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except ClirRagError:
+                raise
+            except Exception as e:
+                raise StoreUnavailableError(f"{self._where}: {name} failed: {type(e).__name__}: {e}") from e
+
+        return call
 
 
 class ChromaStore:
@@ -66,31 +112,81 @@ class ChromaStore:
         dim: int,
         exact_limit: int = DEFAULT_EXACT_LIMIT,
         freshness: Callable[[], object] | None = None,
+        owner: str | None = None,
+        create: bool = True,
     ) -> None:
-        self.client = _client(path, url)
+        """``owner`` (an index id) is recorded on a new collection, and a collection recorded for another
+        owner is refused. ``create=False`` opens an existing store only: a missing one is an
+        :class:`~clir_rag.errors.IndexCorruptError`, never a new empty store. A directory that cannot
+        be written is searched from a temporary copy (:attr:`read_only`); writing to it raises
+        :class:`~clir_rag.errors.IndexReadOnlyError`."""
+        where = f"Chroma server {url}" if url else f"Chroma store {path}"
+        self.read_only = False
+        self._copy: str | None = None
+        if not url and path is not None and Path(path).is_dir() and not os.access(path, os.W_OK):
+            # Chroma writes to its SQLite file even to read it; a read-only copy serves searches.
+            self._copy = tempfile.mkdtemp(prefix="clir-rag-readonly-")
+            shutil.copytree(path, Path(self._copy) / "chroma")
+            path, self.read_only = Path(self._copy) / "chroma", True
+        self.client = _client(path, url, create=create)
         self.exact_limit = exact_limit
         self._freshness = freshness
         self._matrix: VectorMatrix | None = None
         self._too_large: object = None
         self._writes = 0
-        self.collection = self.client.get_or_create_collection(
-            collection,
-            embedding_function=None,
-            configuration={"hnsw": dict(_HNSW)},
-            metadata={"encoder": encoder_spec, "dim": dim},
-        )
-        meta = self.collection.metadata or {}
+        self.name = collection
+        try:
+            if create:
+                metadata: dict[str, Any] = {"encoder": encoder_spec, "dim": dim}
+                if owner:
+                    metadata["index"] = owner
+                raw = self.client.get_or_create_collection(
+                    collection, embedding_function=None, configuration={"hnsw": dict(_HNSW)}, metadata=metadata
+                )
+            else:
+                existing = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+                if collection not in existing:
+                    raise IndexCorruptError(f"{where}: the collection {collection!r} is missing")
+                raw = self.client.get_collection(collection, embedding_function=None)
+        except ClirRagError:
+            raise
+        except Exception as e:
+            raise StoreUnavailableError(f"{where}: cannot open collection {collection!r}: {e}") from None
+        self.collection = _Guarded(raw, where)
+        meta = raw.metadata or {}
         if meta.get("encoder") != encoder_spec or meta.get("dim") != dim:
             raise IndexCompatibilityError(
                 f"Chroma collection {collection!r} holds vectors of encoder {meta.get('encoder')!r} "
                 f"({meta.get('dim')} dims), not {encoder_spec!r} ({dim} dims): "
                 "use a new collection or index directory"
             )
+        if owner and meta.get("index") and meta["index"] != owner:
+            raise IndexCompatibilityError(
+                f"{where}: collection {collection!r} belongs to another index (id {meta['index']}), not this one "
+                f"(id {owner}); give each index its own collection (--collection)"
+            )
         self.dim = dim
+
+    def __del__(self) -> None:
+        if getattr(self, "_copy", None):
+            shutil.rmtree(self._copy, ignore_errors=True)  # type: ignore[arg-type]
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise IndexReadOnlyError("the index directory is read-only: it can be searched, not written")
 
     def count(self) -> int:
         """Passages stored."""
-        return self.collection.count()
+        return int(self.collection.count())
+
+    def drop(self) -> None:
+        """Delete the whole collection (every passage); the store cannot be used afterwards."""
+        self._writable()
+        self._changed()
+        try:
+            self.client.delete_collection(self.name)
+        except Exception as e:
+            raise StoreUnavailableError(f"cannot delete collection {self.name!r}: {e}") from None
 
     def _changed(self) -> None:
         self._writes += 1
@@ -177,6 +273,7 @@ class ChromaStore:
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove the passages ``ids`` (ids not stored are ignored)."""
+        self._writable()
         self._changed()
         for i in range(0, len(ids), _GET_BATCH):
             self.collection.delete(ids=list(ids[i : i + _GET_BATCH]))
@@ -197,6 +294,7 @@ class ChromaStore:
                 f"embeddings have shape {embeddings.shape}, the collection expects {self.dim} dims"
             )
         counts: Sequence[int | None] = doc_passages if doc_passages else [None] * len(passages)
+        self._writable()
         self._changed()
         self.collection.upsert(
             ids=[p.id for p in passages],

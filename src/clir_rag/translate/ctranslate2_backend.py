@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from clir_rag.cache import SqliteCache
-from clir_rag.errors import InputError, TranslationModelError, UnsupportedLanguageError
+from clir_rag.errors import InputError, TranslationModelError, UnsupportedLanguageError, missing_extra
 from clir_rag.languages import get_language, to_flores
 from clir_rag.translate.base import Translator
 
@@ -89,7 +89,7 @@ class CTranslate2Translator(Translator):
             import ctranslate2
             import sentencepiece as spm
         except ImportError as e:
-            raise ImportError("the CTranslate2 translator needs the [mt] extra: pip install 'clir-rag[mt]'") from e
+            raise missing_extra("the CTranslate2 translator", "mt", e) from e
         self.model_dir = Path(model_dir)
         if not (self.model_dir / "model.bin").is_file():
             raise TranslationModelError(
