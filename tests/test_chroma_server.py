@@ -70,3 +70,69 @@ def test_language_statistics_with_vectors_on_a_chroma_server(
     embedded = demo_index.search(question, 5)
     assert on_server.retriever == embedded.retriever == "dense-center"
     assert on_server.ids == embedded.ids
+
+
+def _start(data: Path, port: int) -> subprocess.Popen:
+    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_until_up(proc, f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=60)
+    return proc
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clir_rag.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_two_indexes_on_one_server_keep_their_own_passages(chroma_server: str, tmp_path: Path) -> None:
+    """Issue 14 item 2: every index on a server shared the collection 'clir_passages'."""
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text('{"id": "a1", "text": "Der Eiffelturm steht in Paris.", "lang": "de"}\n', encoding="utf-8")
+    b.write_text(
+        '{"id": "b1", "text": "Ziwa Victoria ni ziwa kubwa.", "lang": "sw"}\n'
+        '{"id": "b2", "text": "Mlima Kilimanjaro ni mrefu.", "lang": "sw"}\n',
+        encoding="utf-8",
+    )
+    for corpus, target in ((a, "ia"), (b, "ib")):
+        done = _cli("index", str(corpus), "--index", str(tmp_path / target), "--chroma-url", chroma_server)
+        assert done.returncode == 0, done.stderr
+    ia, ib = CrossLingualIndex(tmp_path / "ia"), CrossLingualIndex(tmp_path / "ib")
+    assert ia.manifest.collection != ib.manifest.collection
+    assert len(ia) == 1 and len(ib) == 2 and len(ia.bm25) == 1 and len(ib.bm25) == 2
+    assert ia.search("Paris", 5).doc_ids == ["a1"] and set(ib.search("Paris", 5).doc_ids) == {"b1", "b2"}
+    # an index pointed at another's collection is refused, not mixed
+    taken = _cli(
+        "index", str(a), "--index", str(tmp_path / "ic"), "--chroma-url", chroma_server,
+        "--collection", ib.manifest.collection,
+    )  # fmt: skip
+    assert taken.returncode == 1 and "belongs to another index" in taken.stderr and "Traceback" not in taken.stderr
+
+
+def test_a_server_that_goes_down_is_one_line_and_search_can_point_elsewhere(tmp_path: Path) -> None:
+    """Issue 14 item 5: an unreachable host printed 'error: ' and nothing else, with no way to override."""
+    if not Path(shutil.which("chroma") or Path(sys.executable).with_name("chroma")).exists():
+        pytest.skip("chromadb's `chroma` server command is not installed")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a1", "text": "Der Eiffelturm steht in Paris.", "lang": "de"}\n', encoding="utf-8")
+    port = free_port()
+    server = _start(tmp_path / "data", port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        assert _cli("index", str(corpus), "--index", str(tmp_path / "i"), "--chroma-url", url).returncode == 0
+    finally:
+        server.terminate()
+        server.wait(30)
+    down = _cli("search", "Paris", "--index", str(tmp_path / "i"))
+    assert down.returncode == 1 and "Traceback" not in down.stderr
+    assert f"cannot reach the Chroma server at {url}" in down.stderr.strip().splitlines()[-1]
+    moved = free_port()  # the same data served elsewhere: search is told where
+    server = _start(tmp_path / "data", moved)
+    try:
+        found = _cli("search", "Paris", "--index", str(tmp_path / "i"), "--chroma-url", f"http://127.0.0.1:{moved}")
+        assert found.returncode == 0 and "a1" in found.stdout, found.stderr
+    finally:
+        server.terminate()
+        server.wait(30)

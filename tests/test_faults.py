@@ -6,8 +6,16 @@ real processes, an embedded Chroma store whose files are deleted, a Chroma serve
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from clir_rag.cache import SqliteCache
 from clir_rag.llm import LLMClient
@@ -79,3 +87,264 @@ def test_one_model_name_on_two_servers_does_not_share_cache_entries(tmp_path: Pa
     assert answers[0] == ("answer from http://127.0.0.1:8001/v1", 1)
     assert answers[1] == ("answer from http://127.0.0.1:8002/v1", 1)  # a miss: another server
     assert answers[2] == ("answer from http://127.0.0.1:8001/v1", 0)  # the first server again: a hit
+
+
+# -- the index under faults: each case ends in an index that answers as a fresh one, or one line and exit != 0 --
+
+DEMO = Path(__file__).resolve().parents[1] / "src" / "clir_rag" / "data" / "demo_corpus.jsonl"
+
+
+def _cli(*args: str, timeout: float = 900, **kw) -> subprocess.CompletedProcess:
+    """``clir-rag`` in a process of its own, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "clir_rag.cli", *args], capture_output=True, text=True, timeout=timeout, **kw
+    )
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode not in (0, None), proc.stdout + proc.stderr
+    # progress bars share stderr; the error itself is one line, the last one
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    errors = [x for x in lines if x.startswith("error")]
+    assert "Traceback" not in proc.stderr and len(errors) == 1 and lines[-1] == errors[0], proc.stderr
+    lines = errors
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def _queries() -> list[str]:
+    docs = [json.loads(line) for line in DEMO.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [" ".join(d["text"].split()[:6]) for d in docs[:20]]
+
+
+def _answers(index_dir: Path) -> dict[str, list[list[str]]]:
+    """Passage count and the top 10 of 20 queries, dense and BM25: what "answers as a fresh index" compares."""
+    from clir_rag.index import CrossLingualIndex
+
+    idx = CrossLingualIndex(index_dir)
+    out = {"count": [[str(len(idx))]]}
+    for mode in ("dense", "bm25"):
+        out[mode] = [idx.search(q, 10, mode=mode, debias="none").ids for q in _queries()]  # type: ignore[arg-type]
+    return out
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[list[str]]]]:
+    """The demo corpus indexed once, untouched: the answers every repaired index must give."""
+    path = tmp_path_factory.mktemp("fresh") / "idx"
+    assert _cli("index", str(DEMO), "--index", str(path)).returncode == 0
+    return path, _answers(path)
+
+
+@pytest.fixture
+def damaged(fresh, tmp_path: Path) -> Path:
+    """A copy of the fresh index, to be damaged."""
+    copy = tmp_path / "idx"
+    shutil.copytree(fresh[0], copy)
+    return copy
+
+
+@pytest.mark.parametrize("loss", ["whole chroma folder", "chroma.sqlite3", "emptied collection"])
+def test_a_lost_vector_store_is_an_error_never_an_empty_result(damaged: Path, fresh, loss: str) -> None:
+    """Issue 14 item 1: a deleted store gave an empty table and exit code 0, for BM25 too."""
+    if loss == "whole chroma folder":
+        shutil.rmtree(damaged / "chroma")
+    elif loss == "chroma.sqlite3":
+        (damaged / "chroma" / "chroma.sqlite3").unlink()
+    else:
+        import chromadb
+        from chromadb.config import Settings
+
+        client = chromadb.PersistentClient(path=str(damaged / "chroma"), settings=Settings(anonymized_telemetry=False))
+        col = client.get_collection("clir_passages")
+        col.delete(ids=col.get(include=[])["ids"])
+        client.clear_system_cache()  # chromadb keeps one client per path in a process: let go of this one
+    for mode in ("dense", "bm25"):
+        _one_line_error(_cli("search", "coffee", "--index", str(damaged), "--mode", mode), "--rebuild", "41 passages")
+    _one_line_error(_cli("index", str(DEMO), "--index", str(damaged)), "--rebuild")  # no silent re-add either
+    rebuilt = _cli("index", str(DEMO), "--index", str(damaged), "--rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert _answers(damaged) == fresh[1]
+
+
+def test_a_replaced_vector_store_is_refused(damaged: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    docs = [json.loads(x) for x in DEMO.read_text(encoding="utf-8").splitlines()][:5]
+    (tmp_path / "five.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n", encoding="utf-8")
+    assert _cli("index", str(tmp_path / "five.jsonl"), "--index", str(other)).returncode == 0
+    shutil.rmtree(damaged / "chroma")
+    shutil.copytree(other / "chroma", damaged / "chroma")
+    _one_line_error(_cli("search", "coffee", "--index", str(damaged)), "belongs to another index")
+
+
+@pytest.mark.parametrize("damage", ["bm25 folder deleted", "one language deleted", "ids truncated"])
+def test_damaged_bm25_is_rebuilt_from_the_vector_store(damaged: Path, fresh, damage: str) -> None:
+    if damage == "bm25 folder deleted":
+        shutil.rmtree(damaged / "bm25")
+    elif damage == "one language deleted":
+        shutil.rmtree(damaged / "bm25" / "de")
+    else:
+        ids = damaged / "bm25" / "ids.json"
+        ids.write_text(ids.read_text()[: len(ids.read_text()) // 2])
+    result = _cli("search", "Kaffee", "--index", str(damaged), "--mode", "bm25")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert _answers(damaged) == fresh[1]
+
+
+def test_a_truncated_manifest_is_one_line(damaged: Path) -> None:
+    manifest = damaged / "clir-rag.json"
+    manifest.write_text(manifest.read_text()[:40])
+    _one_line_error(_cli("search", "coffee", "--index", str(damaged)), "unreadable manifest")
+
+
+def test_a_failed_first_run_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Issue 14 items 5 and 6: bad options, a dead server and undetectable languages were written first."""
+    from tests.servers import free_port
+
+    target = tmp_path / "new"
+    down = f"http://127.0.0.1:{free_port()}"
+    _one_line_error(_cli("index", str(DEMO), "--index", str(target), "--max-tokens", "4"), "at least 8")
+    _one_line_error(_cli("index", str(DEMO), "--index", str(target), "--overlap", "500"), "overlap")
+    _one_line_error(_cli("index", str(DEMO), "--index", str(target), "--batch-size", "0"), "--batch-size")
+    _one_line_error(_cli("index", str(DEMO), "--index", str(target), "--chroma-url", down), down)
+    mute = tmp_path / "mute.jsonl"
+    mute.write_text('{"id": "a", "text": "12345 67890"}\n', encoding="utf-8")
+    _one_line_error(_cli("index", str(mute), "--index", str(target)), f"{mute}:1", "cannot be detected")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    _one_line_error(_cli("index", str(empty), "--index", str(target)), "no documents")
+    assert not target.exists() or not [p.name for p in target.iterdir() if p.name != ".lock"]
+    assert _cli("index", str(DEMO), "--index", str(target), "--max-tokens", "64").returncode == 0  # then it works
+
+
+def test_k_and_limits_are_checked(damaged: Path) -> None:
+    """Issue 14 item 7: k=-1 gave 3 hybrid results, a bm25s error or nothing; -k 0 printed an empty table."""
+    from clir_rag.errors import InputError
+    from clir_rag.index import CrossLingualIndex
+
+    idx = CrossLingualIndex(damaged)
+    for mode in ("dense", "bm25", "hybrid"):
+        for k in (0, -1):
+            with pytest.raises(InputError, match="k must be a whole number of at least 1"):
+                idx.search("coffee", k, mode=mode)  # type: ignore[arg-type]
+    _one_line_error(_cli("search", "coffee", "--index", str(damaged), "-k", "0"), "at least 1")
+
+
+def _big_corpus(path: Path, n: int) -> Path:
+    """``n`` distinct documents built from the demo texts: enough work to catch a writer mid-run."""
+    docs = [json.loads(x) for x in DEMO.read_text(encoding="utf-8").splitlines() if x.strip()]
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            d = docs[i % len(docs)]
+            fh.write(json.dumps({"id": f"{d['id']}-{i}", "lang": d["lang"], "text": f"{d['text']} ({i})"}) + "\n")
+    return path
+
+
+def _wait_until(cond, timeout: float = 300.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.2)
+
+
+def test_two_writers_one_killed_leave_an_index_equal_to_a_fresh_one(tmp_path: Path) -> None:
+    """Issue 14 item 3: two writers, one killed, left Chroma with 71 passages and BM25 with 39 'fresh'."""
+    corpus = _big_corpus(tmp_path / "big.jsonl", 400)
+    target = tmp_path / "idx"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "clir_rag.cli", "index", str(corpus), "--index", str(target), "--batch-size", "8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_until(lambda: (target / "chroma" / "chroma.sqlite3").exists() and (target / ".lock").stat().st_size > 0)
+        second = _cli("index", str(corpus), "--index", str(target))
+        _one_line_error(second, "being written by another process", f"PID {first.pid}", "--wait")
+        first.send_signal(signal.SIGKILL)  # the writer dies mid-run; the kernel drops its lock
+        first.wait(60)
+    finally:
+        first.kill()
+    waited = _cli("index", str(corpus), "--index", str(target), "--wait")
+    assert waited.returncode == 0, waited.stderr
+    reference = tmp_path / "reference"
+    assert _cli("index", str(corpus), "--index", str(reference)).returncode == 0
+    from clir_rag.index import CrossLingualIndex
+
+    a, b = CrossLingualIndex(target), CrossLingualIndex(reference)
+    assert len(a) == len(b) == len(a.bm25) == 400
+    for q in _queries():
+        assert a.search(q, 10, debias="none").ids == b.search(q, 10, debias="none").ids
+        assert a.search(q, 10, mode="bm25").ids == b.search(q, 10, mode="bm25").ids
+
+
+def test_a_second_writer_waits_when_asked(tmp_path: Path) -> None:
+    from clir_rag.lock import WriterLock
+
+    target = tmp_path / "idx"
+    holder = WriterLock(target)
+    holder.acquire()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clir_rag.cli", "index", str(DEMO), "--index", str(target), "--wait"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        import time
+
+        time.sleep(3)
+        assert proc.poll() is None  # still waiting for the lock
+    finally:
+        holder.release()
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err and "Indexed 41 documents" in out
+
+
+def test_a_read_only_index_is_searched_and_refuses_writes(fresh, tmp_path: Path) -> None:
+    """Issue 14 item 9: a read-only index folder gave 57 lines of chromadb traceback, even for search."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:  # root writes anywhere: a read-only bind mount is the real thing
+        if subprocess.run(["mount", "--bind", "-o", "ro", str(fresh[0]), str(ro)], capture_output=True).returncode:
+            pytest.skip("running as root and cannot mount read-only here")
+    else:
+        shutil.rmtree(ro)
+        shutil.copytree(fresh[0], ro)
+        for p in [ro, *ro.rglob("*")]:
+            p.chmod(p.stat().st_mode & ~0o222)
+    try:
+        result = _cli("search", "Kaffee", "--index", str(ro), "--mode", "hybrid")
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert _answers(ro) == fresh[1]
+        _one_line_error(_cli("index", str(DEMO), "--index", str(ro)), "read-only")
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(ro)], check=False)
+        else:
+            for p in [ro, *ro.rglob("*")]:
+                p.chmod(p.stat().st_mode | 0o200)
+
+
+def test_a_full_disk_stops_indexing_with_one_line_and_the_rerun_finishes(fresh, tmp_path: Path) -> None:
+    """A file-size limit (RLIMIT_FSIZE) stands in for a full disk: writes fail with EFBIG."""
+    import resource
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of the process being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    target = tmp_path / "idx"
+    proc = subprocess.run(
+        [sys.executable, "-m", "clir_rag.cli", "index", str(DEMO), "--index", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        preexec_fn=small_files,
+    )
+    _one_line_error(proc)
+    again = _cli("index", str(DEMO), "--index", str(target))
+    assert again.returncode == 0, again.stderr
+    assert _answers(target) == fresh[1]

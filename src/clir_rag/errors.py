@@ -35,6 +35,10 @@ class IndexReadOnlyError(ClirRagError):
     """The index directory cannot be written (it can still be searched)."""
 
 
+class IndexWriteError(ClirRagError):
+    """Writing the index failed (a full disk, a file-size limit); what was written before is kept."""
+
+
 class IndexLockedError(ClirRagError):
     """Another process is writing the index; one writer at a time."""
 

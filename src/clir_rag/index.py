@@ -21,6 +21,7 @@ leaves them to be rebuilt, never silently wrong.
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import shutil
@@ -43,6 +44,7 @@ from clir_rag.errors import (
     IndexCorruptError,
     IndexReadOnlyError,
     IndexStatsError,
+    IndexWriteError,
     InputError,
     describe_validation,
 )
@@ -72,6 +74,7 @@ DebiasOption = Literal["auto", "none", "center", "zscore"]
 # Served queries are folded into the running query means in memory and written every this many.
 _SERVED_FLUSH = 20
 log = logging.getLogger("clir_rag")
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 @dataclass
@@ -227,8 +230,10 @@ class CrossLingualIndex:
         first = not self._lock.held
         try:
             self._lock.acquire()
-        except PermissionError:
-            raise IndexReadOnlyError(f"{self.path} is read-only: it can be searched, not written") from None
+        except OSError as e:
+            if e.errno in _READ_ONLY:
+                raise IndexReadOnlyError(f"{self.path} is read-only: it can be searched, not written") from None
+            raise
         try:
             if first and self._manifest_stamp() not in (None, self._manifest_read):
                 fresh = self._read_manifest()
@@ -236,6 +241,11 @@ class CrossLingualIndex:
                     self.manifest = fresh
                     self._bm25, self._stats, self._stats_checked = None, None, None
             yield
+        except OSError as e:  # a full disk, a file-size limit: the run stops, what it stored stays valid
+            raise IndexWriteError(
+                f"{self.path}: writing failed ({e.strerror or e}); what was stored before is kept and "
+                "indexing again resumes"
+            ) from e
         finally:
             self._lock.release()
 
@@ -321,7 +331,9 @@ class CrossLingualIndex:
     def _write_manifest(self) -> None:
         try:
             write_manifest(self.manifest, self.path / MANIFEST)
-        except PermissionError:
+        except OSError as e:
+            if e.errno not in _READ_ONLY:
+                raise
             raise IndexReadOnlyError(f"{self.path} is read-only: it can be searched, not written") from None
         self._manifest_read = self._manifest_stamp()
 

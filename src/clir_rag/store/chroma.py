@@ -64,6 +64,19 @@ def _client(path: str | Path | None, url: str | None, *, create: bool = True) ->
         raise StoreUnavailableError(f"cannot open the Chroma store in {path}: {type(e).__name__}: {e}") from None
 
 
+def _writable(path: Path) -> bool:
+    """Whether files can be created in ``path`` (a read-only mount refuses root too, unlike permissions)."""
+    if not os.access(path, os.W_OK):
+        return False
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".clir-rag-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True
+
+
 class _Guarded:
     """Chroma's collection with every call's errors turned into one-line clir-rag errors.
 
@@ -123,7 +136,7 @@ class ChromaStore:
         where = f"Chroma server {url}" if url else f"Chroma store {path}"
         self.read_only = False
         self._copy: str | None = None
-        if not url and path is not None and Path(path).is_dir() and not os.access(path, os.W_OK):
+        if not url and path is not None and Path(path).is_dir() and not _writable(Path(path)):
             # Chroma writes to its SQLite file even to read it; a read-only copy serves searches.
             self._copy = tempfile.mkdtemp(prefix="clir-rag-readonly-")
             shutil.copytree(path, Path(self._copy) / "chroma")
@@ -161,9 +174,10 @@ class ChromaStore:
                 "use a new collection or index directory"
             )
         if owner and meta.get("index") and meta["index"] != owner:
+            fix = "give each index its own collection (--collection)" if url else "was the store copied from it?"
             raise IndexCompatibilityError(
                 f"{where}: collection {collection!r} belongs to another index (id {meta['index']}), not this one "
-                f"(id {owner}); give each index its own collection (--collection)"
+                f"(id {owner}); {fix}"
             )
         self.dim = dim
 
