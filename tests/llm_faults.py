@@ -38,3 +38,53 @@ class FaultyLLM:
 
 TRANSIENT = LLMTransientError("HTTP 503")
 DOWN = LLMUnavailableError("cannot reach the server at http://127.0.0.1:9: connection refused")
+
+
+class GarbleServer:
+    """An OpenAI-compatible chat endpoint on 127.0.0.1 that answers from a script, cycling.
+
+    For faults a real server cannot be made to produce on demand: answers that are not
+    rankings ("I cannot help with that"), in a chosen share of the calls.
+    """
+
+    def __init__(self, answers: list[str]) -> None:
+        import http.server
+        import json
+        import threading
+
+        script = list(answers)
+        calls = [0]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                text = script[calls[0] % len(script)]
+                calls[0] += 1
+                body = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": "garble",
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13},
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self.calls = calls
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()

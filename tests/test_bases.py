@@ -201,3 +201,17 @@ def test_the_manifest_is_typed_keeps_unknown_keys_and_names_a_bad_file(tmp_path:
     file.write_text(json.dumps(raw))
     with pytest.raises(IndexCompatibilityError, match=r"clir-rag.json: unreadable manifest \(dim: "):
         read_manifest(file)
+
+
+def test_limits_and_counts_in_configs_must_be_positive(tmp_path: Path) -> None:
+    """Issue 14 item 7: eval --limit 0 ran every query and --limit -3 was accepted."""
+    path = tmp_path / "exp.yaml"
+    path.write_text("dataset: {type: xquad}\n")
+    for bad in (0, -3):
+        with pytest.raises(InputError, match="limit: Input should be greater than or equal to 1"):
+            load_config(path, limit=bad)
+        with pytest.raises(InputError, match="limit: Input should be greater than or equal to 1"):
+            load_rag_config(path, limit=bad)
+    path.write_text("dataset: {type: xquad}\nk: 0\nrerank: [{depth: 0}]\n")
+    with pytest.raises(InputError, match=r"k: Input should be greater .*rerank\.0\.depth: Input should be greater"):
+        load_config(path)

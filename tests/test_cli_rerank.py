@@ -82,3 +82,35 @@ def test_rerank_bad_inputs(tmp_path: Path) -> None:
         ["rerank", str(missing_doc), "--queries", str(queries), "--corpus", str(corpus), "-o", str(tmp_path / "o.run")],
     )
     assert result.exit_code == 1 and "not in" in result.output and "'nope'" in result.output
+
+
+def _args(tmp_path: Path, url: str) -> list[str]:
+    corpus, queries, run = _files(tmp_path)
+    return [
+        "rerank", str(run), "--queries", str(queries), "--corpus", str(corpus), "-o", str(tmp_path / "out.run"),
+        "--method", "listwise", "--window", "2", "--step", "1", "--base-url", url, "--model", "m",
+    ]  # fmt: skip
+
+
+def test_rerank_with_the_llm_server_down_fails_and_writes_nothing(tmp_path: Path) -> None:
+    """Issue 14 item 4: with the server down, rerank exited 0 and wrote the first stage unchanged."""
+    from tests.servers import free_port
+
+    result = runner.invoke(app, _args(tmp_path, f"http://127.0.0.1:{free_port()}/v1"))
+    assert result.exit_code == 1 and "every LLM answer failed" in result.output and "cannot reach" in result.output
+    assert not (tmp_path / "out.run").exists()
+
+
+def test_rerank_exits_3_when_too_many_answers_fail(tmp_path: Path) -> None:
+    from tests.llm_faults import GarbleServer
+
+    server = GarbleServer(["[2] > [1]", "I cannot help with that."])  # every other window unreadable
+    try:
+        result = runner.invoke(app, _args(tmp_path, server.url))
+        assert result.exit_code == 3, result.output
+        assert "warning: 2 of 4 LLM answers failed (50% > --max-failed-ratio 10%)" in result.output
+        assert read_run(tmp_path / "out.run").lists()  # written: the readable windows count
+        relaxed = runner.invoke(app, [*_args(tmp_path, server.url), "--max-failed-ratio", "0.6"])
+        assert relaxed.exit_code == 0, relaxed.output
+    finally:
+        server.close()

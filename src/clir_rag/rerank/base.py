@@ -41,6 +41,16 @@ class RerankReport:
             self.problems.append(problem)
 
     @property
+    def attempts(self) -> int:
+        """Answers asked for: one per window, two per comparison (both presentation orders)."""
+        return self.windows_ok + self.windows_repaired + self.windows_failed + 2 * self.comparisons
+
+    @property
+    def failed_ratio(self) -> float:
+        """Share of :attr:`attempts` whose answer could not be used (0 when nothing was asked)."""
+        return self.failures / self.attempts if self.attempts else 0.0
+
+    @property
     def failures(self) -> int:
         """Windows and comparisons whose answer could not be used."""
         return self.windows_failed + self.comparison_failures

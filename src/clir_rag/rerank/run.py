@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from clir_rag.errors import InputError
+from clir_rag.errors import InputError, LLMError
 from clir_rag.progress import ProgressCallback, progress_reporter
 from clir_rag.rerank.base import Reranker, RerankReport
 from clir_rag.types import Document, Query, Ranking, Run, ScoredCandidate
@@ -36,7 +36,9 @@ def rerank_run(
     Raises :class:`~clir_rag.errors.InputError`, before any LLM call, when a query
     has no text or a document of a top ``depth`` is missing from ``documents``.
     A failed or unreadable LLM answer never raises: the reranker keeps that
-    part's order and the report counts it.
+    part's order and the report counts it. A run in which every answer failed
+    (a server down, say) raises :class:`~clir_rag.errors.LLMError`: its output
+    would be the first stage under another name.
     """
     chosen = {qid: (queries[qid] if queries is not None and qid in queries else r.query) for qid, r in run.items()}
     if queries is not None:
@@ -71,6 +73,11 @@ def rerank_run(
         )
         report(done)
     report(None)
+    if total.attempts and total.failures == total.attempts:
+        problem = total.problems[0] if total.problems else "no answer could be read"
+        raise LLMError(
+            f"every LLM answer failed ({total.failures} of {total.attempts}), so nothing was reranked: {problem}"
+        )
     return out, total
 
 
