@@ -79,3 +79,23 @@ def test_multilingual_index_is_debiased_by_default_and_can_be_asked_not_to(demo_
     assert {"en-world-cup", "de-wm-2014", "es-mundial-1986"} <= {n.node.metadata["doc_id"] for n in fair}
     biased = CrossLingualRetriever.from_index_dir(demo_index_dir, similarity_top_k=5, debias="none").retrieve(question)
     assert {n.node.metadata["lang"] for n in biased} == {"zh"}
+
+
+def test_from_documents_is_idempotent_for_documents_without_ids(tmp_path: Path) -> None:
+    """Issue 14 item 8: three calls with the same two documents gave 2, 4 and 6 nodes."""
+    from clir_rag.index import CrossLingualIndex
+
+    def docs() -> list[LIDocument]:  # fresh objects each time: LlamaIndex gives each a new random id
+        return [
+            LIDocument(text="Der Rhein mündet in die Nordsee.", metadata={"lang": "de"}),
+            LIDocument(text="Mto Nile ni mrefu.", metadata={"lang": "sw", "file_path": "sw/nile.txt"}),
+        ]
+
+    for _ in range(3):
+        CrossLingualRetriever.from_documents(docs(), tmp_path / "idx")
+    index = CrossLingualIndex(tmp_path / "idx")
+    assert len(index) == 2
+    assert sorted(index.store.stored_documents(["sw/nile.txt"])) == ["sw/nile.txt"]  # named by its source
+    explicit = LIDocument(text="Explicit.", id_="my-id", metadata={"lang": "en"})
+    CrossLingualRetriever.from_documents([explicit], tmp_path / "idx")
+    assert "my-id" in CrossLingualIndex(tmp_path / "idx").store.stored_documents(["my-id"])

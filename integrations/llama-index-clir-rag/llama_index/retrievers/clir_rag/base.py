@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -49,12 +52,38 @@ def candidate_to_node(cand: ScoredCandidate, retriever_name: str = "") -> NodeWi
     return NodeWithScore(node=node, score=cand.score)
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# where LlamaIndex's readers record a document's origin: ids derived from them survive re-reading
+_SOURCE_KEYS = ("doc_id", "file_path", "source", "url", "filename", "file_name")
+
+
+def stable_id(doc: BaseNode) -> str:
+    """The node's id if it was given; else one derived from its source (or text), the same on every run.
+
+    LlamaIndex gives a ``Document`` without an explicit ``id_`` a random UUID, so indexing the
+    same documents twice would store them twice. A random-looking UUID is therefore replaced
+    by ``<source>`` (``file_path``, ``source``, ``url``, ... in the metadata) or by a hash of the text
+    and metadata.
+    """
+    if not _UUID.fullmatch(doc.node_id):
+        return doc.node_id
+    meta = doc.metadata or {}
+    source = next((str(meta[k]) for k in _SOURCE_KEYS if meta.get(k)), None)
+    if source is not None:
+        return source
+    blob = json.dumps([doc.get_content(), meta], sort_keys=True, ensure_ascii=False, default=str)
+    return "sha1-" + hashlib.sha1(blob.encode("utf-8")).hexdigest()[:20]
+
+
 def to_clir_document(doc: BaseNode) -> ClirDocument:
-    """A LlamaIndex ``Document`` (or node) as a clir-rag document; ``lang`` read from its metadata."""
+    """A LlamaIndex ``Document`` (or node) as a clir-rag document; ``lang`` read from its metadata.
+
+    The id is :func:`stable_id`'s, so indexing the same documents again stores nothing new.
+    """
     meta = dict(doc.metadata or {})
     lang = meta.pop("lang", None) or meta.pop("language", None)
     title = meta.pop("title", None)
-    return ClirDocument(id=doc.node_id, text=doc.get_content(), lang=lang, title=title, metadata=meta)
+    return ClirDocument(id=stable_id(doc), text=doc.get_content(), lang=lang, title=title, metadata=meta)
 
 
 class CrossLingualRetriever(BaseRetriever):
