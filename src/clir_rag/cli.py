@@ -149,6 +149,12 @@ def index(
         stats = idx.add(docs, batch_size=batch_size, progress=True)
     except ClirRagError as e:
         raise _fail(e) from None
+    if stats.cut_units:
+        err_console.print(
+            f"[bold yellow]warning:[/] {stats.cut_units} units (long URLs, text without spaces) were longer than "
+            f"a passage and were cut at the token limit",
+            highlight=False,
+        )
     console.print(
         f"Indexed {stats.documents} documents into {stats.passages} passages in {index_dir}: "
         f"{stats.embedded} embedded, {stats.skipped} already indexed, {stats.removed} stale removed "

@@ -86,6 +86,7 @@ class IndexStats:
     embedded: int = 0
     skipped: int = 0
     removed: int = 0
+    cut_units: int = 0  # units (a long URL, text without spaces) longer than a passage, cut at the token limit
     seconds: float = 0.0
 
     @property
@@ -168,6 +169,12 @@ class CrossLingualIndex:
         self.manifest: IndexManifest = manifest
         # checked before anything is written: bad chunking settings never reach a manifest
         self.chunker = Chunker(manifest.max_tokens, manifest.overlap, self.encoder.count_tokens)
+        limit = getattr(self.encoder, "max_input_tokens", None)
+        if limit is not None and manifest.max_tokens > limit and not (self.path / MANIFEST).exists():
+            raise InputError(
+                f"passages of {manifest.max_tokens} tokens are longer than encoder {self.encoder.spec!r} reads "
+                f"({limit} tokens): their ends would be dropped silently; use max_tokens <= {limit}"
+            )
         self.title_format: str = manifest.title_format
         self._chroma_url = chroma_url or manifest.chroma_url
         self._exact_limit = exact_limit
@@ -394,6 +401,7 @@ class CrossLingualIndex:
         start: float,
     ) -> IndexStats:
         stats = IndexStats(documents=len(docs))
+        cut_before = self.chunker.cut_units
         held = self.store.stored_documents(list(hashes))
         passages: list[Passage] = []
         counts: dict[str, int] = {}
@@ -407,6 +415,14 @@ class CrossLingualIndex:
             counts[doc.id] = len(chunks)
             passages.extend(chunks)
         stats.passages += len(passages)
+        stats.cut_units = self.chunker.cut_units - cut_before
+        if stats.cut_units:
+            log.warning(
+                "%s: %d units longer than a passage (%d tokens) were cut at the token limit",
+                self.path,
+                stats.cut_units,
+                self.chunker.max_tokens,
+            )
         stored = self.store.stored_hashes([p.id for p in passages])
         todo = [p for p in passages if stored.get(p.id) != hashes[p.doc_id]]
         stats.skipped += len(passages) - len(todo)

@@ -66,8 +66,9 @@ DEFAULT_OVERLAP = 32
 class Chunker:
     """Split documents into passages of at most ``max_tokens`` tokens, ``overlap`` tokens shared.
 
-    A document that fits is one passage. A single unit longer than the window
-    (a long URL, say) becomes a passage of its own rather than being cut.
+    A document that fits is one passage. A single unit longer than the window (a long
+    URL, a run of text without spaces) is cut at the token limit into passages of its
+    own; :attr:`cut_units` counts such units, so that callers can warn.
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class Chunker:
         self.max_tokens = max_tokens
         self.overlap = overlap
         self.count = token_counter or approximate_token_count
+        self.cut_units = 0  # units longer than max_tokens, cut at the token limit (over this chunker's life)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans ``(start, end)`` of the passages of ``text``, trailing spaces excluded.
@@ -124,6 +126,13 @@ class Chunker:
                     break
                 guess = step
             j = _last_true(functools.partial(_fits, cost, i, self.max_tokens), i + 1, n, guess)
+            if j == i + 1 and cost(i, j) > self.max_tokens:
+                # one unit longer than the window: cut it, or the encoder would silently drop its tail
+                self.cut_units += 1
+                spans.extend(self._cut(text, *units[i]))
+                counted.clear()
+                i = j
+                continue
             spans.append((units[i][0], units[j - 1][1]))
             if j >= n:
                 break
@@ -131,12 +140,39 @@ class Chunker:
                 ratio = max(counted[(i, j)], 1) / (prefix[j] - prefix[i])
             # next window starts at the smallest k in (i, j] whose tail units[k:j] fits in ``overlap``
             k = j
-            if self.overlap:
+            # no overlap before a unit that is cut on its own: the next window would repeat this one's tail
+            if self.overlap and cost(j, j + 1) <= self.max_tokens:
                 guess = j - bisect.bisect_left(prefix, prefix[j] - self.overlap / ratio)
                 k = j - _last_true(functools.partial(_tail_fits, cost, j, self.overlap), 0, j - i - 1, guess)
             counted.clear()
             i = k
         return spans
+
+    def _cut(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """Spans of at most ``max_tokens`` tokens covering ``text[start:end]``, cut between characters.
+
+        Combining marks stay with their base character. Each piece is found by galloping
+        over its own length, so a unit of any size costs time linear in its length.
+        """
+        pieces: list[tuple[int, int]] = []
+        s = start
+        guess = max(1, self.max_tokens)  # at least a character per token
+        while s < end:
+            # candidate ends, never before a combining mark; 16 characters per token bounds the piece
+            limit = min(end, s + 16 * self.max_tokens)
+            stops = [k for k in range(s + 1, limit + 1) if k == end or not _is_mark(text[k])]
+
+            def fits(m: int, s: int = s, stops: list[int] = stops) -> bool:
+                return self.count(text[s : stops[m]]) <= self.max_tokens
+
+            m = _last_true(fits, 0, len(stops) - 1, min(guess, len(stops) - 1))
+            if not fits(m):  # a single character over the limit (cannot happen with real tokenizers)
+                m = 0
+            e = stops[m]
+            pieces.append((s, e))
+            guess = m
+            s = e
+        return pieces
 
     def chunk(self, doc: Document, lang: str | None = None) -> list[Passage]:
         """Passages of one document; ``lang`` overrides ``doc.lang`` (e.g. after detection).
@@ -180,6 +216,10 @@ def truncate_to_tokens(text: str, max_tokens: int, count: TokenCounter) -> str:
         return text if count(text) <= max_tokens else ""
     kept = _last_true(lambda j: count(text[: ends[j - 1]]) <= max_tokens, 0, len(ends), min(len(ends), max_tokens))
     return text if kept == len(ends) else text[: ends[kept - 1]] if kept else ""
+
+
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch).startswith("M")
 
 
 def _last_true(ok: Callable[[int], bool], lo: int, hi: int, guess: int) -> int:

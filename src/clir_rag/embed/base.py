@@ -15,6 +15,9 @@ class Encoder(Protocol):
     ``spec`` is a string that :func:`clir_rag.embed.load_encoder` turns back
     into the same encoder; an index records it so that searching an index uses
     the model that built it. Embeddings are float32 and L2-normalised.
+
+    An encoder may also set ``max_input_tokens``, the passage length it reads
+    whole; an index refuses longer passages instead of letting it truncate them.
     """
 
     spec: str

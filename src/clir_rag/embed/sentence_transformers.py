@@ -50,6 +50,9 @@ class SentenceTransformerEncoder:
             raise InputError(f"{name}: the model does not report its embedding dimension")
         self.dim: int = int(dim)
         self.spec = f"st:{name}"
+        # the model reads max_seq_length tokens, its special tokens included; None where it sets no limit
+        seq = getattr(self._model, "max_seq_length", None)
+        self.max_input_tokens: int | None = int(seq) - 2 if seq else None
         self.model_name = name
 
     def _encode(self, texts: Sequence[str], prefix: str) -> np.ndarray:
