@@ -375,3 +375,19 @@ def test_a_run_without_spaces_is_cut_into_passages_the_encoder_reads_whole(tmp_p
     CrossLingualIndex(tmp_path / "wide", encoder=encoder, max_tokens=508).add(
         [Document(id="d", text="ok", lang="en")], progress=False
     )
+
+
+def test_progress_shows_in_logs_without_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14 item 13: progress bars printed nothing in non-terminal logs until the end."""
+    from clir_rag.progress import _log_lines
+
+    report = _log_lines(40, "Embedding passages", every=0.0)  # a line per update, so no test waits on a clock
+    for done in (10, 20):
+        report(done)
+    report(None)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "Embedding passages: 0/40"
+    assert lines[1].startswith("Embedding passages: 10/40 (25%, ") and "left)" in lines[1]
+    assert lines[-1].startswith("Embedding passages: 20/40 (50%")
+    logged = _cli("index", str(DEMO), "--index", str(tmp_path / "idx"))  # stderr is a pipe here, as in a log
+    assert "Embedding passages: 0/41" in logged.stderr and "Embedding passages: 41/41 (100%" in logged.stderr
