@@ -31,3 +31,38 @@ def test_bad_answers_fall_back_to_the_source_and_are_counted(answer) -> None:
 def test_answer_labels_and_quotes_are_removed() -> None:
     translator = LLMTranslator(LLMClient(FaultyLLM(['Translation: "The dog sleeps."'])))
     assert translator.translate(["Der Hund schläft."], "de", "en") == ["The dog sleeps."]
+
+
+def test_answers_that_are_not_translations_fall_back_are_counted_and_retried(tmp_path) -> None:
+    """Issue 14 item 11: refusals, offers, cut-off preambles and echoes counted as translations (failures=0)."""
+    from clir_rag.translate.llm_translator import LLMTranslator
+
+    sources = [
+        "Mbwa analala nyumbani kwa amani.",
+        "Kahawa hukua milimani mwa Kenya.",
+        "Mto Nile ni mrefu sana barani Afrika.",
+        "Simba ni mnyama mkubwa wa porini.",
+        "Watoto wanacheza mpira uwanjani leo.",
+        "Mvua kubwa ilinyesha jana usiku.",
+    ]
+    script = [
+        "I can't assist with that.",
+        "Yes, I can help you with that.",
+        "The English translation is:",
+        "Simba ni mnyama mkubwa wa porini.",  # echoed
+        "Die Kinder spielen heute im Stadion Fussball.",  # German, not English
+        "Heavy rain fell last night.",
+    ]
+    answer = dict(zip(sources, script, strict=True))
+    llm = FaultyLLM([answer[s] for s in sorted(sources)])  # the translator asks in sorted order
+    translator = LLMTranslator(llm, cache=tmp_path / "t.sqlite", sentence_level=False)
+    out = translator.translate(sources, "sw", "en")
+    assert out[:5] == sources[:5] and out[5] == "Heavy rain fell last night."
+    assert translator.failures == 5
+    reasons = " | ".join(translator.problems)
+    for needle in ("refusal or offer", "preamble", "echoed back", "the answer is in de, not en"):
+        assert needle in reasons
+    again = FaultyLLM([], default="A good translation of the sentence.")
+    retry = LLMTranslator(again, cache=tmp_path / "t.sqlite", sentence_level=False)
+    retry.translate(sources, "sw", "en")
+    assert again.calls == 5  # the failed five are asked again; the good one comes from the cache

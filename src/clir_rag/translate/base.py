@@ -68,6 +68,8 @@ class Translator(ABC):
         self.cache = SqliteCache(cache) if isinstance(cache, str | Path) else cache
         self.sentence_level = sentence_level
         self.stats = TranslationStats()
+        # segments a backend could not translate (it returned the source): not cached, so a rerun retries them
+        self._failed: set[str] = set()
 
     @abstractmethod
     def translate_segments(self, segments: Sequence[str], src: str, tgt: str) -> list[str]:
@@ -105,6 +107,7 @@ class Translator(ABC):
             new = dict(zip(todo, out, strict=True))
             self.stats.translated += len(new)
             if self.cache is not None:
-                self.cache.put_many({keys[s]: t for s, t in new.items()})
+                self.cache.put_many({keys[s]: t for s, t in new.items() if s not in self._failed})
+            self._failed.clear()
             done.update(new)
         return [join_sentences([done[s] for s in sents], tgt) for sents in per_text]
