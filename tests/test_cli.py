@@ -90,3 +90,13 @@ def test_errors_from_below_the_cli_are_one_line_and_exit_non_zero(tmp_path: Path
     assert blank.exit_code == 1 and "query '   ': text: query text is empty or whitespace" in blank.output
     bad_lang = runner.invoke(app, ["search", "Wer?", "--index", str(demo_index_copy), "--query-lang", "xx-nope"])
     assert bad_lang.exit_code == 1 and "Traceback" not in bad_lang.output and "xx-nope" in bad_lang.output
+
+
+def test_help_has_no_placeholders_and_a_huge_query_is_not_printed_whole(demo_index_copy: Path) -> None:
+    """Issue 14 item 13: '--flag <bool>' placeholders in help; a 96k-character query printed as the title."""
+    help_text = runner.invoke(app, ["search", "--help"]).output
+    assert "--documents" in help_text and "<bool>" not in help_text
+    query = "Kaffee " * 14_000
+    result = runner.invoke(app, ["search", query, "--index", str(demo_index_copy), "-k", "2"])
+    assert result.exit_code == 0, result.output
+    assert "(98,000 characters)" in " ".join(result.output.split()) and len(result.output) < 5_000

@@ -34,6 +34,8 @@ from clir_rag.languages import (
         ("rus_Cyrl", "ru"),
         ("ceb", "ceb"),
         ("fil", "tl"),
+        ("zh-yue", "yue"),  # issue 14: an extended language subtag names the language (it became zh)
+        ("zh-cmn", "zh"),
     ],
 )
 def test_normalize_accepts_every_code_family(code: str, expected: str) -> None:

@@ -93,3 +93,16 @@ def test_missing_query_is_a_clear_error() -> None:
     rerank = ListwiseLLMRerank(LLMClient(FaultyLLM([])), window=2, step=1)
     with pytest.raises(ValueError, match="needs the query"):
         rerank.postprocess_nodes([NodeWithScore(node=TextNode(text="x"), score=1.0)])
+
+
+def test_stacked_rerankers_keep_the_first_stage_rank() -> None:
+    """Issue 14 item 13: stacking two rerankers overwrote first_stage_rank with the first reranker's order."""
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    first = ListwiseLLMRerank(LLMClient(FaultyLLM([], default="[3] > [2] > [1]")), window=3, step=1, depth=3)
+    second = ListwiseLLMRerank(LLMClient(FaultyLLM([], default="[1] > [2] > [3]")), window=3, step=1, depth=3)
+    nodes = [NodeWithScore(node=TextNode(text=t, id_=t), score=s) for t, s in [("a", 0.9), ("b", 0.5), ("c", 0.1)]]
+    out = second.postprocess_nodes(first.postprocess_nodes(nodes, query_str="q"), query_str="q")
+    assert [n.node.node_id for n in out] == ["c", "b", "a"]
+    assert [n.node.metadata["first_stage_rank"] for n in out] == [3, 2, 1]
+    assert [n.node.metadata["first_stage_score"] for n in out] == [0.1, 0.5, 0.9]

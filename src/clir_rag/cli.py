@@ -20,6 +20,8 @@ app = typer.Typer(
     help="Cross-lingual retrieval for RAG: index documents in many languages, search them in any.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # click's plain help: typer's rich help prints a "<bool>" placeholder after every flag
+    rich_markup_mode=None,
 )
 # soft_wrap: messages carry paths that users copy; never break them across lines
 console = Console(soft_wrap=True)
@@ -196,7 +198,8 @@ def search(
         ranking = retriever.retrieve(_query(query, query_lang), k, langs=lang)
     except ClirRagError as e:
         raise _fail(e) from None
-    print_ranking(ranking, title=f"{ranking.retriever}: {query}", console=console)
+    shown = query if len(query) <= 200 else f"{query[:200]}... ({len(query):,} characters)"
+    print_ranking(ranking, title=f"{ranking.retriever}: {shown}", console=console)
 
 
 @app.command()

@@ -8,6 +8,8 @@ from rich.text import Text
 
 from clir_rag.types import Ranking
 
+_TITLE_CHARS = 300
+
 
 def print_ranking(ranking: Ranking, title: str | None = None, console: Console | None = None) -> None:
     """Print ``ranking`` as a table (rank, score, language, document id, snippet) on ``console``.
@@ -16,6 +18,8 @@ def print_ranking(ranking: Ranking, title: str | None = None, console: Console |
     character) does not wrap.
     """
     console = console or Console(soft_wrap=True)
+    if title is not None and len(title) > _TITLE_CHARS:  # a pasted document as the query: say so, not print it
+        title = f"{title[:_TITLE_CHARS]}... ({len(title):,} characters)"
     table = Table(title=title, title_justify="left")
     for name, justify in (("rank", "right"), ("score", "right"), ("lang", "left"), ("doc id", "left")):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]

@@ -193,6 +193,8 @@ def _split_tag(code: str) -> tuple[str, str | None]:
         return lowered, None
     parts = lowered.replace("_", "-").split("-")
     base, script = parts[0], None
+    if len(parts) > 1 and len(parts[1]) == 3 and parts[1].isalpha() and parts[1] in _ALIASES:
+        base = parts[1]  # a BCP-47 extended language subtag names the language itself: zh-yue is Cantonese
     for sub in parts[1:]:
         if len(sub) == 4 and sub.isalpha():
             script = sub.title()

@@ -101,10 +101,11 @@ class _ClirRerank(PromptMixin, BaseNodePostprocessor):
         for cand in ranking.candidates[: self.top_n or None]:
             original = nodes[int(cand.id)]
             node = original.node.model_copy()
+            # a second reranker stacked on a first keeps the first stage's values, not the first reranker's
             node.metadata = {
-                **original.node.metadata,
                 "first_stage_score": original.score,
                 "first_stage_rank": int(cand.id) + 1,
+                **original.node.metadata,
             }
             node.excluded_llm_metadata_keys = list({*node.excluded_llm_metadata_keys, *_HIDDEN})
             node.excluded_embed_metadata_keys = list({*node.excluded_embed_metadata_keys, *_HIDDEN})
