@@ -170,6 +170,8 @@ def test_rag_check_cli_on_xquad_with_the_embedded_model(shared_data: Path, tmp_p
     assert summary["questions"] == 3 and summary["retrieval_hit_rate"] == pytest.approx(sum(r["hit"] for r in rows) / 3)
     assert summary["llm_usage"]["calls"] + summary["llm_usage"]["cache_hits"] == 3
     assert summary["f1"] == pytest.approx(sum(r["f1"] for r in rows) / 3)
+    # issue 14: ``work`` holds indexes, one per collection and passage length, as in the eval configs
+    assert [p.name for p in (tmp_path / "idx").iterdir()] == ["xquad-en-de-p256"]
 
 
 def test_questions_are_the_first_n_or_spread_over_the_collection(tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ from clir_rag.errors import InputError, describe_validation, missing_extra
 from clir_rag.eval.metrics import DEFAULT_MEASURES
 
 Retrieval = Literal["dense", "bm25", "hybrid"]
+# one meaning in both configs, so an eval and a RAG check over one collection share its index
+_WORK = "folder holding the indexes, one per collection and passage length (default <out>/indexes)"
 
 
 class StrictModel(BaseModel):
@@ -102,7 +104,7 @@ class ExperimentConfig(StrictModel):
     llm: LLMSpec = LLMSpec()
     translation: TranslationSpec | None = None
     limit: int | None = Field(None, ge=1, description="first n queries only (all runs use the same queries)")
-    work: str | None = Field(None, description="index folder (default <out>/indexes)")
+    work: str | None = Field(None, description=_WORK)
     out: str | None = Field(None, description="output folder (default runs/eval/<name>)")
 
 
@@ -128,7 +130,7 @@ class RagCheckConfig(StrictModel):
     fix_language: bool = Field(True, description="translate an answer that is surely in another language")
     llm: LLMSpec = LLMSpec()
     judge: JudgeSpec | None = None
-    work: str | None = Field(None, description="index folder (default <out>/indexes)")
+    work: str | None = Field(None, description=_WORK)
     out: str | None = Field(None, description="output folder (default runs/rag/<name>)")
 
 

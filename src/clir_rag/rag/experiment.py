@@ -218,7 +218,8 @@ def run_rag_check(
     if not queries:
         raise InputError(f"{collection.name}: no questions to check")
     index = CrossLingualIndex(
-        Path(cfg.work) if cfg.work else out / "indexes" / f"{collection.name}-p{cfg.passage_tokens}",
+        # ``work`` holds indexes, as in the eval configs, so the two can share them
+        (Path(cfg.work) if cfg.work else out / "indexes") / f"{collection.name}-p{cfg.passage_tokens}",
         encoder=cfg.encoder,
         max_tokens=cfg.passage_tokens,
     )
