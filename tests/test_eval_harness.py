@@ -243,3 +243,12 @@ def test_reranking_experiment_with_the_local_llm_og_and_dt(local_llm, encoder, t
     again = run_experiment(ExperimentConfig.model_validate(cfg), progress=False, llm=local_llm)
     assert again.get("dense+listwise-og").extra["llm_calls"] == 0
     assert again.get("dense+listwise-og").means == og.means
+
+
+def test_the_plot_title_names_only_the_bars_drawn() -> None:
+    """Issue 14 item 13: the title named oracle and reranked bars in runs that had none."""
+    from clir_rag.eval.report import plot_legend
+
+    assert plot_legend({"first"}) == "first stage (blue)"
+    assert plot_legend({"first", "oracle"}) == "first stage (blue), oracle (grey)"
+    assert plot_legend({"rerank", "first", "oracle"}) == "first stage (blue), oracle (grey), reranked (orange)"

@@ -135,7 +135,7 @@ def plot(result: ExperimentResult) -> list[Path]:
     ax.set_xticks(range(len(result.runs)), [r.name for r in result.runs], rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(m)
     ax.set_ylim(0, 1)
-    ax.set_title(f"{result.config.name}: first stage (blue), oracle (grey), reranked (orange)")
+    ax.set_title(f"{result.config.name}: " + plot_legend({r.kind for r in result.runs}))
     fig.tight_layout()
     paths.append(result.out / "main.png")
     fig.savefig(paths[-1], dpi=120)
@@ -164,6 +164,12 @@ def plot(result: ExperimentResult) -> list[Path]:
         fig.savefig(paths[-1], dpi=120)
         plt.close(fig)
     return paths
+
+
+def plot_legend(kinds: set[str]) -> str:
+    """The colour key of ``main.png``, naming only the kinds of run that are drawn."""
+    names = {"first": "first stage (blue)", "oracle": "oracle (grey)", "rerank": "reranked (orange)"}
+    return ", ".join(names[k] for k in ("first", "oracle", "rerank") if k in kinds)
 
 
 def _plot_language_share(result: ExperimentResult, plt: Any) -> Path | None:
