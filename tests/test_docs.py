@@ -13,7 +13,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encod
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"readme-block-{i}" for i in range(len(BLOCKS))])
 def test_readme_python_block_runs(code: str, tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip()
 
@@ -27,7 +27,7 @@ def test_llamaindex_example_runs(tmp_path: Path) -> None:
         [sys.executable, str(ROOT / "examples" / "llamaindex_query_engine.py"), str(tmp_path / "idx")],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1500,  # the embedded model on a busy 2-core machine: only the CI budget bounds it
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "de-malaria-medikament" in result.stdout
