@@ -391,3 +391,56 @@ def test_progress_shows_in_logs_without_a_terminal(tmp_path: Path, capsys: pytes
     assert lines[-1].startswith("Embedding passages: 20/40 (50%")
     logged = _cli("index", str(DEMO), "--index", str(tmp_path / "idx"))  # stderr is a pipe here, as in a log
     assert "Embedding passages: 0/41" in logged.stderr and "Embedding passages: 41/41 (100%" in logged.stderr
+
+
+def test_a_missing_extra_is_one_line_naming_it(tmp_path: Path) -> None:
+    """Issue 14 item 9: a missing extra for --encoder st:... or --translate-to was a traceback (and left files)."""
+    hide = "import sys; sys.modules['{mod}'] = None; from clir_rag.cli import app; app()"
+    for mod, args, extra in (
+        ("sentence_transformers", ["--encoder", "st:some/model"], "[st]"),
+        ("ctranslate2", ["--translate-to", "en", "--model", str(tmp_path)], "[mt]"),
+    ):
+        target = tmp_path / f"idx-{mod}"
+        proc = subprocess.run(
+            [sys.executable, "-c", hide.format(mod=mod), "index", str(DEMO), "--index", str(target), *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        _one_line_error(proc, f"needs the {extra} extra", "pip install")
+        assert not target.exists() or not [p.name for p in target.iterdir() if p.name != ".lock"]
+
+
+def test_hidden_files_in_a_corpus_folder_are_not_documents(tmp_path: Path) -> None:
+    """Issue 14 item 13: hidden .txt files (editor backups, .git) were indexed."""
+    from clir_rag.corpus import read_corpus
+
+    (tmp_path / "c" / "de").mkdir(parents=True)
+    (tmp_path / "c" / ".git").mkdir()
+    (tmp_path / "c" / "de" / "rhein.txt").write_text("Der Rhein mündet in die Nordsee.", encoding="utf-8")
+    (tmp_path / "c" / "de" / ".rhein.txt").write_text("Eine Sicherungskopie.", encoding="utf-8")
+    (tmp_path / "c" / ".git" / "notes.txt").write_text("Interne Notizen.", encoding="utf-8")
+    assert [d.id for d in read_corpus(tmp_path / "c")] == ["de/rhein"]
+
+
+def test_kill_during_bm25_rebuild_leaves_an_index_that_answers_as_a_fresh_one(damaged: Path, fresh) -> None:
+    loop = (
+        "from clir_rag.index import CrossLingualIndex\n"
+        f"idx = CrossLingualIndex({str(damaged)!r})\n"
+        "print('ready', flush=True)\n"
+        "while True:\n"
+        "    idx.rebuild_bm25()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", loop], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        import time
+
+        time.sleep(2.0)  # some rebuilds done, one under way: where it dies does not matter, only that it does
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+    finally:
+        proc.kill()
+    assert _answers(damaged) == fresh[1]
+    result = _cli("index", str(DEMO), "--index", str(damaged))
+    assert result.returncode == 0 and "0 embedded, 41 already indexed" in result.stdout, result.stderr

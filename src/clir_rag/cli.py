@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
@@ -61,7 +62,8 @@ def _options(
 def _fail(e: Exception) -> typer.Exit:
     if _debug and sys.exc_info()[0] is not None:
         err_console.print_exception()
-    err_console.print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+    # escaped: messages hold brackets ("the [st] extra", "[2] > [1]") that rich would read as markup
+    err_console.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False)
     return typer.Exit(code=EXIT_ERROR)
 
 
@@ -348,7 +350,7 @@ def rerank(
         err_console.print(
             f"[bold yellow]warning:[/] {total.failures} of {total.attempts} LLM answers failed "
             f"({total.failed_ratio:.0%} > --max-failed-ratio {max_failed_ratio:.0%}); the run is written but "
-            f"partly first-stage order. First problem: {total.problems[0] if total.problems else '?'}",
+            f"partly first-stage order. First problem: {escape(total.problems[0] if total.problems else '?')}",
             highlight=False,
         )
     console.print(
@@ -394,7 +396,7 @@ def eval_(
     if failing:
         err_console.print(
             f"[bold yellow]warning:[/] LLM answers failed above --max-failed-ratio {max_failed_ratio:.0%} in "
-            + ", ".join(failing),
+            + escape(", ".join(failing)),
             highlight=False,
         )
     console.print(markdown(result), markup=False, highlight=False)
@@ -434,7 +436,7 @@ def rag_check(
     if too_many:
         err_console.print(
             f"[bold yellow]warning:[/] {failed} of {summary['questions']} answers failed "
-            f"(> --max-failed-ratio {max_failed_ratio:.0%}): {summary['answer_errors']}",
+            f"(> --max-failed-ratio {max_failed_ratio:.0%}): {escape(str(summary['answer_errors']))}",
             highlight=False,
         )
     console.print(summary_markdown(cfg.name, summary), markup=False, highlight=False)

@@ -84,7 +84,6 @@ class CTranslate2Translator(Translator):
         sentence_level: bool = True,
         pair: tuple[str, str] | None = None,
     ) -> None:
-        super().__init__(cache=cache, sentence_level=sentence_level)
         try:
             import ctranslate2
             import sentencepiece as spm
@@ -96,6 +95,8 @@ class CTranslate2Translator(Translator):
                 f"{self.model_dir} is not a CTranslate2 model directory (no model.bin); convert one with "
                 "ct2-transformers-converter (see clir_rag.translate.ctranslate2_backend)"
             )
+        # the cache file is created only once the model is known to be usable
+        super().__init__(cache=cache, sentence_level=sentence_level)
         self.vocabulary = _read_vocabulary(self.model_dir)
         self._vocab = set(self.vocabulary)
         self.family: Family = family or detect_family(self.vocabulary)
