@@ -66,3 +66,20 @@ def test_answers_that_are_not_translations_fall_back_are_counted_and_retried(tmp
     retry = LLMTranslator(again, cache=tmp_path / "t.sqlite", sentence_level=False)
     retry.translate(sources, "sw", "en")
     assert again.calls == 5  # the failed five are asked again; the good one comes from the cache
+
+
+def test_two_translations_into_one_output_do_not_interleave(tmp_path) -> None:
+    """Issue 14: one writer per translated corpus, as per index."""
+    from clir_rag.errors import IndexLockedError
+    from clir_rag.lock import WriterLock
+    from clir_rag.translate.corpus import translate_corpus
+    from clir_rag.translate.llm_translator import LLMTranslator
+    from clir_rag.types import Document
+
+    out = tmp_path / "translated.en.jsonl"
+    docs = [Document(id="a", text="Mbwa analala nyumbani kwa amani.", lang="sw")]
+    translator = LLMTranslator(FaultyLLM([], default="The dog sleeps at home in peace."))
+    with WriterLock(tmp_path, name=".translated.en.jsonl.lock"):  # another run is writing it
+        with pytest.raises(IndexLockedError, match=r"translated.en.jsonl is being written by another process"):
+            translate_corpus(docs, translator, "en", out, progress=False)
+    assert translate_corpus(docs, translator, "en", out, progress=False).translated == 1

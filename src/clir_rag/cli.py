@@ -147,7 +147,7 @@ def index(
                 translator.check_languages(source, translate_to)  # every pair, before anything is written
             idx.claim()  # the translations go into the index directory: make it an index first
             translated = index_dir / f"translated.{translate_to}.jsonl"
-            tstats = translate_corpus(docs, translator, translate_to, translated)
+            tstats = translate_corpus(docs, translator, translate_to, translated, wait=None if wait else 0.0)
             console.print(f"Translated {tstats.translated} documents into {translate_to} ({translated}).")
             docs = read_corpus(translated)
         stats = idx.add(docs, batch_size=batch_size, progress=True)
@@ -278,6 +278,7 @@ def translate(
     beam_size: Annotated[int, typer.Option(help="1 = greedy (the paper's setting).")] = 1,
     batch_size: Annotated[int, typer.Option(help="Documents per batch (each batch is flushed to disk).")] = 16,
     cache: Annotated[Path | None, typer.Option(help="Sentence translation cache (SQLite).")] = None,
+    wait: Wait = False,
 ) -> None:
     """Translate a corpus into one language (resumable: rerun after an interruption; done documents are skipped)."""
     from clir_rag.corpus import read_corpus
@@ -287,7 +288,7 @@ def translate(
     try:
         docs = read_corpus(corpus, lang=lang)
         translator = CTranslate2Translator(model, beam_size=beam_size, cache=cache)
-        stats = translate_corpus(docs, translator, to, output, batch_size=batch_size)
+        stats = translate_corpus(docs, translator, to, output, batch_size=batch_size, wait=None if wait else 0.0)
     except ClirRagError as e:
         raise _fail(e) from None
     console.print(

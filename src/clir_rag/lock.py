@@ -20,16 +20,18 @@ LOCK_FILE = ".lock"
 
 
 class WriterLock:
-    """Exclusive, re-entrant (within one object) write lock on an index directory.
+    """Exclusive, re-entrant (within one object) write lock on an index directory (or, with ``name``,
+    on one file in a directory: ``.<file>.lock`` for a translated corpus).
 
     ``wait``: seconds to wait for another writer to finish (0: fail at once, None: wait
     as long as it takes). Raises :class:`~clir_rag.errors.IndexLockedError` naming the
     holder's PID when the lock is not free in time.
     """
 
-    def __init__(self, directory: str | Path, wait: float | None = 0.0) -> None:
+    def __init__(self, directory: str | Path, wait: float | None = 0.0, name: str = LOCK_FILE) -> None:
         self.directory = Path(directory)
         self.wait = wait
+        self.name = name
         self._fd: int | None = None
         self._depth = 0
         self._mutex = threading.RLock()
@@ -46,7 +48,7 @@ class WriterLock:
                 self._depth += 1
                 return
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.directory / self.name, os.O_RDWR | os.O_CREAT, 0o644)
             deadline = None if self.wait is None else time.monotonic() + self.wait
             delay = 0.05
             while True:
@@ -58,8 +60,9 @@ class WriterLock:
                         holder = _read_holder(fd)
                         os.close(fd)
                         hint = "" if self.wait else " (pass --wait to wait for it)"
+                        what = self.directory if self.name == LOCK_FILE else self.directory / self.name[1:-5]
                         raise IndexLockedError(
-                            f"{self.directory} is being written by another process{holder}; one writer at a time{hint}"
+                            f"{what} is being written by another process{holder}; one writer at a time{hint}"
                         ) from None
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from clir_rag.errors import InputError
 from clir_rag.languages import detect_language, normalize_language
+from clir_rag.lock import WriterLock
 from clir_rag.progress import progress_reporter
 from clir_rag.translate.base import Translator
 from clir_rag.types import Document
@@ -91,6 +92,7 @@ def translate_corpus(
     *,
     batch_size: int = 16,
     progress: bool | Callable[[int, int], None] = True,
+    wait: float | None = 0.0,
 ) -> CorpusTranslationStats:
     """Translate ``documents`` into ``tgt`` and write them as JSONL to ``out_path``, resumably.
 
@@ -110,6 +112,19 @@ def translate_corpus(
                 raise InputError(f"document {doc.id!r}: no 'lang' given and its language cannot be detected")
             doc = doc.model_copy(update={"lang": lang})
         docs.append(doc)
+    # one writer per output file: two runs appending to it would interleave and double records
+    with WriterLock(out.parent, wait=wait, name=f".{out.name}.lock"):
+        return _translate_into(docs, translator, tgt, out, batch_size, progress)
+
+
+def _translate_into(
+    docs: list[Document],
+    translator: Translator,
+    tgt: str,
+    out: Path,
+    batch_size: int,
+    progress: bool | Callable[[int, int], None],
+) -> CorpusTranslationStats:
     stats = CorpusTranslationStats(documents=len(docs))
     done = _read_done(out)
     hashes = {d.id: source_hash(d, tgt, translator.name) for d in docs}
