@@ -136,3 +136,57 @@ def test_a_server_that_goes_down_is_one_line_and_search_can_point_elsewhere(tmp_
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_a_server_that_dies_mid_index_is_one_line_and_the_rerun_completes(tmp_path: Path) -> None:
+    """The server goes down while passages are being written; after it is back, indexing again finishes."""
+    if not Path(shutil.which("chroma") or Path(sys.executable).with_name("chroma")).exists():
+        pytest.skip("chromadb's `chroma` server command is not installed")
+    import json
+
+    demo = Path(__file__).resolve().parents[1] / "src" / "clir_rag" / "data" / "demo_corpus.jsonl"
+    docs = [json.loads(x) for x in demo.read_text(encoding="utf-8").splitlines() if x.strip()]
+    corpus = tmp_path / "big.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"id": f"{d['id']}-{i}", "lang": d["lang"], "text": f"{d['text']} ({i})"}) + "\n"
+            for i, d in enumerate(docs * 8)
+        ),
+        encoding="utf-8",
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _start(tmp_path / "data", port)
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "clir_rag.cli", "index", str(corpus), "--index", str(tmp_path / "i"),
+         "--chroma-url", url, "--batch-size", "4"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        import time
+
+        import chromadb
+        from chromadb.config import Settings
+
+        client = chromadb.HttpClient(host="127.0.0.1", port=port, settings=Settings(anonymized_telemetry=False))
+        deadline = time.monotonic() + 300
+        while not any(c.count() >= 20 for c in client.list_collections()):  # some passages are stored
+            assert time.monotonic() < deadline and writer.poll() is None
+            time.sleep(0.2)
+    finally:
+        server.kill()
+        server.wait(30)
+    _out, err = writer.communicate(timeout=300)
+    errors = [x for x in err.splitlines() if x.startswith("error")]
+    assert writer.returncode == 1 and "Traceback" not in err and len(errors) == 1, err
+    assert url in errors[0]
+    server = _start(tmp_path / "data", port)
+    try:
+        done = _cli("index", str(corpus), "--index", str(tmp_path / "i"))
+        assert done.returncode == 0, done.stderr
+        assert "Indexed 328 documents into 328 passages" in done.stdout and "already indexed" in done.stdout
+        idx = CrossLingualIndex(tmp_path / "i")
+        assert len(idx) == len(idx.bm25) == 328
+    finally:
+        server.terminate()
+        server.wait(30)
