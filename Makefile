@@ -20,9 +20,10 @@ $(VENV)/.installed-core: $(BIN)/python pyproject.toml integrations/llama-index-c
 	$(BIN)/python -m pip install --quiet -e . -e integrations/llama-index-clir-rag
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed-core
+$(VENV)/.installed-dev: $(VENV)/.installed-core integrations/langchain-clir-rag/pyproject.toml
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai,mt]" -e integrations/llama-index-clir-rag
+	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai,mt]" -e integrations/llama-index-clir-rag \
+		-e "integrations/langchain-clir-rag[test]"
 	touch $@
 
 demo: $(VENV)/.installed-core

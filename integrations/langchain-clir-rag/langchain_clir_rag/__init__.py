@@ -1,0 +1,5 @@
+"""LangChain components of clir-rag (partner-package layout: ``langchain_clir_rag``)."""
+
+from langchain_clir_rag.retrievers import CrossLingualRetriever
+
+__all__ = ["CrossLingualRetriever"]
