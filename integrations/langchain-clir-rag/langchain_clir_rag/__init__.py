@@ -1,5 +1,6 @@
 """LangChain components of clir-rag (partner-package layout: ``langchain_clir_rag``)."""
 
+from langchain_clir_rag.rerankers import ListwiseLLMReranker, PairwiseLLMReranker
 from langchain_clir_rag.retrievers import CrossLingualRetriever
 
-__all__ = ["CrossLingualRetriever"]
+__all__ = ["CrossLingualRetriever", "ListwiseLLMReranker", "PairwiseLLMReranker"]

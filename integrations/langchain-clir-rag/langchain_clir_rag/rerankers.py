@@ -1,0 +1,132 @@
+"""clir-rag's LLM rerankers as LangChain document compressors (``BaseDocumentCompressor``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import Document
+from langchain_core.documents.compressor import BaseDocumentCompressor
+from pydantic import ConfigDict, Field
+
+from clir_rag.llm import LLMClient
+from clir_rag.rerank import ListwiseReranker, PairwiseReranker, RerankReport
+from clir_rag.types import Query, Ranking, ScoredCandidate
+
+
+class _LLMReranker(BaseDocumentCompressor):
+    """What both compressors share: the LLM client, document conversion and first-stage provenance.
+
+    ``llm``: a clir-rag backend or :class:`~clir_rag.llm.LLMClient`; None loads the embedded
+    GGUF (offline) on first use. Documents come back best first, at most ``top_n``, each with
+    ``first_stage_rank`` and ``first_stage_score`` in its metadata (kept from an earlier stage
+    where present, so stacked rerankers report the first stage's order) and ``rerank_score``.
+    The reranker is built per call from the current fields. Its report (calls, failures)
+    goes into each returned document's ``rerank_report`` metadata, per call, so concurrent
+    calls never share it.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    llm: Any = None
+    top_n: int | None = Field(None, ge=1, description="documents kept after reranking (None: all)")
+    depth: int = Field(20, ge=1, description="rerank this many; the rest keep their order")
+
+    def _client(self) -> LLMClient:
+        if self.llm is None:
+            from clir_rag.llm import default_llm
+
+            self.llm = default_llm()
+        if not isinstance(self.llm, LLMClient):  # wrapped once: one cache, one thread pool, one circuit breaker
+            self.llm = LLMClient(self.llm)
+        return self.llm
+
+    def _reranker(self) -> ListwiseReranker | PairwiseReranker:
+        raise NotImplementedError
+
+    def _ranking(self, documents: Sequence[Document], query: str) -> Ranking:
+        n = len(documents)
+        cands = [
+            ScoredCandidate(
+                id=str(i),
+                doc_id=str(d.metadata.get("doc_id", d.id or i)),
+                score=float(n - i),  # the input order is the first stage's, whatever its scores
+                text=d.page_content,
+                lang=d.metadata.get("lang"),
+            )
+            for i, d in enumerate(documents)
+        ]
+        return Ranking(query=Query(text=query), candidates=cands)
+
+    def _documents(self, documents: Sequence[Document], ranking: Ranking, report: RerankReport) -> list[Document]:
+        summary = {"reranker": report.reranker, "llm_calls": report.usage.calls, "failures": report.failures}
+        out = []
+        for cand in ranking.candidates[: self.top_n or None]:
+            original = documents[int(cand.id)]
+            meta = {
+                "first_stage_rank": int(cand.id) + 1,
+                "first_stage_score": original.metadata.get("score"),
+                **original.metadata,
+                "rerank_score": cand.score,
+                "rerank_report": summary,
+            }
+            out.append(Document(id=original.id, page_content=original.page_content, metadata=meta))
+        return out
+
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """``documents`` reranked for ``query`` by the LLM, best first (see the class docstring)."""
+        if not documents:
+            return []
+        result = self._reranker().rerank(self._ranking(documents, query))
+        return self._documents(documents, result.ranking, result.report)
+
+    async def acompress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """:meth:`compress_documents`, awaiting the LLM (many queries can rerank concurrently)."""
+        if not documents:
+            return []
+        result = await self._reranker().arerank(self._ranking(documents, query))
+        return await asyncio.to_thread(self._documents, documents, result.ranking, result.report)
+
+
+class ListwiseLLMReranker(_LLMReranker):
+    """RankGPT-style listwise reranking with a sliding window (clir-rag's ``ListwiseReranker``)."""
+
+    window: int = Field(20, ge=2)
+    step: int = Field(10, ge=1)
+    max_passage_tokens: int = Field(300, ge=16)
+
+    def _reranker(self) -> ListwiseReranker:
+        return ListwiseReranker(
+            self._client(),
+            window=self.window,
+            step=self.step,
+            depth=self.depth,
+            max_passage_tokens=self.max_passage_tokens,
+        )
+
+
+class PairwiseLLMReranker(_LLMReranker):
+    """PRP pairwise reranking (clir-rag's ``PairwiseReranker``): heap top-k by default."""
+
+    method: Literal["allpairs", "bubble", "heap"] = "heap"
+    mode: Literal["generate", "logprob", "auto"] = "auto"
+    passes: int = Field(10, ge=1)
+    top_k: int = Field(10, ge=1)
+    max_passage_tokens: int = Field(200, ge=16)
+
+    def _reranker(self) -> PairwiseReranker:
+        return PairwiseReranker(
+            self._client(),
+            method=self.method,
+            mode=self.mode,
+            depth=self.depth,
+            passes=self.passes,
+            top_k=self.top_k,
+            max_passage_tokens=self.max_passage_tokens,
+        )
