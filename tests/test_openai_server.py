@@ -126,3 +126,20 @@ def test_llamaindex_llm_adapter_drives_a_reranker(server: str, artemisinin_candi
     )
     assert sorted(result.ranking.ids[:4]) == sorted(artemisinin_candidates.ids[:4])
     assert result.report.usage.calls == 1
+
+
+def test_a_langchain_chat_model_drives_a_reranker(server: str, artemisinin_candidates) -> None:
+    """Issue 15: any LangChain chat model (here ChatOpenAI on the local llama.cpp server) behind the rerankers."""
+    langchain_openai = pytest.importorskip("langchain_openai")
+    from clir_rag.llm.langchain_adapter import LangChainLLM
+
+    chat = langchain_openai.ChatOpenAI(model="qwen", base_url=server, api_key="none", temperature=0.0, max_retries=0)
+    llm = LangChainLLM(chat)
+    assert llm.model == "ChatOpenAI:qwen" and llm.base_url == server
+    out = llm.generate([{"role": "user", "content": "Reply with: [1] > [2]. Then stop."}], max_tokens=16)
+    assert out.text.strip() and out.prompt_tokens > 0 and out.completion_tokens > 0
+    result = ListwiseReranker(LLMClient(llm), window=4, step=2, depth=4, max_passage_tokens=40).rerank(
+        artemisinin_candidates
+    )
+    assert sorted(result.ranking.ids[:4]) == sorted(artemisinin_candidates.ids[:4])
+    assert result.report.usage.calls == 1

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import Document
 from langchain_core.documents.compressor import BaseDocumentCompressor
+from langchain_core.language_models import BaseChatModel
 from pydantic import ConfigDict, Field
 
 from clir_rag.llm import LLMClient
@@ -19,8 +20,8 @@ from clir_rag.types import Query, Ranking, ScoredCandidate
 class _LLMReranker(BaseDocumentCompressor):
     """What both compressors share: the LLM client, document conversion and first-stage provenance.
 
-    ``llm``: a clir-rag backend or :class:`~clir_rag.llm.LLMClient`; None loads the embedded
-    GGUF (offline) on first use. Documents come back best first, at most ``top_n``, each with
+    ``llm``: a LangChain chat model, a clir-rag backend or :class:`~clir_rag.llm.LLMClient`;
+    None loads the embedded GGUF (offline) on first use. Documents come back best first, at most ``top_n``, each with
     ``first_stage_rank`` and ``first_stage_score`` in its metadata (kept from an earlier stage
     where present, so stacked rerankers report the first stage's order) and ``rerank_score``.
     The reranker is built per call from the current fields. Its report (calls, failures)
@@ -39,6 +40,10 @@ class _LLMReranker(BaseDocumentCompressor):
             from clir_rag.llm import default_llm
 
             self.llm = default_llm()
+        if isinstance(self.llm, BaseChatModel):  # any LangChain chat model serves as the LLM
+            from clir_rag.llm.langchain_adapter import LangChainLLM
+
+            self.llm = LangChainLLM(self.llm)
         if not isinstance(self.llm, LLMClient):  # wrapped once: one cache, one thread pool, one circuit breaker
             self.llm = LLMClient(self.llm)
         return self.llm

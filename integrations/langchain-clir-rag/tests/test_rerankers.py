@@ -68,3 +68,11 @@ def test_concurrent_async_calls_each_get_their_own_report() -> None:
     assert all(r[0].metadata["rerank_report"]["llm_calls"] == 1 for r in results)  # one call each, not summed
     reranker.window = 2  # fields are read at call time
     assert reranker.compress_documents(_docs(), "q")[0].metadata["rerank_report"]["llm_calls"] == 2
+
+
+def test_a_langchain_chat_model_serves_as_the_llm() -> None:
+    """The wiring only; ChatOpenAI on the real local server drives a reranker in tests/test_openai_server.py."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    reranker = ListwiseLLMReranker(llm=FakeListChatModel(responses=["[2] > [1] > [3]"]), window=3, step=1, depth=3)
+    assert [d.id for d in reranker.compress_documents(_docs(), "q")] == ["b", "a", "c"]

@@ -3,7 +3,7 @@
 Backends: :class:`OpenAICompatibleLLM` (any OpenAI-compatible server),
 :class:`LlamaCppLLM` (in-process GGUF; the embedded default model),
 :class:`TransformersLLM` (local Hugging Face causal LM), :class:`LlamaIndexLLM`
-(any LlamaIndex LLM). :class:`LLMClient`
+(any LlamaIndex LLM), :class:`LangChainLLM` (any LangChain chat model). :class:`LLMClient`
 adds caching, retries, timeouts, a concurrency limit and usage accounting.
 """
 
@@ -39,6 +39,10 @@ def __getattr__(name: str):  # backends import heavy packages: load them on firs
         from clir_rag.llm.llamaindex_adapter import LlamaIndexLLM
 
         return LlamaIndexLLM
+    if name == "LangChainLLM":
+        from clir_rag.llm.langchain_adapter import LangChainLLM
+
+        return LangChainLLM
     if name == "OpenAICompatibleLLM":
         from clir_rag.llm.openai_backend import OpenAICompatibleLLM
 
