@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import Document
@@ -48,8 +48,12 @@ class _LLMReranker(BaseDocumentCompressor):
             self.llm = LLMClient(self.llm)
         return self.llm
 
+    # the reranker class and the fields passed to it, named by each subclass
+    _reranker_class: ClassVar[type[ListwiseReranker] | type[PairwiseReranker]]
+    _settings: ClassVar[tuple[str, ...]]
+
     def _reranker(self) -> ListwiseReranker | PairwiseReranker:
-        raise NotImplementedError
+        return self._reranker_class(self._client(), **{name: getattr(self, name) for name in self._settings})
 
     def _ranking(self, documents: Sequence[Document], query: str) -> Ranking:
         n = len(documents)
@@ -106,14 +110,8 @@ class ListwiseLLMReranker(_LLMReranker):
     step: int = Field(10, ge=1)
     max_passage_tokens: int = Field(300, ge=16)
 
-    def _reranker(self) -> ListwiseReranker:
-        return ListwiseReranker(
-            self._client(),
-            window=self.window,
-            step=self.step,
-            depth=self.depth,
-            max_passage_tokens=self.max_passage_tokens,
-        )
+    _reranker_class: ClassVar[type[ListwiseReranker]] = ListwiseReranker
+    _settings: ClassVar[tuple[str, ...]] = ("window", "step", "depth", "max_passage_tokens")
 
 
 class PairwiseLLMReranker(_LLMReranker):
@@ -125,13 +123,5 @@ class PairwiseLLMReranker(_LLMReranker):
     top_k: int = Field(10, ge=1)
     max_passage_tokens: int = Field(200, ge=16)
 
-    def _reranker(self) -> PairwiseReranker:
-        return PairwiseReranker(
-            self._client(),
-            method=self.method,
-            mode=self.mode,
-            depth=self.depth,
-            passes=self.passes,
-            top_k=self.top_k,
-            max_passage_tokens=self.max_passage_tokens,
-        )
+    _reranker_class: ClassVar[type[PairwiseReranker]] = PairwiseReranker
+    _settings: ClassVar[tuple[str, ...]] = ("method", "mode", "depth", "passes", "top_k", "max_passage_tokens")
