@@ -16,22 +16,25 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed-core: $(BIN)/python pyproject.toml integrations/llama-index-clir-rag/pyproject.toml
-	$(BIN)/python -m pip install --quiet -e . -e integrations/llama-index-clir-rag
+# The integration packages, one distribution each (LlamaIndex: one per namespace).
+INTEGRATIONS := llama-index-retrievers-clir-rag llama-index-postprocessor-clir-rag llama-index-llms-clir-rag \
+	langchain-clir-rag
+
+$(VENV)/.installed-core: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed-core integrations/langchain-clir-rag/pyproject.toml
+$(VENV)/.installed-dev: $(VENV)/.installed-core $(INTEGRATIONS:%=integrations/%/pyproject.toml)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai,mt]" -e integrations/llama-index-clir-rag \
-		-e "integrations/langchain-clir-rag[test]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai,mt]" $(INTEGRATIONS:%=-e "integrations/%[test]")
 	touch $@
 
 demo: $(VENV)/.installed-core
 	$(BIN)/clir-rag demo
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m ruff check src integrations tests benchmarks evals examples
-	$(BIN)/python -m ruff format --check src integrations tests benchmarks evals examples
+	$(BIN)/python -m ruff check conftest.py src integrations tests benchmarks evals examples
+	$(BIN)/python -m ruff format --check conftest.py src integrations tests benchmarks evals examples
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 

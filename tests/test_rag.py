@@ -257,14 +257,3 @@ def test_the_embedded_model_as_ragas_judge(local_llm, encoder) -> None:
         assert (value is not None and 0.0 <= value <= 1.0) or scores.errors[name]
     assert any(v is not None for v in scores.values.values())
     assert judge.client.usage.calls >= 2
-
-
-def test_clir_rag_llm_is_a_llamaindex_llm(local_llm) -> None:
-    from llama_index.core.base.llms.types import ChatMessage
-    from llama_index.llms.clir_rag import ClirRagLLM
-
-    llm = ClirRagLLM(local_llm, max_tokens=8)
-    assert llm.metadata.is_chat_model and local_llm.model in llm.metadata.model_name
-    reply = llm.chat([ChatMessage(role="system", content="Reply in one word."), ChatMessage(role="user", content="Hi")])
-    assert reply.message.content and reply.raw["completion_tokens"] <= 8
-    assert llm.complete("Say yes.").text and llm.client.usage.calls == 2

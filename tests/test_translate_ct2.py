@@ -205,8 +205,13 @@ def test_query_translation_and_translated_document_retrieval(tiny_nllb: Path, tm
     translator, rec = _translator(tiny_nllb)
     qt = QueryTranslationBM25Retriever(original.bm25, original.store, translator)
     ranking = qt.retrieve(Query(text="The dog sleeps.", lang="en"), 5, langs=["de", "sw", "en", "th"])
-    assert set(qt.last_queries) == {"de", "sw", "en"} and "th" in qt.skipped
-    assert qt.last_queries["en"] == "The dog sleeps."
+    searched, skipped = ranking.metadata["query_translations"], ranking.metadata["skipped_languages"]
+    assert set(searched) == {"de", "sw", "en"} and set(skipped) == {"th"}
+    assert searched["en"] == "The dog sleeps."
+    # what a call learned stays with its ranking: the next query's does not overwrite it
+    again = qt.retrieve(Query(text="The dog sleeps.", lang="en"), 5, langs=["de"])
+    assert set(again.metadata["query_translations"]) == {"de"} and again.metadata["skipped_languages"] == {}
+    assert set(ranking.metadata["query_translations"]) == {"de", "sw", "en"}
     assert {kw["target_prefix"][0][0] for _, kw in rec.calls} == {"deu_Latn", "swh_Latn"}
     assert {c.lang for c in ranking.candidates} <= {"de", "sw", "en"}
     # BM25-DT: `index --translate-to` builds an index of translations that keeps the originals
@@ -260,6 +265,57 @@ def test_translation_postprocessor_translates_and_restores(tiny_nllb: Path, tmp_
     assert again[0] is nodes[0] and again[1].node.metadata["original_lang"] == "en"
     with pytest.raises(ValueError, match="needs a translator"):
         TranslationPostprocessor()
+
+
+def test_translation_postprocessor_events_unsupported_languages_and_concurrent_queries(tiny_nllb: Path) -> None:
+    import asyncio
+
+    pytest.importorskip("llama_index.core")
+    from llama_index.core.bridge.pydantic import Field
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+    from llama_index.core.schema import NodeWithScore, TextNode
+    from llama_index.postprocessor.clir_rag import TranslationPostprocessor
+    from llama_index.postprocessor.clir_rag.events import TranslationEndEvent, TranslationStartEvent
+
+    class Recorder(BaseEventHandler):
+        events: list = Field(default_factory=list)
+
+        @classmethod
+        def class_name(cls) -> str:
+            return "Recorder"
+
+        def handle(self, event, **kwargs) -> None:
+            self.events.append(event)
+
+    def nodes() -> list[NodeWithScore]:
+        texts = [(SENTENCES[1], "de"), (SENTENCES[0], "en"), ("หมานอนอยู่ในบ้าน", "th"), (SENTENCES[2], "sw")]
+        return [NodeWithScore(node=TextNode(text=t, metadata={"lang": lang}), score=1.0) for t, lang in texts]
+
+    translate = TranslationPostprocessor(_translator(tiny_nllb)[0])
+    recorder = Recorder()
+    get_dispatcher().add_event_handler(recorder)
+    try:
+        out = translate.postprocess_nodes(nodes(), query_str="Where does the dog sleep at night?")
+    finally:
+        get_dispatcher().event_handlers.remove(recorder)
+    # Thai is not in the tiny model: that node stays as it is, says why, and the others are still translated
+    assert [n.node.metadata["lang"] for n in out] == ["en", "en", "th", "en"]
+    assert "not supported" in out[2].node.metadata["translation_skipped"]
+    assert out[2].node.get_content() == "หมานอนอยู่ในบ้าน"
+    start = next(e for e in recorder.events if isinstance(e, TranslationStartEvent))
+    end = next(e for e in recorder.events if isinstance(e, TranslationEndEvent))
+    assert len(start.nodes) == 4 and start.target_lang == "en" and len(end.nodes) == 4 and end.translated == 2
+
+    # eight queries at once, in English and German: each gets its nodes in its own query's language
+    queries = ["Where does the dog sleep at night?", "Wo schläft der Hund in der Nacht?"] * 4
+
+    async def run_all() -> list[list[NodeWithScore]]:
+        return await asyncio.gather(*(translate.apostprocess_nodes(nodes()[:2], query_str=q) for q in queries))
+
+    for query, result in zip(queries, asyncio.run(run_all()), strict=True):
+        want = "en" if query.startswith("Where") else "de"
+        assert [n.node.metadata["lang"] for n in result] == [want, want]
 
 
 def test_family_detection_from_the_vocabulary() -> None:

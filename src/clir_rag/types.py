@@ -114,6 +114,9 @@ class Ranking(BaseModel):
     candidates: list[ScoredCandidate]
     retriever: str = ""
     level: str = "passage"  # "passage" or "document"
+    # what one call learned about this query (BM25-QT: the translation per language, languages skipped);
+    # kept on the ranking, never on the retriever, so concurrent queries do not share it
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_order(self) -> Ranking:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -10,11 +11,12 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import Document
 from langchain_core.documents.compressor import BaseDocumentCompressor
 from langchain_core.language_models import BaseChatModel
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from clir_rag.llm import LLMClient
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker, RerankReport
 from clir_rag.types import Query, Ranking, ScoredCandidate
+from langchain_clir_rag.backend import LangChainLLM
 
 
 class _LLMReranker(BaseDocumentCompressor):
@@ -35,18 +37,22 @@ class _LLMReranker(BaseDocumentCompressor):
     top_n: int | None = Field(None, ge=1, description="documents kept after reranking (None: all)")
     depth: int = Field(20, ge=1, description="rerank this many; the rest keep their order")
 
+    _built: Any = PrivateAttr(default=None)  # (the llm field it was built from, its client)
+    _build_lock: ClassVar[threading.Lock] = threading.Lock()
+
     def _client(self) -> LLMClient:
-        if self.llm is None:
-            from clir_rag.llm import default_llm
+        """The client for the current ``llm`` field, built once per value (one cache, pool and circuit breaker)."""
+        with self._build_lock:  # two first calls at once must not load the model twice
+            if self._built is None or self._built[0] is not self.llm:
+                llm = self.llm
+                if llm is None:
+                    from clir_rag.llm import default_llm
 
-            self.llm = default_llm()
-        if isinstance(self.llm, BaseChatModel):  # any LangChain chat model serves as the LLM
-            from clir_rag.llm.langchain_adapter import LangChainLLM
-
-            self.llm = LangChainLLM(self.llm)
-        if not isinstance(self.llm, LLMClient):  # wrapped once: one cache, one thread pool, one circuit breaker
-            self.llm = LLMClient(self.llm)
-        return self.llm
+                    llm = default_llm()
+                elif isinstance(llm, BaseChatModel):  # any LangChain chat model serves as the LLM
+                    llm = LangChainLLM(llm)
+                self._built = (self.llm, llm if isinstance(llm, LLMClient) else LLMClient(llm))
+            return self._built[1]
 
     # the reranker class and the fields passed to it, named by each subclass
     _reranker_class: ClassVar[type[ListwiseReranker] | type[PairwiseReranker]]
@@ -70,7 +76,7 @@ class _LLMReranker(BaseDocumentCompressor):
         return Ranking(query=Query(text=query), candidates=cands)
 
     def _documents(self, documents: Sequence[Document], ranking: Ranking, report: RerankReport) -> list[Document]:
-        summary = {"reranker": report.reranker, "llm_calls": report.usage.calls, "failures": report.failures}
+        summary = {"query": ranking.query.text, "candidates": len(documents), **report.summary()}
         out = []
         for cand in ranking.candidates[: self.top_n or None]:
             original = documents[int(cand.id)]

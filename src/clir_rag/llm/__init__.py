@@ -2,9 +2,10 @@
 
 Backends: :class:`OpenAICompatibleLLM` (any OpenAI-compatible server),
 :class:`LlamaCppLLM` (in-process GGUF; the embedded default model),
-:class:`TransformersLLM` (local Hugging Face causal LM), :class:`LlamaIndexLLM`
-(any LlamaIndex LLM), :class:`LangChainLLM` (any LangChain chat model). :class:`LLMClient`
+:class:`TransformersLLM` (local Hugging Face causal LM). :class:`LLMClient`
 adds caching, retries, timeouts, a concurrency limit and usage accounting.
+The framework adapters live in the integration packages: ``LlamaIndexLLM`` in
+``llama-index-postprocessor-clir-rag`` and ``LangChainLLM`` in ``langchain-clir-rag``.
 """
 
 from clir_rag.llm.base import LLM, Completion, LabelScorer, Message, supports_label_scores
@@ -35,14 +36,6 @@ def __getattr__(name: str):  # backends import heavy packages: load them on firs
         from clir_rag.llm.transformers_backend import TransformersLLM
 
         return TransformersLLM
-    if name == "LlamaIndexLLM":
-        from clir_rag.llm.llamaindex_adapter import LlamaIndexLLM
-
-        return LlamaIndexLLM
-    if name == "LangChainLLM":
-        from clir_rag.llm.langchain_adapter import LangChainLLM
-
-        return LangChainLLM
     if name == "OpenAICompatibleLLM":
         from clir_rag.llm.openai_backend import OpenAICompatibleLLM
 

@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from clir_rag.errors import LLMError
 from clir_rag.llm.base import LLM, Message
@@ -54,6 +54,20 @@ class RerankReport:
     def failures(self) -> int:
         """Windows and comparisons whose answer could not be used."""
         return self.windows_failed + self.comparison_failures
+
+    def summary(self) -> dict[str, Any]:
+        """The counts a caller shows or logs (and the framework adapters attach to each result), as plain values."""
+        return {
+            "reranker": self.reranker,
+            "queries": self.queries,
+            "llm_calls": self.usage.calls,
+            "cache_hits": self.usage.cache_hits,
+            "attempts": self.attempts,
+            "failures": self.failures,
+            "windows": self.windows_ok + self.windows_repaired + self.windows_failed,
+            "comparisons": self.comparisons,
+            "problems": list(self.problems),
+        }
 
     def merge(self, other: RerankReport) -> None:
         """Add ``other``'s counts, usage and problems to this report (to total a run over its queries)."""

@@ -21,6 +21,7 @@ from clir_rag.rerank.base import (
     neutralise_markers,
 )
 from clir_rag.rerank.permutation import parse_permutation
+from clir_rag.rerank.prompts import MIN_PASSAGE_TOKENS
 from clir_rag.types import Query, Ranking
 
 
@@ -51,8 +52,12 @@ class ListwiseReranker(LLMReranker):
         if depth < 1:
             raise InputError(f"depth must be >= 1, got {depth}")
         self.window, self.step, self.depth = window, step, depth
+        if max_passage_tokens < MIN_PASSAGE_TOKENS:
+            raise InputError(f"max_passage_tokens must be at least {MIN_PASSAGE_TOKENS}, got {max_passage_tokens}")
         self.max_passage_tokens = max_passage_tokens
-        self.system_prompt, self.user_prompt, self.passage_template = system_prompt, user_prompt, passage_template
+        self.system_prompt = system_prompt
+        self.user_prompt = prompts.check_template(user_prompt, "listwise user prompt")
+        self.passage_template = prompts.check_template(passage_template, "listwise passage template")
 
     def _max_new_tokens(self, n: int) -> int:
         # "[12] > " is about 5 tokens; leave room for a little chatter.
@@ -66,7 +71,7 @@ class ListwiseReranker(LLMReranker):
         fixed = count(skeleton) + n * (count(self.passage_template.format(id=n, text="")) + 1) + 32
         room = self.client.llm.context_window - self._max_new_tokens(n) - fixed
         per_passage = min(self.max_passage_tokens, room // max(n, 1))
-        if per_passage < 16:
+        if per_passage < MIN_PASSAGE_TOKENS:
             raise InputError(
                 f"a window of {n} passages does not fit a {self.client.llm.context_window}-token context; "
                 "use a smaller window or a model with a longer context"

@@ -21,6 +21,7 @@ from clir_rag.llm.client import LLMClient
 from clir_rag.rerank import prompts
 from clir_rag.rerank.algorithms import MemoCompare, all_pairs, bubble_passes, tournament_top_k
 from clir_rag.rerank.base import LLMCall, LLMReply, LLMReranker, RerankReport, RerankResult, apply_order
+from clir_rag.rerank.prompts import MIN_PASSAGE_TOKENS
 from clir_rag.types import Query, Ranking
 
 Method = Literal["allpairs", "bubble", "heap"]
@@ -68,8 +69,10 @@ class PairwiseReranker(LLMReranker):
             raise InputError(f"backend {self.client.llm.backend!r} cannot score labels; use mode='generate'")
         self.method, self.mode = method, mode
         self.depth, self.passes, self.top_k = depth, passes, top_k
+        if max_passage_tokens < MIN_PASSAGE_TOKENS:
+            raise InputError(f"max_passage_tokens must be at least {MIN_PASSAGE_TOKENS}, got {max_passage_tokens}")
         self.max_passage_tokens = max_passage_tokens
-        self.prompt = prompt
+        self.prompt = prompts.check_template(prompt, "pairwise prompt")
         self.name = f"pairwise-{method}"
 
     def build_messages(self, query: str, passage_a: str, passage_b: str) -> list[Message]:
@@ -77,7 +80,7 @@ class PairwiseReranker(LLMReranker):
         count = self.client.count_tokens
         fixed = count(self.prompt.format(query=query, passage_a="", passage_b="")) + 32  # + reply and template
         per_passage = min(self.max_passage_tokens, (self.client.llm.context_window - fixed) // 2)
-        if per_passage < 16:
+        if per_passage < MIN_PASSAGE_TOKENS:
             raise InputError(
                 f"a comparison prompt does not fit a {self.client.llm.context_window}-token context; "
                 "use a model with a longer context"

@@ -30,7 +30,11 @@ def aggregate_passages(ranking: Ranking, method: Aggregation = "maxp") -> Rankin
                 update={"id": cand.doc_id, "metadata": {**cand.metadata, "passage_id": cand.id}}
             )
     return Ranking(
-        query=ranking.query, candidates=list(best.values()), retriever=f"{ranking.retriever}+{method}", level="document"
+        query=ranking.query,
+        candidates=list(best.values()),
+        retriever=f"{ranking.retriever}+{method}",
+        level="document",
+        metadata=ranking.metadata,
     )
 
 

@@ -37,7 +37,11 @@ class HasRetrievers(Protocol):
 
 
 class QueryTranslationBM25Retriever(BaseRetriever):
-    """BM25-QT. Languages the translator cannot produce are skipped and listed in ``skipped``."""
+    """BM25-QT: the query translated into each document language, each language searched in its own.
+
+    Each ranking's ``metadata`` says what its call did: ``query_translations`` (language -> the query
+    as searched) and ``skipped_languages`` (language -> why: the translator cannot produce it).
+    """
 
     name = "bm25-qt"
 
@@ -45,14 +49,13 @@ class QueryTranslationBM25Retriever(BaseRetriever):
         self.bm25 = BM25Retriever(bm25, store)
         self.translator = translator
         self.query_lang = query_lang
-        self.skipped: dict[str, str] = {}
-        self.last_queries: dict[str, str] = {}
 
     def _retrieve(self, q: Query, k: int, langs: list[str] | None) -> Ranking:
         qlang = q.lang or self.query_lang or detect_language(q.text)
         if qlang is None:
             raise InputError(f"cannot tell the language of query {q.text!r}: give Query(lang=...) or query_lang")
         per_lang: dict[str, str] = {}
+        skipped: dict[str, str] = {}
         for lang in langs or self.bm25.bm25.languages:
             if lang == qlang:
                 per_lang[lang] = q.text
@@ -60,10 +63,10 @@ class QueryTranslationBM25Retriever(BaseRetriever):
             try:
                 per_lang[lang] = self.translator.translate([q.text], qlang, lang)[0]
             except UnsupportedLanguageError as e:
-                self.skipped[lang] = str(e)
-        self.last_queries = per_lang
+                skipped[lang] = str(e)
         ranking = self.bm25.retrieve(q, k, langs=list(per_lang) or None, query_by_lang=per_lang)
         ranking.retriever = self.name
+        ranking.metadata = {"query_translations": per_lang, "skipped_languages": skipped}
         return ranking
 
 

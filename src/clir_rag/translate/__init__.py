@@ -1,8 +1,15 @@
 """Translation: NMT through CTranslate2 (NLLB, M2M-100, Marian), cached and sentence-level."""
 
-from clir_rag.translate.base import TranslationStats, Translator, join_sentences, split_sentences
+from clir_rag.translate.base import TranslationStats, Translator, join_sentences, split_sentences, translate_into
 
-__all__ = ["CTranslate2Translator", "TranslationStats", "Translator", "join_sentences", "split_sentences"]
+__all__ = [
+    "CTranslate2Translator",
+    "TranslationStats",
+    "Translator",
+    "join_sentences",
+    "split_sentences",
+    "translate_into",
+]
 
 
 def __getattr__(name: str):  # ctranslate2 and sentencepiece load on first use

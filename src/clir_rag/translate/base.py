@@ -8,6 +8,7 @@ cost nothing, and translations are joined back per document.
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -68,8 +69,16 @@ class Translator(ABC):
         self.cache = SqliteCache(cache) if isinstance(cache, str | Path) else cache
         self.sentence_level = sentence_level
         self.stats = TranslationStats()
-        # segments a backend could not translate (it returned the source): not cached, so a rerun retries them
-        self._failed: set[str] = set()
+        # segments a backend could not translate (it returned the source): not cached, so a rerun retries them;
+        # per thread, so that concurrent calls (an async app's worker threads) do not clear each other's
+        self._local = threading.local()
+
+    @property
+    def _failed(self) -> set[str]:
+        failed: set[str] | None = getattr(self._local, "failed", None)
+        if failed is None:
+            failed = self._local.failed = set()
+        return failed
 
     @abstractmethod
     def translate_segments(self, segments: Sequence[str], src: str, tgt: str) -> list[str]:
@@ -111,3 +120,33 @@ class Translator(ABC):
             self._failed.clear()
             done.update(new)
         return [join_sentences([done[s] for s in sents], tgt) for sents in per_text]
+
+
+def translate_into(
+    translator: Translator, texts: Sequence[str], langs: Sequence[str], tgt: str
+) -> tuple[list[str | None], dict[str, str]]:
+    """Each text translated from its own language (``langs``) into ``tgt``, one batch per source language.
+
+    Returns the translations, None where a text is already in ``tgt``, and the source languages the
+    translator cannot turn into ``tgt`` (language -> why); their texts are left as they are (None), so
+    one unsupported language does not sink the others. What the framework postprocessors share.
+    """
+    from clir_rag.errors import UnsupportedLanguageError
+
+    tgt = normalize_language(tgt)
+    out: list[str | None] = [None] * len(texts)
+    by_lang: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        src = normalize_language(lang)
+        if src != tgt:
+            by_lang.setdefault(src, []).append(i)
+    skipped: dict[str, str] = {}
+    for src, idx in by_lang.items():
+        try:
+            translated = translator.translate([texts[i] for i in idx], src, tgt)
+        except UnsupportedLanguageError as e:
+            skipped[src] = str(e)
+            continue
+        for i, text in zip(idx, translated, strict=True):
+            out[i] = text
+    return out, skipped

@@ -6,14 +6,18 @@ import asyncio
 from typing import Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+from llama_index.postprocessor.clir_rag.events import TranslationEndEvent, TranslationStartEvent
 
 from clir_rag.errors import InputError
 from clir_rag.languages import detect_language, normalize_language
-from clir_rag.translate.base import Translator
+from clir_rag.translate.base import Translator, translate_into
 
-_HIDDEN = ["original_text", "original_lang", "translated_by"]
+dispatcher = get_dispatcher(__name__)
+
+_HIDDEN = ["original_text", "original_lang", "translated_by", "translation_skipped"]
 
 
 class TranslationPostprocessor(BaseNodePostprocessor):
@@ -22,7 +26,9 @@ class TranslationPostprocessor(BaseNodePostprocessor):
     The original text and language go into metadata (hidden from the LLM and
     embedder); nodes already in the target language pass unchanged. With
     ``restore_originals=True`` it does the reverse: put after a reranker, the
-    reranked nodes carry their original text again.
+    reranked nodes carry their original text again. Each translating call emits a
+    :class:`~llama_index.postprocessor.clir_rag.events.TranslationStartEvent` and
+    :class:`~llama_index.postprocessor.clir_rag.events.TranslationEndEvent`.
     """
 
     target_lang: str | None = Field(default=None, description="Language to translate into (None: the query's).")
@@ -74,33 +80,31 @@ class TranslationPostprocessor(BaseNodePostprocessor):
             return self._restore(nodes)
         assert self._translator is not None
         tgt = self._target(query_bundle)
+        dispatcher.event(TranslationStartEvent(nodes=nodes, target_lang=tgt, translator=self._translator.name))
         texts = [nw.node.get_content(metadata_mode=MetadataMode.NONE) for nw in nodes]
         langs = [nw.node.metadata.get("lang") or detect_language(t) or tgt for nw, t in zip(nodes, texts, strict=True)]
-        translated = list(texts)
-        by_lang: dict[str, list[int]] = {}
-        for i, lang in enumerate(langs):
-            if normalize_language(lang) != tgt:
-                by_lang.setdefault(normalize_language(lang), []).append(i)
-        for lang, idx in by_lang.items():  # one batch per source language
-            for i, text in zip(idx, self._translator.translate([texts[i] for i in idx], lang, tgt), strict=True):
-                translated[i] = text
+        translated, skipped = translate_into(self._translator, texts, langs, tgt)
         out = []
-        for i, nw in enumerate(nodes):
-            if translated[i] == texts[i] and normalize_language(langs[i]) == tgt:
+        for nw, text, lang, translation in zip(nodes, texts, langs, translated, strict=True):
+            node = nw.node.model_copy()
+            if translation is not None:
+                node.set_content(translation)
+                node.metadata = {
+                    **nw.node.metadata,
+                    "original_text": text,
+                    "original_lang": lang,
+                    "lang": tgt,
+                    "translated_by": self._translator.name,
+                }
+            elif normalize_language(lang) in skipped:  # kept as it is, with the reason
+                node.metadata = {**nw.node.metadata, "translation_skipped": skipped[normalize_language(lang)]}
+            else:  # already in the target language
                 out.append(nw)
                 continue
-            node = nw.node.model_copy()
-            node.set_content(translated[i])
-            node.metadata = {
-                **nw.node.metadata,
-                "original_text": texts[i],
-                "original_lang": langs[i],
-                "lang": tgt,
-                "translated_by": self._translator.name,
-            }
             node.excluded_llm_metadata_keys = list({*node.excluded_llm_metadata_keys, *_HIDDEN})
             node.excluded_embed_metadata_keys = list({*node.excluded_embed_metadata_keys, *_HIDDEN})
             out.append(NodeWithScore(node=node, score=nw.score))
+        dispatcher.event(TranslationEndEvent(nodes=out, translated=sum(t is not None for t in translated)))
         return out
 
     async def _apostprocess_nodes(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from clir_rag.errors import LLMError, missing_extra
+from langchain_core.language_models import BaseChatModel
+
+from clir_rag.errors import LLMError
 from clir_rag.llm.base import BaseLLM, Completion, Message
 
 
@@ -19,10 +21,6 @@ class LangChainLLM(BaseLLM):
     backend = "langchain"
 
     def __init__(self, chat_model: Any, *, context_window: int = 4096) -> None:
-        try:
-            from langchain_core.language_models import BaseChatModel
-        except ImportError as e:
-            raise missing_extra("the LangChain adapter", "langchain", e) from e
         if not isinstance(chat_model, BaseChatModel):
             raise TypeError(f"expected a LangChain chat model, got {type(chat_model).__name__}")
         self._model = chat_model

