@@ -34,3 +34,13 @@ def test_qa_app_answers_a_german_question_and_checks_the_answer_language(tmp_pat
     assert f"Q: {question}" in out and "answer language de:" in out
     assert "kilimand" in out.lower().split("answer language")[1]  # a Kilimanjaro passage is among the sources
     assert "(no answer" not in out
+
+
+def test_langchain_chain_example_answers_from_the_german_document_and_cites_it(tmp_path: Path) -> None:
+    pytest.importorskip("langchain_clir_rag")
+    out = _run(str(ROOT / "examples" / "langchain_qa_chain.py"), "--index", str(tmp_path / "idx"))
+    answer = next(line for line in out.splitlines() if line.startswith("A: "))
+    assert "1989" in answer  # the date is only in the German and Russian documents
+    sources = out.split("Sources:")[1]
+    assert "[1] [de] de-berliner-mauer (first stage #" in sources and "[ru]" in sources
+    assert answer.startswith("A: [1]")  # it cites the German passage, where the date is

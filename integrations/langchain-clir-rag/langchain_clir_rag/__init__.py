@@ -1,7 +1,16 @@
 """LangChain components of clir-rag (partner-package layout: ``langchain_clir_rag``)."""
 
 from langchain_clir_rag.backend import LangChainLLM
+from langchain_clir_rag.chat_models import ClirRagChatModel
 from langchain_clir_rag.rerankers import ListwiseLLMReranker, PairwiseLLMReranker
 from langchain_clir_rag.retrievers import CrossLingualRetriever
+from langchain_clir_rag.translation import TranslationTransformer
 
-__all__ = ["CrossLingualRetriever", "LangChainLLM", "ListwiseLLMReranker", "PairwiseLLMReranker"]
+__all__ = [
+    "ClirRagChatModel",
+    "CrossLingualRetriever",
+    "LangChainLLM",
+    "ListwiseLLMReranker",
+    "PairwiseLLMReranker",
+    "TranslationTransformer",
+]

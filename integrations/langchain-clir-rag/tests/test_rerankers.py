@@ -18,14 +18,6 @@ from tests.llm_faults import FaultyLLM
 QUESTION = "Who discovered artemisinin?"
 
 
-@pytest.fixture(scope="module")
-def local_llm():
-    pytest.importorskip("llama_cpp")
-    from clir_rag.llm import default_llm
-
-    return default_llm(n_ctx=4096)
-
-
 def test_retriever_then_reranker_in_an_lcel_chain(tmp_path: Path, local_llm) -> None:
     from clir_rag.demo import build_demo_index
 

@@ -1,0 +1,103 @@
+"""``ClirRagChatModel``: clir-rag's LLM backends (the embedded offline GGUF by default) as a LangChain chat model."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from clir_rag.errors import InputError
+from clir_rag.llm import LLMClient, Message
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+class ClirRagChatModel(BaseChatModel):
+    """A LangChain chat model over a clir-rag backend, so a LangChain app answers offline.
+
+    ``llm``: a clir-rag backend (``LlamaCppLLM``, ``OpenAICompatibleLLM``, ``TransformersLLM``)
+    or :class:`~clir_rag.llm.LLMClient`; None loads the embedded Qwen2.5-Coder-0.5B-Instruct
+    GGUF in-process on first use. Calls go through ``LLMClient``: cached (``cache=`` a SQLite
+    path), retried and timed out like every LLM call in clir-rag. Messages reach the backend as
+    chat messages (its own chat template applies). ``max_tokens``, ``temperature`` and ``stop``
+    may be passed per call (``.invoke(..., max_tokens=32)`` or ``.bind(...)``).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    llm: Any = None
+    cache: str | None = Field(None, description="a SQLite file that caches answers (greedy calls only)")
+    max_tokens: int = Field(256, ge=1, description="tokens to generate at most per call")
+    temperature: float = Field(0.0, ge=0.0, description="sampling temperature (0: greedy, cacheable)")
+    _built: Any = PrivateAttr(default=None)  # (the llm field it was built from, its client)
+    _build_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def _llm_type(self) -> str:
+        return "clir-rag"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        backend = self.client.llm
+        return {"backend": backend.backend, "model": backend.model, "max_tokens": self.max_tokens}
+
+    @property
+    def client(self) -> LLMClient:
+        """The clir-rag :class:`~clir_rag.llm.LLMClient` behind this model (cache, retries, usage)."""
+        with self._build_lock:  # two first calls at once must not load the model twice
+            if self._built is None or self._built[0] is not self.llm:
+                llm = self.llm
+                if llm is None:
+                    from clir_rag.llm import default_llm
+
+                    llm = default_llm()
+                self._built = (self.llm, llm if isinstance(llm, LLMClient) else LLMClient(llm, cache=self.cache))
+            return self._built[1]  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _messages(messages: list[BaseMessage]) -> list[Message]:
+        out: list[Message] = []
+        for i, m in enumerate(messages):
+            role = _ROLES.get(m.type)
+            if role is None:
+                raise InputError(f"message {i}: {m.type!r} messages are not supported (system, human, ai are)")
+            out.append({"role": role, "content": m.text if hasattr(m, "text") else str(m.content)})
+        return out
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        done = self.client.generate(
+            self._messages(messages),
+            max_tokens=int(kwargs.get("max_tokens", self.max_tokens)),
+            stop=stop,
+            temperature=float(kwargs.get("temperature", self.temperature)),
+        )
+        usage = UsageMetadata(
+            input_tokens=done.prompt_tokens,
+            output_tokens=done.completion_tokens,
+            total_tokens=done.prompt_tokens + done.completion_tokens,
+        )
+        message = AIMessage(content=done.text, usage_metadata=usage)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        # the backends block (a local model computes, a server call waits): keep the event loop free
+        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
