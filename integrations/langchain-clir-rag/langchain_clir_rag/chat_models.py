@@ -24,8 +24,8 @@ class ClirRagChatModel(BaseChatModel):
 
     ``llm``: a clir-rag backend (``LlamaCppLLM``, ``OpenAICompatibleLLM``, ``TransformersLLM``)
     or :class:`~clir_rag.llm.LLMClient`; None loads the embedded Qwen2.5-Coder-0.5B-Instruct
-    GGUF in-process on first use. Calls go through ``LLMClient``: cached (``cache=`` a SQLite
-    path), retried and timed out like every LLM call in clir-rag. Messages reach the backend as
+    GGUF in-process on first use. Calls go through ``LLMClient``: cached (``cache_path=`` a
+    SQLite file), retried and timed out like every LLM call in clir-rag. Messages reach the backend as
     chat messages (its own chat template applies). ``max_tokens``, ``temperature`` and ``stop``
     may be passed per call (``.invoke(..., max_tokens=32)`` or ``.bind(...)``).
     """
@@ -33,7 +33,8 @@ class ClirRagChatModel(BaseChatModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     llm: Any = None
-    cache: str | None = Field(None, description="a SQLite file that caches answers (greedy calls only)")
+    # not "cache": that is LangChain's own response cache on every chat model
+    cache_path: str | None = Field(None, description="a SQLite file that caches answers (greedy calls only)")
     max_tokens: int = Field(256, ge=1, description="tokens to generate at most per call")
     temperature: float = Field(0.0, ge=0.0, description="sampling temperature (0: greedy, cacheable)")
     _built: Any = PrivateAttr(default=None)  # (the llm field it was built from, its client)
@@ -58,8 +59,8 @@ class ClirRagChatModel(BaseChatModel):
                     from clir_rag.llm import default_llm
 
                     llm = default_llm()
-                self._built = (self.llm, llm if isinstance(llm, LLMClient) else LLMClient(llm, cache=self.cache))
-            return self._built[1]  # type: ignore[no-any-return]
+                self._built = (self.llm, llm if isinstance(llm, LLMClient) else LLMClient(llm, cache=self.cache_path))
+            return self._built[1]
 
     @staticmethod
     def _messages(messages: list[BaseMessage]) -> list[Message]:

@@ -57,14 +57,14 @@ class TranslationTransformer(BaseDocumentTransformer, BaseModel):
 
     def _translator(self) -> Translator:
         if self.translator is not None:
-            return self.translator  # type: ignore[no-any-return]
+            return self.translator
         with self._build_lock:  # an LLM translator is built once per llm value (one cache, one client)
             if self._built is None or self._built[0] is not self.llm:
                 from clir_rag.translate.llm_translator import LLMTranslator
 
                 llm = LangChainLLM(self.llm) if isinstance(self.llm, BaseChatModel) else self.llm
                 self._built = (self.llm, LLMTranslator(llm))
-            return self._built[1]  # type: ignore[no-any-return]
+            return self._built[1]
 
     def _target(self, target_lang: str | None, query: str | None) -> str:
         if target_lang or self.target_lang:

@@ -146,7 +146,7 @@ class _ClirRerank(PromptMixin, BaseNodePostprocessor):
         model = self._client.llm.model
         top_n = self.top_n or len(nodes)
         dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=model))
-        payload = {
+        payload: dict[str, Any] = {
             EventPayload.NODES: nodes,
             EventPayload.MODEL_NAME: model,
             EventPayload.QUERY_STR: query_bundle.query_str,
