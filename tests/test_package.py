@@ -111,3 +111,19 @@ def test_every_public_class_and_method_has_a_docstring() -> None:
     for package in packages:
         missing += _public_without_docstring(package)
     assert not missing, f"{len(missing)} without a docstring: " + ", ".join(missing[:20])
+
+
+def test_the_core_imports_no_rag_framework() -> None:
+    """LlamaIndex and LangChain code lives in the integration packages; the core works without either."""
+    found = []
+    for file in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            found += [
+                f"{file.relative_to(SRC)}: {n}"
+                for n in names
+                if n.split(".")[0] in {"llama_index", "langchain_core", "langchain"}
+            ]
+    assert not found, found
