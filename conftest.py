@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,34 +81,38 @@ def llm_server() -> Iterator[str]:
     """The llama.cpp OpenAI-compatible server on 127.0.0.1 serving the embedded GGUF as model "qwen"."""
     pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
     from clir_rag.llm.models import default_gguf_path
-    from tests.servers import free_port, wait_until_up
+    from tests.servers import free_port, serving
 
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(default_gguf_path()),
-            "--model_alias",
-            "qwen",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            "2",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    model = str(default_gguf_path())
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", model, "--model_alias", "qwen"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"]
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_until_up(proc, f"{url}/models", timeout=120)
+    with serving(command, f"{url}/models", timeout=120):
         yield url
+
+
+@pytest.fixture
+def llamaindex_events() -> Iterator[list]:
+    """Every LlamaIndex instrumentation event dispatched while the test runs, in order."""
+    pytest.importorskip("llama_index.core")
+    from llama_index.core.instrumentation import get_dispatcher
+    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+
+    events: list = []
+
+    class Recorder(BaseEventHandler):
+        @classmethod
+        def class_name(cls) -> str:
+            return "Recorder"
+
+        def handle(self, event, **kwargs) -> None:
+            events.append(event)
+
+    recorder = Recorder()
+    root = get_dispatcher()
+    root.add_event_handler(recorder)
+    try:
+        yield events
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        root.event_handlers.remove(recorder)

@@ -6,6 +6,8 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -28,3 +30,15 @@ def wait_until_up(proc: subprocess.Popen, url: str, timeout: float = 120.0) -> N
                 proc.kill()
                 pytest.fail(f"server did not come up at {url}")
             time.sleep(0.3)
+
+
+@contextmanager
+def serving(command: list[str], health_url: str, timeout: float = 120.0) -> Iterator[subprocess.Popen]:
+    """Start ``command``, wait until ``health_url`` answers, and stop it afterwards."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_up(proc, health_url, timeout=timeout)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

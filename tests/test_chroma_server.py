@@ -10,7 +10,7 @@ import pytest
 
 from clir_rag.index import CrossLingualIndex
 from clir_rag.types import Document
-from tests.servers import free_port, wait_until_up
+from tests.servers import free_port, serving, wait_until_up
 
 
 @pytest.fixture
@@ -19,18 +19,10 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
     if not Path(exe).exists():
         pytest.skip("chromadb's `chroma` server command is not installed")
     port = free_port()
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(proc, f"{url}/api/v2/heartbeat", timeout=60)
+    with serving(command, f"{url}/api/v2/heartbeat", timeout=60):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_index_and_search_through_a_chroma_server(chroma_server: str, tmp_path: Path, encoder) -> None:

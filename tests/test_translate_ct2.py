@@ -267,44 +267,28 @@ def test_translation_postprocessor_translates_and_restores(tiny_nllb: Path, tmp_
         TranslationPostprocessor()
 
 
-def test_translation_postprocessor_events_unsupported_languages_and_concurrent_queries(tiny_nllb: Path) -> None:
+def test_translation_postprocessor_events_unsupported_languages_and_concurrent_queries(
+    tiny_nllb: Path, llamaindex_events: list
+) -> None:
     import asyncio
 
     pytest.importorskip("llama_index.core")
-    from llama_index.core.bridge.pydantic import Field
-    from llama_index.core.instrumentation import get_dispatcher
-    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
     from llama_index.core.schema import NodeWithScore, TextNode
     from llama_index.postprocessor.clir_rag import TranslationPostprocessor
     from llama_index.postprocessor.clir_rag.events import TranslationEndEvent, TranslationStartEvent
-
-    class Recorder(BaseEventHandler):
-        events: list = Field(default_factory=list)
-
-        @classmethod
-        def class_name(cls) -> str:
-            return "Recorder"
-
-        def handle(self, event, **kwargs) -> None:
-            self.events.append(event)
 
     def nodes() -> list[NodeWithScore]:
         texts = [(SENTENCES[1], "de"), (SENTENCES[0], "en"), ("หมานอนอยู่ในบ้าน", "th"), (SENTENCES[2], "sw")]
         return [NodeWithScore(node=TextNode(text=t, metadata={"lang": lang}), score=1.0) for t, lang in texts]
 
     translate = TranslationPostprocessor(_translator(tiny_nllb)[0])
-    recorder = Recorder()
-    get_dispatcher().add_event_handler(recorder)
-    try:
-        out = translate.postprocess_nodes(nodes(), query_str="Where does the dog sleep at night?")
-    finally:
-        get_dispatcher().event_handlers.remove(recorder)
+    out = translate.postprocess_nodes(nodes(), query_str="Where does the dog sleep at night?")
     # Thai is not in the tiny model: that node stays as it is, says why, and the others are still translated
     assert [n.node.metadata["lang"] for n in out] == ["en", "en", "th", "en"]
     assert "not supported" in out[2].node.metadata["translation_skipped"]
     assert out[2].node.get_content() == "หมานอนอยู่ในบ้าน"
-    start = next(e for e in recorder.events if isinstance(e, TranslationStartEvent))
-    end = next(e for e in recorder.events if isinstance(e, TranslationEndEvent))
+    start = next(e for e in llamaindex_events if isinstance(e, TranslationStartEvent))
+    end = next(e for e in llamaindex_events if isinstance(e, TranslationEndEvent))
     assert len(start.nodes) == 4 and start.target_lang == "en" and len(end.nodes) == 4 and end.translated == 2
 
     # eight queries at once, in English and German: each gets its nodes in its own query's language

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -15,6 +14,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from clir_rag.errors import InputError
 from clir_rag.llm import LLMClient, Message
+from langchain_clir_rag._clients import ClientFor
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
@@ -37,8 +37,7 @@ class ClirRagChatModel(BaseChatModel):
     cache_path: str | None = Field(None, description="a SQLite file that caches answers (greedy calls only)")
     max_tokens: int = Field(256, ge=1, description="tokens to generate at most per call")
     temperature: float = Field(0.0, ge=0.0, description="sampling temperature (0: greedy, cacheable)")
-    _built: Any = PrivateAttr(default=None)  # (the llm field it was built from, its client)
-    _build_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _clients: ClientFor = PrivateAttr(default_factory=ClientFor)
 
     @property
     def _llm_type(self) -> str:
@@ -52,15 +51,7 @@ class ClirRagChatModel(BaseChatModel):
     @property
     def client(self) -> LLMClient:
         """The clir-rag :class:`~clir_rag.llm.LLMClient` behind this model (cache, retries, usage)."""
-        with self._build_lock:  # two first calls at once must not load the model twice
-            if self._built is None or self._built[0] is not self.llm:
-                llm = self.llm
-                if llm is None:
-                    from clir_rag.llm import default_llm
-
-                    llm = default_llm()
-                self._built = (self.llm, llm if isinstance(llm, LLMClient) else LLMClient(llm, cache=self.cache_path))
-            return self._built[1]
+        return self._clients.get(self.llm, self.cache_path)
 
     @staticmethod
     def _messages(messages: list[BaseMessage]) -> list[Message]:

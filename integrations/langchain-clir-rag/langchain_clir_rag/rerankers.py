@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import Document
 from langchain_core.documents.compressor import BaseDocumentCompressor
-from langchain_core.language_models import BaseChatModel
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from clir_rag.llm import LLMClient
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker, RerankReport
 from clir_rag.types import Query, Ranking, ScoredCandidate
-from langchain_clir_rag.backend import LangChainLLM
+from langchain_clir_rag._clients import ClientFor
 
 
 class _LLMReranker(BaseDocumentCompressor):
@@ -37,22 +35,10 @@ class _LLMReranker(BaseDocumentCompressor):
     top_n: int | None = Field(None, ge=1, description="documents kept after reranking (None: all)")
     depth: int = Field(20, ge=1, description="rerank this many; the rest keep their order")
 
-    _built: Any = PrivateAttr(default=None)  # (the llm field it was built from, its client)
-    _build_lock: ClassVar[threading.Lock] = threading.Lock()
+    _clients: ClientFor = PrivateAttr(default_factory=ClientFor)
 
     def _client(self) -> LLMClient:
-        """The client for the current ``llm`` field, built once per value (one cache, pool and circuit breaker)."""
-        with self._build_lock:  # two first calls at once must not load the model twice
-            if self._built is None or self._built[0] is not self.llm:
-                llm = self.llm
-                if llm is None:
-                    from clir_rag.llm import default_llm
-
-                    llm = default_llm()
-                elif isinstance(llm, BaseChatModel):  # any LangChain chat model serves as the LLM
-                    llm = LangChainLLM(llm)
-                self._built = (self.llm, llm if isinstance(llm, LLMClient) else LLMClient(llm))
-            return self._built[1]
+        return self._clients.get(self.llm)
 
     # the reranker class and the fields passed to it, named by each subclass
     _reranker_class: ClassVar[type[ListwiseReranker] | type[PairwiseReranker]]

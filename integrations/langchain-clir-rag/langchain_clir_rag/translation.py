@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.documents import BaseDocumentTransformer, Document
-from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from clir_rag.errors import InputError
 from clir_rag.languages import detect_language, normalize_language
 from clir_rag.translate.base import Translator, translate_into
-from langchain_clir_rag.backend import LangChainLLM
+from langchain_clir_rag._clients import ClientFor
 
 _ADDED = ("original_text", "original_lang", "translated_by", "translation_skipped")
 
@@ -44,8 +42,7 @@ class TranslationTransformer(BaseDocumentTransformer, BaseModel):
     llm: Any = None
     target_lang: str | None = Field(None, description="language to translate into (None: the query's)")
     restore_originals: bool = Field(False, description="put original texts back instead of translating")
-    _built: Any = PrivateAttr(default=None)  # (the llm field it was built from, its translator)
-    _build_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _clients: ClientFor = PrivateAttr(default_factory=ClientFor)
 
     def __init__(self, **data: Any) -> None:
         """Fields as in the class docstring; a transformer that could not translate is refused here."""
@@ -58,13 +55,9 @@ class TranslationTransformer(BaseDocumentTransformer, BaseModel):
     def _translator(self) -> Translator:
         if self.translator is not None:
             return self.translator
-        with self._build_lock:  # an LLM translator is built once per llm value (one cache, one client)
-            if self._built is None or self._built[0] is not self.llm:
-                from clir_rag.translate.llm_translator import LLMTranslator
+        from clir_rag.translate.llm_translator import LLMTranslator
 
-                llm = LangChainLLM(self.llm) if isinstance(self.llm, BaseChatModel) else self.llm
-                self._built = (self.llm, LLMTranslator(llm))
-            return self._built[1]
+        return LLMTranslator(self._clients.get(self.llm))  # per call; the client (and its cache) is shared
 
     def _target(self, target_lang: str | None, query: str | None) -> str:
         if target_lang or self.target_lang:

@@ -12,10 +12,7 @@ import pytest
 
 pytest.importorskip("llama_index.core")
 
-from llama_index.core.bridge.pydantic import Field
 from llama_index.core.callbacks import CallbackManager, CBEventType, LlamaDebugHandler
-from llama_index.core.instrumentation import get_dispatcher
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
@@ -109,35 +106,17 @@ def test_eight_concurrent_queries_each_get_their_own_report(local_llm, kind: str
     assert total is not None and total.queries == 8
 
 
-class _Recorder(BaseEventHandler):
-    """Keeps every instrumentation event it is shown."""
-
-    events: list = Field(default_factory=list)
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "Recorder"
-
-    def handle(self, event, **kwargs) -> None:
-        self.events.append(event)
-
-
-def test_event_handler_sees_start_and_end_with_the_node_counts() -> None:
-    recorder = _Recorder()
-    root = get_dispatcher()
-    root.add_event_handler(recorder)
+def test_event_handler_sees_start_and_end_with_the_node_counts(llamaindex_events: list) -> None:
+    """A handler subscribed to LlamaIndex's root dispatcher (the llamaindex_events fixture) sees each call."""
     debug = LlamaDebugHandler()
-    try:
-        llm = FaultyLLM([], default="[3] > [1] > [2] > [4]")
-        rerank = ListwiseLLMRerank(
-            LLMClient(llm), window=4, step=2, depth=4, top_n=2, callback_manager=CallbackManager([debug])
-        )
-        out = rerank.postprocess_nodes(_nodes(["a", "b", "c", "d"]), query_str="which letter?")
-        asyncio.run(rerank.apostprocess_nodes(_nodes(["x", "y", "z"]), query_str="which one?"))
-    finally:
-        root.event_handlers.remove(recorder)
-    starts = [e for e in recorder.events if isinstance(e, ReRankStartEvent)]
-    ends = [e for e in recorder.events if isinstance(e, ReRankEndEvent)]
+    llm = FaultyLLM([], default="[3] > [1] > [2] > [4]")
+    rerank = ListwiseLLMRerank(
+        LLMClient(llm), window=4, step=2, depth=4, top_n=2, callback_manager=CallbackManager([debug])
+    )
+    out = rerank.postprocess_nodes(_nodes(["a", "b", "c", "d"]), query_str="which letter?")
+    asyncio.run(rerank.apostprocess_nodes(_nodes(["x", "y", "z"]), query_str="which one?"))
+    starts = [e for e in llamaindex_events if isinstance(e, ReRankStartEvent)]
+    ends = [e for e in llamaindex_events if isinstance(e, ReRankEndEvent)]
     assert [len(e.nodes) for e in starts] == [4, 3] and [e.top_n for e in starts] == [2, 2]
     assert [len(e.nodes) for e in ends] == [2, 2]
     assert starts[0].query.query_str == "which letter?" and starts[0].model_name == "script"
