@@ -36,6 +36,18 @@ def test_retriever_then_reranker_in_an_lcel_chain(tmp_path: Path, local_llm) -> 
     assert docs[0].metadata["rerank_report"]["llm_calls"] == 1 and docs[0].metadata["lang"]
 
 
+def test_in_a_contextual_compression_retriever(demo_index_dir: Path, local_llm) -> None:
+    """LangChain's classic composition of a retriever and a document compressor (langchain-classic)."""
+    retrievers = pytest.importorskip("langchain_classic.retrievers")
+    base = CrossLingualRetriever(index_dir=str(demo_index_dir), k=4)
+    reranker = ListwiseLLMReranker(llm=local_llm, window=4, step=2, depth=4, max_passage_tokens=60, top_n=2)
+    compression = retrievers.ContextualCompressionRetriever(base_compressor=reranker, base_retriever=base)
+    docs = compression.invoke("Wie hoch ist der Kilimandscharo?")
+    assert len(docs) == 2 and all(1 <= d.metadata["first_stage_rank"] <= 4 for d in docs)
+    assert docs[0].metadata["rerank_report"]["query"] == "Wie hoch ist der Kilimandscharo?"
+    assert asyncio.run(compression.ainvoke("Wie hoch ist der Kilimandscharo?"))[0].metadata["rerank_report"]
+
+
 def _docs() -> list[Document]:
     return [Document(page_content=t, id=t, metadata={"score": s}) for t, s in [("a", 0.9), ("b", 0.5), ("c", 0.1)]]
 
@@ -58,6 +70,7 @@ def test_concurrent_async_calls_each_get_their_own_report() -> None:
     results = asyncio.run(many())
     assert all([d.id for d in r] == ["b", "a", "c"] for r in results)
     assert all(r[0].metadata["rerank_report"]["llm_calls"] == 1 for r in results)  # one call each, not summed
+    assert [r[0].metadata["rerank_report"]["query"] for r in results] == [f"q{i}" for i in range(8)]
     reranker.window = 2  # fields are read at call time
     assert reranker.compress_documents(_docs(), "q")[0].metadata["rerank_report"]["llm_calls"] == 2
 
