@@ -12,6 +12,7 @@ from clir_rag.errors import LLMUnavailableError
 from clir_rag.llm import LLMClient
 from clir_rag.llm.openai_backend import OpenAICompatibleLLM
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
+from clir_rag.types import Query
 from tests.servers import free_port
 
 
@@ -89,6 +90,16 @@ def test_llamaindex_llm_adapter_drives_a_reranker(llm_server: str, artemisinin_c
     )
     assert sorted(result.ranking.ids[:4]) == sorted(artemisinin_candidates.ids[:4])
     assert result.report.usage.calls == 1
+    # the postprocessor takes the LlamaIndex LLM as it is
+    from llama_index.core.schema import NodeWithScore, TextNode
+    from llama_index.postprocessor.clir_rag import ListwiseLLMRerank
+
+    nodes = [NodeWithScore(node=TextNode(text=c.text, id_=c.id), score=c.score) for c in artemisinin_candidates][:3]
+    out = ListwiseLLMRerank(li_llm, window=3, step=1, depth=3, max_passage_tokens=40).postprocess_nodes(
+        nodes, query_str="Who discovered artemisinin?"
+    )
+    assert {n.node.node_id for n in out} == {n.node.node_id for n in nodes}
+    assert out[0].node.metadata["rerank_report"]["llm_calls"] == 1
 
 
 def test_a_langchain_chat_model_drives_a_reranker(llm_server: str, artemisinin_candidates) -> None:
@@ -108,3 +119,17 @@ def test_a_langchain_chat_model_drives_a_reranker(llm_server: str, artemisinin_c
     )
     assert sorted(result.ranking.ids[:4]) == sorted(artemisinin_candidates.ids[:4])
     assert result.report.usage.calls == 1
+
+
+def test_a_langchain_chat_model_writes_clir_rag_answers(llm_server: str, artemisinin_candidates) -> None:
+    """The answer generator on ChatOpenAI: answers in the question's language from passages in others."""
+    langchain_openai = pytest.importorskip("langchain_openai")
+    from langchain_clir_rag import LangChainLLM
+
+    from clir_rag.rag.generate import AnswerGenerator
+
+    chat = langchain_openai.ChatOpenAI(model="qwen", base_url=llm_server, api_key="none", temperature=0.0)
+    generator = AnswerGenerator(LangChainLLM(chat), top_k=3, max_tokens=48, fix_language=False)
+    answer = generator.generate(Query(text="Who discovered artemisinin?", lang="en"), artemisinin_candidates.candidates)
+    assert answer.error is None and answer.text and answer.lang == "en"
+    assert answer.usage.calls == 1 and len(answer.passages) == 3
