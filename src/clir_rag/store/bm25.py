@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,22 +42,28 @@ class BM25Index:
 
     @classmethod
     def build(cls, passages: Iterable[tuple[str, str, str]], k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> BM25Index:
-        """Build from ``(passage id, text, lang)`` triples."""
+        """Build from ``(passage id, text, lang)`` triples, read once as a stream.
+
+        Texts are analysed as they come and kept only as token numbers (int32 per token,
+        one vocabulary per language), so memory grows with the postings and the vocabulary,
+        not with the raw text; ``passages`` can be a generator over a store of any size.
+        """
         import bm25s
 
-        by_lang: dict[str, tuple[list[str], list[list[str]]]] = defaultdict(lambda: ([], []))
+        by_lang: dict[str, _Postings] = {}
         for pid, text, lang in passages:
-            ids, toks = by_lang[lang]
-            ids.append(pid)
+            postings = by_lang.get(lang)
+            if postings is None:
+                postings = by_lang[lang] = _Postings()
             # bm25s drops documents with no terms from its statistics but not from its numbering,
             # so an empty analysis (a passage of stopwords) keeps a placeholder term.
-            toks.append(get_analyzer(lang)(text) or ["\0"])
+            postings.add(pid, get_analyzer(lang)(text) or ["\0"])
         index = cls(k1, b)
-        for lang, (ids, toks) in by_lang.items():
+        for lang, postings in by_lang.items():
             retriever = bm25s.BM25(k1=k1, b=b)
-            retriever.index(toks, show_progress=False)
+            retriever.index((postings.docs, postings.vocab), show_progress=False)
             index._indexes[lang] = retriever
-            index._ids[lang] = ids
+            index._ids[lang] = postings.ids
         return index
 
     def search(
@@ -138,3 +143,18 @@ class BM25Index:
             index._indexes[lang] = bm25s.BM25.load(str(path / lang))
             index._ids[lang] = ids
         return index
+
+
+class _Postings:
+    """One language's passages as token numbers: what BM25 is built from, without the text."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.vocab: dict[str, int] = {}
+        self.docs: list[np.ndarray] = []
+
+    def add(self, pid: str, terms: Sequence[str]) -> None:
+        vocab = self.vocab
+        numbers = [vocab.setdefault(t, len(vocab)) for t in terms]
+        self.ids.append(pid)
+        self.docs.append(np.asarray(numbers, dtype=np.int32))
