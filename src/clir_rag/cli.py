@@ -113,6 +113,18 @@ def index(
         ),
     ] = False,
     wait: Wait = False,
+    ray: Annotated[
+        bool,
+        typer.Option(
+            "--ray",
+            help="Embed with encoder actors on Ray (RAY_ADDRESS or --ray-address; else Ray on this machine).",
+        ),
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="The Ray cluster for --ray (ray://host:10001, or auto).")
+    ] = None,
+    ray_actors: Annotated[int, typer.Option(help="Encoder actors for --ray (one model load each).")] = 2,
+    ray_gpus: Annotated[float, typer.Option(help="GPUs per encoder actor for --ray (st: encoders).")] = 0.0,
 ) -> None:
     """Index a corpus (resumable: rerun after an interruption to finish; unchanged documents are skipped)."""
     from clir_rag.corpus import read_corpus
@@ -150,7 +162,18 @@ def index(
             tstats = translate_corpus(docs, translator, translate_to, translated, wait=None if wait else 0.0)
             console.print(f"Translated {tstats.translated} documents into {translate_to} ({translated}).")
             docs = read_corpus(translated)
-        stats = idx.add(docs, batch_size=batch_size, progress=True)
+        embedder = None
+        if ray:
+            from clir_rag.scale import RayEmbedder
+
+            embedder = RayEmbedder(
+                idx.manifest.encoder,
+                actors=ray_actors,
+                batch_size=batch_size,
+                num_gpus=ray_gpus,
+                address=ray_address,
+            )
+        stats = idx.add(docs, batch_size=batch_size, progress=True, embedder=embedder)
     except ClirRagError as e:
         raise _fail(e) from None
     if stats.cut_units:

@@ -39,6 +39,7 @@ from typing_extensions import TypeIs
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
+from clir_rag.embed.base import LocalEmbedder, PassageEmbedder
 from clir_rag.errors import (
     IndexCompatibilityError,
     IndexCorruptError,
@@ -376,27 +377,34 @@ class CrossLingualIndex:
         *,
         batch_size: int = 32,
         progress: bool | ProgressCallback = True,
+        embedder: PassageEmbedder | None = None,
     ) -> IndexStats:
         """Index documents; already-indexed unchanged documents cost nothing.
 
         Every bad document is reported before anything is written. A document whose content
         hash matches what the store holds for all of its passages is not even chunked again.
         BM25 and the language statistics are brought up to date at the end of the run.
+        ``embedder`` computes the vectors elsewhere (:class:`clir_rag.scale.RayEmbedder`: encoder
+        actors on Ray); everything else, and every write, stays here, so the index is the same.
         """
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        if embedder is not None and embedder.spec != self.manifest.encoder:
+            raise IndexCompatibilityError(
+                f"{self.path} is built with encoder {self.manifest.encoder!r}, the embedder runs {embedder.spec!r}"
+            )
         start = time.perf_counter()
         docs, hashes = self.validate(documents)
         if not docs and not (self.path / MANIFEST).exists():
             raise InputError("no documents to index: the corpus is empty")
         with self._writing():
-            return self._add(docs, hashes, batch_size, progress, start)
+            return self._add(docs, hashes, embedder or LocalEmbedder(self.encoder, batch_size), progress, start)
 
     def _add(
         self,
         docs: list[Document],
         hashes: dict[str, str],
-        batch_size: int,
+        embedder: PassageEmbedder,
         progress: bool | ProgressCallback,
         start: float,
     ) -> IndexStats:
@@ -447,9 +455,9 @@ class CrossLingualIndex:
 
         report = progress_reporter(progress, len(todo), "Embedding passages")
         try:
-            for i in range(0, len(todo), batch_size):
-                batch = todo[i : i + batch_size]
-                vectors = self.encoder.encode_passages([index_text(p.text, p.title, self.title_format) for p in batch])
+            texts = [index_text(p.text, p.title, self.title_format) for p in todo]
+            for i, vectors in embedder.embed(texts):
+                batch = todo[i : i + len(vectors)]
                 replaced = [p.id for p in batch if p.id in stored]
                 if replaced:  # the old version's vector leaves the statistics
                     _, old, old_langs = self.store.get_vectors(replaced)

