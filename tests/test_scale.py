@@ -253,7 +253,7 @@ def test_the_index_command_runs_on_a_ray_cluster(ray_cluster, demo_index: CrossL
     n = demo_index.manifest.passages
     assert f"into {n} passages" in done.stdout and f"{n} embedded" in done.stdout
     _same_index(demo_index, CrossLingualIndex(tmp_path / "i"))
-    bad_cluster = [*command[:5], str(tmp_path / "j"), "--ray", "--ray-address", f"127.0.0.1:{free_port()}"]
+    bad_cluster = [*command[:5], "--index", str(tmp_path / "j"), "--ray", "--ray-address", f"127.0.0.1:{free_port()}"]
     bad = subprocess.run(bad_cluster, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1 and "cannot reach the Ray cluster at 127.0.0.1:" in bad.stderr
     assert "Traceback" not in bad.stderr
