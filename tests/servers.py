@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +45,11 @@ def serving(command: list[str], health_url: str, timeout: float = 120.0) -> Iter
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def chroma_server_command(data: Path, port: int) -> list[str]:
+    """``chroma run`` keeping its data in ``data`` on 127.0.0.1:``port``; skips the test without the command."""
+    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    if not Path(exe).exists():
+        pytest.skip("chromadb's `chroma` server command is not installed")
+    return [exe, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)]

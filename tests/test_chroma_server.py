@@ -10,16 +10,13 @@ import pytest
 
 from clir_rag.index import CrossLingualIndex
 from clir_rag.types import Document
-from tests.servers import free_port, serving, wait_until_up
+from tests.servers import chroma_server_command, free_port, serving, wait_until_up
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
-    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    if not Path(exe).exists():
-        pytest.skip("chromadb's `chroma` server command is not installed")
     port = free_port()
-    command = [exe, "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)]
+    command = chroma_server_command(tmp_path / "server-data", port)
     url = f"http://127.0.0.1:{port}"
     with serving(command, f"{url}/api/v2/heartbeat", timeout=60):
         yield url

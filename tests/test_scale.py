@@ -3,7 +3,6 @@ Chroma and on a Chroma server; resumable; an encoder actor killed mid-job (ray.k
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ ray = pytest.importorskip("ray", reason="needs the [ray] extra")
 from clir_rag.index import CrossLingualIndex  # noqa: E402
 from clir_rag.scale import RayEmbedder  # noqa: E402
 from clir_rag.types import Document, Query  # noqa: E402
-from tests.servers import free_port, serving  # noqa: E402
+from tests.servers import chroma_server_command, free_port, serving  # noqa: E402
 
 QUERIES = [
     "Who discovered artemisinin?",
@@ -135,11 +134,8 @@ def test_an_encoder_actor_killed_mid_job_is_replaced_and_every_passage_is_stored
 def test_ray_indexing_into_a_chroma_server_matches_embedded(
     ray_cluster, demo_docs: list[Document], demo_index: CrossLingualIndex, tmp_path: Path
 ) -> None:
-    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    if not Path(exe).exists():
-        pytest.skip("chromadb's `chroma` server command is not installed")
     port = free_port()
-    command = [exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)]
+    command = chroma_server_command(tmp_path / "server", port)
     url = f"http://127.0.0.1:{port}"
     with serving(command, f"{url}/api/v2/heartbeat", timeout=60):
         index = CrossLingualIndex(tmp_path / "on-server", chroma_url=url)
@@ -215,11 +211,8 @@ def test_a_chroma_server_that_refuses_writes_fails_the_job_clearly_and_the_next_
 ) -> None:
     from clir_rag.errors import StoreUnavailableError
 
-    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    if not Path(exe).exists():
-        pytest.skip("chromadb's `chroma` server command is not installed")
     port = free_port()
-    command = [exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)]
+    command = chroma_server_command(tmp_path / "server", port)
     url = f"http://127.0.0.1:{port}"
     with serving(command, f"{url}/api/v2/heartbeat", timeout=60) as server:
 
