@@ -80,3 +80,7 @@ def test_bm25_per_language_search_and_persistence(tmp_path: Path) -> None:
     assert loaded.search({"de": "Katze", "en": "cats"}, k=5) == both
     assert (loaded.k1, loaded.b) == (0.9, 0.4)
     assert not list(tmp_path.glob(".bm25*"))
+    # the score matrices are memory-mapped, not read into each process's memory
+    assert all(isinstance(r.scores["data"], np.memmap) for r in loaded._indexes.values())
+    index.save(tmp_path / "bm25")  # a rebuild replaces the folder under a mapped index: it still answers
+    assert loaded.search({"de": "Katze", "en": "cats"}, k=5) == both

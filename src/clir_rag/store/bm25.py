@@ -132,15 +132,19 @@ class BM25Index:
         shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def load(cls, path: str | Path) -> BM25Index:
-        """Load an index written by :meth:`save`."""
+    def load(cls, path: str | Path, mmap: bool = True) -> BM25Index:
+        """Load an index written by :meth:`save`.
+
+        The score matrices are memory-mapped (``mmap``): a large index costs page cache,
+        shared between processes serving it, rather than each process's own memory.
+        """
         import bm25s
 
         path = Path(path)
         meta = json.loads((path / "ids.json").read_text(encoding="utf-8"))
         index = cls(meta["k1"], meta["b"])
         for lang, ids in meta["ids"].items():
-            index._indexes[lang] = bm25s.BM25.load(str(path / lang))
+            index._indexes[lang] = bm25s.BM25.load(str(path / lang), mmap=mmap)
             index._ids[lang] = ids
         return index
 
