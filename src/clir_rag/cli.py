@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +16,9 @@ from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from clir_rag.display import print_ranking
 from clir_rag.errors import ClirRagError, InputError, LLMError, describe_validation
 from clir_rag.types import Query
+
+if TYPE_CHECKING:
+    from clir_rag.translate.corpus import CorpusTranslator
 
 app = typer.Typer(
     help="Cross-lingual retrieval for RAG: index documents in many languages, search them in any.",
@@ -35,6 +38,16 @@ ChromaUrl = Annotated[
 Wait = Annotated[
     bool, typer.Option("--wait", help="If another process is writing the index, wait for it instead of failing.")
 ]
+
+UseRay = Annotated[
+    bool,
+    typer.Option(
+        "--ray", help="Run the model on actors on Ray (RAY_ADDRESS or --ray-address; else Ray on this machine)."
+    ),
+]
+RayAddress = Annotated[str | None, typer.Option(help="The Ray cluster for --ray (ray://host:10001, or auto).")]
+RayActors = Annotated[int, typer.Option(min=1, help="Model actors for --ray (one model load each).")]
+RayGpus = Annotated[float, typer.Option(min=0.0, help="GPUs per actor for --ray (st: encoders, CTranslate2).")]
 
 # Exit codes: 0 success; 1 an error (one line on stderr, nothing half-written); 2 bad usage (typer);
 # 3 a run that finished but whose LLM or translator failed on more than --max-failed-ratio of its calls.
@@ -113,18 +126,10 @@ def index(
         ),
     ] = False,
     wait: Wait = False,
-    ray: Annotated[
-        bool,
-        typer.Option(
-            "--ray",
-            help="Embed with encoder actors on Ray (RAY_ADDRESS or --ray-address; else Ray on this machine).",
-        ),
-    ] = False,
-    ray_address: Annotated[
-        str | None, typer.Option(help="The Ray cluster for --ray (ray://host:10001, or auto).")
-    ] = None,
-    ray_actors: Annotated[int, typer.Option(help="Encoder actors for --ray (one model load each).")] = 2,
-    ray_gpus: Annotated[float, typer.Option(help="GPUs per encoder actor for --ray (st: encoders).")] = 0.0,
+    ray: UseRay = False,
+    ray_address: RayAddress = None,
+    ray_actors: RayActors = 2,
+    ray_gpus: RayGpus = 0.0,
 ) -> None:
     """Index a corpus (resumable: rerun after an interruption to finish; unchanged documents are skipped)."""
     from clir_rag.corpus import read_corpus
@@ -152,9 +157,10 @@ def index(
             idx.reset()
         if translate_to and model is not None:
             from clir_rag.translate.corpus import translate_corpus
-            from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
 
-            translator = CTranslate2Translator(model, cache=index_dir / "translation-cache.sqlite")
+            translator = _translator(
+                model, index_dir / "translation-cache.sqlite", ray, ray_address, ray_actors, ray_gpus
+            )
             for source in sorted({d.lang for d in docs if d.lang} - {translate_to}):
                 translator.check_languages(source, translate_to)  # every pair, before anything is written
             idx.claim()  # the translations go into the index directory: make it an index first
@@ -302,15 +308,20 @@ def translate(
     batch_size: Annotated[int, typer.Option(help="Documents per batch (each batch is flushed to disk).")] = 16,
     cache: Annotated[Path | None, typer.Option(help="Sentence translation cache (SQLite).")] = None,
     wait: Wait = False,
+    ray: UseRay = False,
+    ray_address: RayAddress = None,
+    ray_actors: RayActors = 2,
+    ray_gpus: RayGpus = 0.0,
 ) -> None:
     """Translate a corpus into one language (resumable: rerun after an interruption; done documents are skipped)."""
     from clir_rag.corpus import read_corpus
     from clir_rag.translate.corpus import translate_corpus
-    from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
 
     try:
+        if batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {batch_size}")
         docs = read_corpus(corpus, lang=lang)
-        translator = CTranslate2Translator(model, beam_size=beam_size, cache=cache)
+        translator = _translator(model, cache, ray, ray_address, ray_actors, ray_gpus, beam_size=beam_size)
         stats = translate_corpus(docs, translator, to, output, batch_size=batch_size, wait=None if wait else 0.0)
     except ClirRagError as e:
         raise _fail(e) from None
@@ -319,6 +330,25 @@ def translate(
         f"{stats.skipped} done before) -> {output}; {stats.sentences} sentences, "
         f"{translator.stats.cache_hits} from cache, {stats.seconds:.1f}s ({stats.documents_per_second:.1f} docs/s)."
     )
+
+
+def _translator(
+    model: Path,
+    cache: Path | None,
+    ray: bool,
+    address: str | None,
+    actors: int,
+    gpus: float,
+    **options: Any,
+) -> CorpusTranslator:
+    """The CTranslate2 model in this process, or on ``actors`` Ray actors (``--ray``)."""
+    if ray:
+        from clir_rag.scale import RayTranslator
+
+        return RayTranslator(model, actors=actors, cache=cache, num_gpus=gpus, address=address, **options)
+    from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
+
+    return CTranslate2Translator(model, cache=cache, **options)
 
 
 @app.command()

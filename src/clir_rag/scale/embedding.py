@@ -3,52 +3,15 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import numpy as np
 
 from clir_rag.embed import Encoder, load_encoder
-from clir_rag.errors import ClirRagError, InputError, missing_extra
+from clir_rag.errors import ClirRagError, InputError
+from clir_rag.scale._ray import ordered_map
 
 log = logging.getLogger(__name__)
-
-
-def start_ray(address: str | None = None, *, num_cpus: int | None = None) -> None:
-    """Connect to the Ray cluster at ``address`` (or ``RAY_ADDRESS``), else start one on this machine.
-
-    A running session is reused. The dashboard stays off (it needs extra packages and a port).
-    """
-    try:
-        import ray
-    except ImportError as e:
-        raise missing_extra("running on Ray", "ray", e) from e
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if address is not None and address != "auto":
-        _check_reachable(address)
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-    if address is None and num_cpus is not None:
-        kwargs["num_cpus"] = num_cpus
-    try:
-        ray.init(address=address, **kwargs)
-    except ConnectionError as e:
-        raise ClirRagError(f"cannot reach the Ray cluster at {address}: {e}") from e
-
-
-def _check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast on a cluster address nobody answers at: Ray itself retries for minutes before giving up."""
-    import socket
-
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise InputError(f"Ray cluster address {address!r} is not host:port, ray://host:port or auto")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as e:
-        raise ClirRagError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from None
 
 
 class _EncodeActor:
@@ -104,31 +67,24 @@ class RayEmbedder:
         if not texts:
             return
         import pyarrow as pa
-        import ray
-        import ray.data
 
-        start_ray(self.address)
-        ctx = ray.data.DataContext.get_current()
-        ctx.execution_options.preserve_order = True  # the driver writes in input order
-        ctx.enable_progress_bars = False
         table = pa.table({"i": np.arange(len(texts), dtype=np.int64), "text": list(texts)})
         # blocks of a few batches each: enough of them to keep every actor busy, few enough to stay cheap
         rows = self.batch_size * 4
         blocks = [table.slice(i, rows) for i in range(0, len(texts), rows)]
-        ds = ray.data.from_arrow(blocks).map_batches(
+        batches = ordered_map(
+            blocks,
             _EncodeActor,
-            fn_constructor_kwargs={"encoder": self.encoder},
+            {"encoder": self.encoder},
+            actors=self.actors,
             batch_size=self.batch_size,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=min(self.actors, len(blocks))),  # no idle actors
             num_cpus=self.num_cpus,
             num_gpus=self.num_gpus,
+            address=self.address,
         )
         expected = 0
-        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        for batch in batches:
             ids = batch["i"]
-            if len(ids) == 0:
-                continue
             if int(ids[0]) != expected or not np.array_equal(ids, np.arange(expected, expected + len(ids))):
                 raise ClirRagError(f"Ray returned passages out of order (expected {expected}, got {int(ids[0])})")
             column = batch["vector"]

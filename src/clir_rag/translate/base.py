@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from clir_rag.cache import SqliteCache, cache_key
@@ -58,6 +58,11 @@ class TranslationStats:
     def cache_hit_rate(self) -> float:
         """Share of segments answered from the cache."""
         return self.cache_hits / self.segments if self.segments else 0.0
+
+    def merge(self, other: TranslationStats) -> None:
+        """Add ``other``'s counts to these (a worker's stats into the job's)."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 class Translator(ABC):
@@ -120,6 +125,15 @@ class Translator(ABC):
             self._failed.clear()
             done.update(new)
         return [join_sentences([done[s] for s in sents], tgt) for sents in per_text]
+
+    def translate_batches(self, batches: Iterable[tuple[str, Sequence[str]]], tgt: str) -> Iterator[list[str]]:
+        """Each ``(source language, texts)`` batch translated into ``tgt``, in order, one batch at a time.
+
+        What :func:`~clir_rag.translate.corpus.translate_corpus` drives; a distributed translator
+        (:class:`clir_rag.scale.RayTranslator`) runs the batches in parallel and yields them in the same order.
+        """
+        for src, texts in batches:
+            yield self.translate(texts, src, tgt)
 
 
 def translate_into(

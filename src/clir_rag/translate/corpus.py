@@ -15,15 +15,16 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from clir_rag.errors import InputError
 from clir_rag.languages import detect_language, normalize_language
 from clir_rag.lock import WriterLock
 from clir_rag.progress import progress_reporter
-from clir_rag.translate.base import Translator
+from clir_rag.translate.base import TranslationStats
 from clir_rag.types import Document
 
 
@@ -86,7 +87,7 @@ def _drop(path: Path, ids: set[str]) -> None:
 
 def translate_corpus(
     documents: Iterable[Document],
-    translator: Translator,
+    translator: CorpusTranslator,
     tgt: str,
     out_path: str | Path,
     *,
@@ -117,9 +118,24 @@ def translate_corpus(
         return _translate_into(docs, translator, tgt, out, batch_size, progress)
 
 
+class CorpusTranslator(Protocol):
+    """What :func:`translate_corpus` drives: a :class:`~clir_rag.translate.base.Translator`, or
+    :class:`clir_rag.scale.RayTranslator` (the same model on Ray actors)."""
+
+    name: str
+    stats: TranslationStats
+
+    def check_languages(self, src: str, tgt: str) -> None:
+        """Raise :class:`~clir_rag.errors.UnsupportedLanguageError` for a pair the model cannot do."""
+
+    def translate_batches(self, batches: Iterable[tuple[str, Sequence[str]]], tgt: str) -> Iterator[list[str]]:
+        """Each ``(source language, texts)`` batch translated into ``tgt``, in order."""
+        ...
+
+
 def _translate_into(
     docs: list[Document],
-    translator: Translator,
+    translator: CorpusTranslator,
     tgt: str,
     out: Path,
     batch_size: int,
@@ -128,53 +144,63 @@ def _translate_into(
     stats = CorpusTranslationStats(documents=len(docs))
     done = _read_done(out)
     hashes = {d.id: source_hash(d, tgt, translator.name) for d in docs}
+    by_lang: dict[str, list[Document]] = {}
+    for d in docs:
+        if done.get(d.id) != hashes[d.id]:
+            by_lang.setdefault(normalize_language(d.lang or ""), []).append(d)
+    # a language the model cannot translate fails the run before anything is written
+    for src in by_lang:
+        if src != tgt:
+            translator.check_languages(src, tgt)
     changed = {d.id for d in docs if d.id in done and done[d.id] != hashes[d.id]}
     if changed:
         _drop(out, changed)
-    todo = [d for d in docs if done.get(d.id) != hashes[d.id]]
-    stats.skipped = len(docs) - len(todo)
+    todo = sum(len(group) for group in by_lang.values())
+    stats.skipped = len(docs) - todo
+    batches = [
+        (src, group[i : i + batch_size]) for src, group in by_lang.items() for i in range(0, len(group), batch_size)
+    ]
+    copies = [b for b in batches if b[0] == tgt]
+    work = [b for b in batches if b[0] != tgt]
+    # one request per batch: its texts, then the titles of those that have one
+    requests = ((src, [d.text for d in b] + [d.title for d in b if d.title]) for src, b in work)
 
-    report = progress_reporter(progress, len(todo), f"Translating into {tgt}")
+    report = progress_reporter(progress, todo, f"Translating into {tgt}")
     start = time.perf_counter()
     finished = 0
     sentences_before = translator.stats.segments
     try:
         with out.open("a", encoding="utf-8") as fh:
-            by_lang: dict[str, list[Document]] = {}
-            for d in todo:
-                by_lang.setdefault(d.lang or "", []).append(d)
-            for src, group in by_lang.items():
-                for i in range(0, len(group), batch_size):
-                    batch = group[i : i + batch_size]
-                    if src == tgt:
-                        texts, titles = [d.text for d in batch], [d.title for d in batch]
-                        stats.copied += len(batch)
-                    else:
-                        texts = translator.translate([d.text for d in batch], src, tgt)
-                        with_title = [d for d in batch if d.title]
-                        translated_titles = iter(
-                            translator.translate([d.title or "" for d in with_title], src, tgt) if with_title else []
-                        )
-                        titles = [next(translated_titles) if d.title else None for d in batch]
-                        stats.translated += len(batch)
-                    for d, text, title in zip(batch, texts, titles, strict=True):
-                        rec = {
-                            "id": d.id,
-                            "text": text,
-                            "lang": tgt,
-                            "title": title,
-                            "original_text": d.text,
-                            "original_lang": d.lang,
-                            "original_title": d.title,
-                            "source_hash": hashes[d.id],
-                            "translator": translator.name,
-                            **d.metadata,
-                        }
-                        fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                    finished += len(batch)
-                    report(finished)
+
+            def write(batch: list[Document], texts: Sequence[str], titles: Sequence[str | None]) -> None:
+                nonlocal finished
+                for d, text, title in zip(batch, texts, titles, strict=True):
+                    rec = {
+                        "id": d.id,
+                        "text": text,
+                        "lang": tgt,
+                        "title": title,
+                        "original_text": d.text,
+                        "original_lang": d.lang,
+                        "original_title": d.title,
+                        "source_hash": hashes[d.id],
+                        "translator": translator.name,
+                        **d.metadata,
+                    }
+                    fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                # each batch on disk before the next: an interrupted run keeps it
+                fh.flush()
+                os.fsync(fh.fileno())
+                finished += len(batch)
+                report(finished)
+
+            for _, batch in copies:
+                write(batch, [d.text for d in batch], [d.title for d in batch])
+                stats.copied += len(batch)
+            for (_, batch), translated in zip(work, translator.translate_batches(requests, tgt), strict=True):
+                titles = iter(translated[len(batch) :])
+                write(batch, translated[: len(batch)], [next(titles) if d.title else None for d in batch])
+                stats.translated += len(batch)
     finally:
         report(None)
         stats.seconds = time.perf_counter() - start

@@ -26,11 +26,12 @@ rather than silently truncated.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from clir_rag.cache import SqliteCache
 from clir_rag.errors import InputError, TranslationModelError, UnsupportedLanguageError, missing_extra
@@ -85,7 +86,7 @@ class CTranslate2Translator(Translator):
         pair: tuple[str, str] | None = None,
     ) -> None:
         try:
-            import ctranslate2
+            import ctranslate2  # noqa: F401 - checked here, loaded on first use
             import sentencepiece as spm
         except ImportError as e:
             raise missing_extra("the CTranslate2 translator", "mt", e) from e
@@ -105,14 +106,22 @@ class CTranslate2Translator(Translator):
         src_spm, tgt_spm = self._find_spm()
         self._sp_src = spm.SentencePieceProcessor(model_file=str(src_spm))
         self._sp_tgt = spm.SentencePieceProcessor(model_file=str(tgt_spm))
-        self._translator = ctranslate2.Translator(
-            str(self.model_dir), device=device, compute_type=compute_type, intra_threads=intra_threads
-        )
+        self._device, self._compute_type, self._intra_threads = device, compute_type, intra_threads
         self.beam_size = beam_size
         self.max_batch_tokens = max_batch_tokens
         self.max_input_tokens = max_input_tokens
         self.name = f"ct2:{self.model_dir.name}:{self.family}:beam{beam_size}"
         self.batches = 0  # translate_batch calls, for tests and throughput reports
+
+    @functools.cached_property
+    def _translator(self) -> Any:
+        # loaded on first use: a driver that only names the model and checks languages (the Ray
+        # path, whose actors translate) never holds the weights
+        import ctranslate2
+
+        return ctranslate2.Translator(
+            str(self.model_dir), device=self._device, compute_type=self._compute_type, intra_threads=self._intra_threads
+        )
 
     def _find_spm(self) -> tuple[Path, Path]:
         d = self.model_dir

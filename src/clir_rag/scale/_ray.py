@@ -1,0 +1,87 @@
+"""What every Ray job of clir-rag shares: connecting to a cluster, and an ordered map over actor pools."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from clir_rag.errors import ClirRagError, InputError, missing_extra
+
+
+def start_ray(address: str | None = None, *, num_cpus: int | None = None) -> None:
+    """Connect to the Ray cluster at ``address`` (or ``RAY_ADDRESS``), else start one on this machine.
+
+    A running session is reused. The dashboard stays off (it needs extra packages and a port).
+    """
+    try:
+        import ray
+    except ImportError as e:
+        raise missing_extra("running on Ray", "ray", e) from e
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None and address != "auto":
+        _check_reachable(address)
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+    if address is None and num_cpus is not None:
+        kwargs["num_cpus"] = num_cpus
+    try:
+        ray.init(address=address, **kwargs)
+    except ConnectionError as e:
+        raise ClirRagError(f"cannot reach the Ray cluster at {address}: {e}") from e
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a cluster address nobody answers at: Ray itself retries for minutes before giving up."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"Ray cluster address {address!r} is not host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ClirRagError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from None
+
+
+def ordered_map(
+    blocks: Sequence[Any],
+    actor: type,
+    actor_kwargs: dict[str, Any],
+    *,
+    actors: int,
+    batch_size: int | None,
+    num_cpus: float,
+    num_gpus: float,
+    address: str | None,
+) -> Iterator[dict[str, np.ndarray]]:
+    """Run ``actor`` (a Ray Data callable class) over pyarrow ``blocks`` on a pool of ``actors``; batches in order.
+
+    One model load per actor. An actor that dies is restarted and its batch run again (Ray Data's
+    default for actor pools), so a lost worker costs time, not rows. The job's settings (order kept,
+    no progress bars) live in a copy of Ray Data's context, so a caller's own Ray Data jobs keep theirs.
+    """
+    import ray
+    import ray.data
+    from ray.data import DataContext
+
+    start_ray(address)
+    ctx = DataContext.get_current().copy()
+    ctx.execution_options.preserve_order = True  # the driver writes in input order
+    ctx.enable_progress_bars = False  # the driver shows its own
+    with DataContext.current(ctx):  # a Dataset keeps the context it was created under
+        ds = ray.data.from_arrow(list(blocks)).map_batches(
+            actor,
+            fn_constructor_kwargs=actor_kwargs,
+            batch_size=batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=min(actors, len(blocks))),  # no idle actors
+            num_cpus=num_cpus,
+            num_gpus=num_gpus,
+        )
+    for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        if len(next(iter(batch.values()))):
+            yield batch
