@@ -18,6 +18,8 @@ from clir_rag.errors import ClirRagError, InputError, LLMError, describe_validat
 from clir_rag.types import Query
 
 if TYPE_CHECKING:
+    from clir_rag.rerank.base import Reranker
+    from clir_rag.rerank.run import BatchReranker
     from clir_rag.translate.corpus import CorpusTranslator
 
 app = typer.Typer(
@@ -369,10 +371,21 @@ def rerank(
         str | None, typer.Option(help="Model name on an OpenAI-compatible server, or a GGUF path (local).")
     ] = None,
     base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible server URL (else in-process llama.cpp).")
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible server URL (else in-process llama.cpp); with --ray, several, comma-separated."
+        ),
     ] = None,
     cache: Annotated[Path | None, typer.Option(help="LLM call cache (SQLite); reruns cost nothing.")] = None,
     max_failed_ratio: MaxFailed = 0.1,
+    ray: Annotated[
+        bool,
+        typer.Option("--ray", help="Spread the queries over workers on Ray that call the --base-url server(s)."),
+    ] = False,
+    ray_address: RayAddress = None,
+    per_endpoint: Annotated[
+        int, typer.Option(min=1, help="With --ray: workers (so requests in flight) per server URL.")
+    ] = 4,
 ) -> None:
     """Rerank a TREC run with an LLM into a new TREC run (embedded GGUF, or any OpenAI-compatible server)."""
     from clir_rag.corpus import iter_corpus
@@ -392,8 +405,14 @@ def rerank(
         absent = sorted(wanted - set(docs))
         if absent:
             raise InputError(f"{len(absent)} documents of the run are not in {corpus} (e.g. {absent[0]!r})")
-        client = LLMClient(load_llm(model, base_url), cache=cache)
-        reranker = make_reranker(method, client, depth=depth, window=window, step=step, top_k=top_k, passes=passes)
+        settings = {"depth": depth, "window": window, "step": step, "top_k": top_k, "passes": passes}
+        reranker: Reranker | BatchReranker
+        if ray:
+            reranker = _ray_reranker(method, model, base_url, cache, ray_address, per_endpoint, settings)
+        else:
+            if base_url and "," in base_url:
+                raise InputError("several --base-url servers need --ray")
+            reranker = make_reranker(method, LLMClient(load_llm(model, base_url), cache=cache), **settings)
         out, total = rerank_run(reranker, first, docs, depth=depth, progress=True)
     except ClirRagError as e:
         raise _fail(e) from None
@@ -415,6 +434,34 @@ def rerank(
     )
     if too_many:
         raise typer.Exit(code=EXIT_TOO_MANY_FAILED)
+
+
+def _ray_reranker(
+    method: str,
+    model: str | None,
+    base_url: str | None,
+    cache: Path | None,
+    address: str | None,
+    per_endpoint: int,
+    settings: dict[str, Any],
+) -> BatchReranker:
+    """``clir-rag rerank --ray``: workers on Ray, ``per_endpoint`` per server URL, sharing the call cache."""
+    import functools
+
+    from clir_rag.scale import RayReranker, endpoints_from, server_reranker
+
+    if not base_url or not model:
+        raise InputError("--ray reranks with OpenAI-compatible servers: give --base-url and --model")
+    endpoints = endpoints_from([base_url])
+    make = functools.partial(
+        server_reranker,
+        method=method,
+        model=model,
+        cache=str(cache.resolve()) if cache else None,
+        replica_of=endpoints[0],  # the servers are replicas of one model: one cache entry per call
+        **settings,
+    )
+    return RayReranker(make, endpoints, per_endpoint=per_endpoint, address=address)
 
 
 @app.command("eval")

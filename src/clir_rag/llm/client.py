@@ -146,7 +146,7 @@ class LLMClient:
         parts: dict[str, Any] = {"backend": self.llm.backend, "model": self.llm.model}
         # one model name on two servers is two models (a fine-tune, another quantisation): the
         # endpoint is part of the key; in-process backends have none, so their keys are unchanged
-        endpoint = getattr(self.llm, "base_url", None)
+        endpoint = getattr(self.llm, "cache_endpoint", None) or getattr(self.llm, "base_url", None)
         if endpoint:
             parts["endpoint"] = str(endpoint).rstrip("/")
         return cache_key(**parts, kind=kind, messages=[dict(m) for m in messages], params=params)

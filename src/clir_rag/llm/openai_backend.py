@@ -18,7 +18,11 @@ from clir_rag.llm.base import BaseLLM, Completion, Message, plain_messages
 
 
 class OpenAICompatibleLLM(BaseLLM):
-    """A chat model behind an OpenAI-compatible server; tokens are estimated (the API has no tokenizer)."""
+    """A chat model behind an OpenAI-compatible server; tokens are estimated (the API has no tokenizer).
+
+    The server's URL is part of every cache key (one model name on two servers may be two models);
+    ``cache_endpoint`` names another URL there instead, for replicas of one model.
+    """
 
     backend = "openai"
     native_stop = True
@@ -32,6 +36,7 @@ class OpenAICompatibleLLM(BaseLLM):
         timeout: float = 120.0,
         context_window: int = 8192,
         logprobs: bool = True,
+        cache_endpoint: str | None = None,
     ) -> None:
         try:
             import openai
@@ -41,6 +46,9 @@ class OpenAICompatibleLLM(BaseLLM):
         if not self.model:
             raise InputError("give a model name (or set CLIR_RAG_LLM_MODEL)")
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        # replicas of one model (vLLM servers behind --ray) name one endpoint in cache keys, so a call
+        # cached from one replica is a hit on any of them
+        self.cache_endpoint = cache_endpoint or self.base_url
         key = api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
         self._openai = openai
         self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout, max_retries=0)

@@ -39,6 +39,14 @@ class Usage:
         """Share of requests answered from the cache."""
         return self.cache_hits / self.requests if self.requests else 0.0
 
+    # a Usage travels between processes (a Ray worker's per-query report): the counters go, the lock is new
+    def __getstate__(self) -> dict[str, float]:
+        return self.as_dict()
+
+    def __setstate__(self, state: dict[str, float]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def as_dict(self) -> dict[str, float]:
         """The counters by name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 from clir_rag.errors import InputError, LLMError
 from clir_rag.progress import ProgressCallback, progress_reporter
-from clir_rag.rerank.base import Reranker, RerankReport
+from clir_rag.rerank.base import Reranker, RerankReport, RerankResult
 from clir_rag.types import Document, Query, Ranking, Run, ScoredCandidate
 
 # Gives the texts the reranker reads for a query's candidates (in order), e.g. their translations.
 TextsFor = Callable[[Query, Sequence[Document]], list[str]]
 
 
+@runtime_checkable
+class BatchReranker(Protocol):
+    """A reranker that takes a whole run's rankings at once and hands results back in order
+    (:class:`clir_rag.scale.RayReranker`: queries spread over workers on Ray)."""
+
+    name: str
+
+    def rerank_many(self, rankings: Iterable[Ranking]) -> Iterator[RerankResult]:
+        """Each ranking reranked, in input order."""
+        ...
+
+
 def rerank_run(
-    reranker: Reranker,
+    reranker: Reranker | BatchReranker,
     run: Run,
     documents: Mapping[str, Document],
     *,
@@ -28,7 +41,8 @@ def rerank_run(
 
     ``documents`` holds (at least) every document in a top ``depth``; ``queries``
     replaces the run's queries (a run read from a file knows only their ids);
-    ``texts`` gives what the reranker reads (default: each document's text). The
+    ``texts`` gives what the reranker reads (default: each document's text);
+    ``reranker`` may be a :class:`BatchReranker` (queries reranked on Ray). The
     new scores are n..1 over the whole list, the first-stage scores stay in each
     candidate's metadata. Returns the reranked run (named ``name``, default
     ``<run>+<reranker>``) and the report over all queries.
@@ -49,10 +63,7 @@ def rerank_run(
     if absent:
         raise InputError(f"{len(absent)} documents of the run are not in the collection (e.g. {absent[0]!r})")
 
-    total = RerankReport(reranker.name, queries=0)
-    out = Run(name=name or f"{run.name}+{reranker.name}")
-    report = progress_reporter(progress, len(run), f"{out.name}")
-    for done, (qid, ranking) in enumerate(run.items(), start=1):
+    def candidates(qid: str, ranking: Ranking) -> Ranking:
         q = chosen[qid]
         head = ranking.candidates[:depth]
         docs = [documents[c.doc_id] for c in head]
@@ -61,12 +72,22 @@ def rerank_run(
             ScoredCandidate(id=c.doc_id, doc_id=c.doc_id, score=c.score, text=t, lang=d.lang, title=d.title)
             for c, d, t in zip(head, docs, shown, strict=True)
         ]
-        result = reranker.rerank(Ranking(query=q, candidates=cands, level="document"))
+        return Ranking(query=q, candidates=cands, level="document")
+
+    total = RerankReport(reranker.name, queries=0)
+    out = Run(name=name or f"{run.name}+{reranker.name}")
+    report = progress_reporter(progress, len(run), f"{out.name}")
+    heads = (candidates(qid, ranking) for qid, ranking in run.items())
+    if isinstance(reranker, BatchReranker):
+        results = reranker.rerank_many(heads)
+    else:
+        results = (reranker.rerank(h) for h in heads)
+    for done, ((qid, ranking), result) in enumerate(zip(run.items(), results, strict=True), start=1):
         total.merge(result.report)
         order = [c.doc_id for c in result.ranking.candidates] + [c.doc_id for c in ranking.candidates[depth:]]
         first = {c.doc_id: (rank, c) for rank, c in enumerate(ranking.candidates, start=1)}
         out[qid] = Ranking(
-            query=q,
+            query=chosen[qid],
             candidates=[_moved(*first[d], new_score=float(len(order) - i)) for i, d in enumerate(order)],
             retriever=f"{ranking.retriever}>{reranker.name}",
             level="document",
