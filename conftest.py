@@ -92,6 +92,19 @@ def llm_server() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def ray_cluster(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A real two-CPU Ray cluster on this machine (dashboard off), shut down after the module."""
+    ray = pytest.importorskip("ray", reason="needs the [ray] extra")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # classes the test module defines travel to the workers by value (the workers cannot import tests/)
+    ray.cloudpickle.register_pickle_by_value(request.module)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
 @pytest.fixture
 def llamaindex_events() -> Iterator[list]:
     """Every LlamaIndex instrumentation event dispatched while the test runs, in order."""

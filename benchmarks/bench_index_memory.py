@@ -3,12 +3,14 @@
     python benchmarks/bench_index_memory.py [--sizes 50000 200000] [--words 60]
 
 Synthetic passages (``--words`` words drawn from a 20,000-word list, one passage per
-document, four languages' analyzers) are indexed with a cheap test encoder (hashed
-random projections, 64 dimensions: the benchmark measures the index, not a model) in a
-fresh process per size, which reports its peak RSS: the driver's (``CrossLingualIndex.add``,
-which ends by building BM25) and, in another fresh process over the finished index, the BM25
-build's alone (``rebuild_bm25``, streaming the stored passages). The ratio of the two
-sizes' peaks shows how each grows with the corpus.
+document, four languages' analyzers) are written as a JSONL corpus and indexed from it as
+``clir-rag index`` does (``CrossLingualIndex.add(Corpus(path))``: checked in one pass, then
+chunked, embedded and written shard by shard) with a cheap test encoder (hashed random
+projections, 64 dimensions: the benchmark measures the index, not a model) in a fresh
+process per size, which reports its peak RSS: the driver's (``add``, which ends by building
+BM25) and, in another fresh process over the finished index, the BM25 build's alone
+(``rebuild_bm25``, streaming the stored passages). The ratio of the two sizes' peaks shows
+how each grows with the corpus.
 
 Writes ``benchmarks/results/index_memory.json``.
 """
@@ -67,14 +69,21 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def write_corpus(path: Path, n: int, words: int) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for doc in documents(n, words):
+            fh.write(json.dumps({"id": doc.id, "text": doc.text, "lang": doc.lang}) + "\n")
+
+
 def child(mode: str, path: str, n: int, words: int) -> None:
+    from clir_rag.corpus import Corpus
     from clir_rag.index import CrossLingualIndex
 
     sys.modules.setdefault("bench_index_memory", sys.modules[__name__])
     index = CrossLingualIndex(path, encoder=HashEncoder(), max_tokens=words + 16, overlap=0)
     t = time.perf_counter()
     if mode == "index":
-        stats = index.add(documents(n, words), batch_size=256, progress=False)
+        stats = index.add(Corpus(Path(path).with_suffix(".jsonl")), batch_size=256, progress=False)
         assert stats.embedded == n, stats
     else:
         assert len(index.rebuild_bm25()) == n
@@ -105,6 +114,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-mem-") as work:
         for n in args.sizes:
             path = Path(work) / f"idx{n}"
+            write_corpus(path.with_suffix(".jsonl"), n, args.words)
             index = run("index", path, n, args.words)
             bm25 = run("bm25", path, n, args.words)
             results["sizes"][str(n)] = {"index": index, "bm25_build": bm25}

@@ -390,7 +390,7 @@ def test_progress_shows_in_logs_without_a_terminal(tmp_path: Path, capsys: pytes
     assert lines[1].startswith("Embedding passages: 10/40 (25%, ") and "left)" in lines[1]
     assert lines[-1].startswith("Embedding passages: 20/40 (50%")
     logged = _cli("index", str(DEMO), "--index", str(tmp_path / "idx"))  # stderr is a pipe here, as in a log
-    assert "Embedding passages: 0/41" in logged.stderr and "Embedding passages: 41/41 (100%" in logged.stderr
+    assert "Indexing documents: 0/41" in logged.stderr and "Indexing documents: 41/41 (100%" in logged.stderr
 
 
 def test_a_missing_extra_is_one_line_naming_it(tmp_path: Path) -> None:

@@ -211,3 +211,56 @@ def test_title_format_is_fixed_per_index(tmp_path: Path, encoder) -> None:
     del manifest["title_format"]
     (tmp_path / "i" / "clir-rag.json").write_text(json.dumps(manifest))
     assert CrossLingualIndex(tmp_path / "i", encoder=encoder).title_format == "newline"
+
+
+class _Recording:
+    """A LocalEmbedder that records how many passages each call (one shard of a run) hands it."""
+
+    def __init__(self, encoder) -> None:
+        from clir_rag.embed.base import LocalEmbedder
+
+        self.inner, self.spec, self.calls = LocalEmbedder(encoder, 8), encoder.spec, []
+
+    def embed(self, texts):
+        self.calls.append(len(texts))
+        return self.inner.embed(texts)
+
+
+def test_a_corpus_on_disk_is_indexed_shard_by_shard_into_the_same_index(
+    tmp_path: Path, demo_index: CrossLingualIndex, encoder
+) -> None:
+    from clir_rag.corpus import Corpus
+    from clir_rag.demo import demo_corpus_path
+    from clir_rag.types import Query
+    from tests.builders.indexes import compare_indexes
+
+    corpus = Corpus(demo_corpus_path())
+    longest = max(len(CrossLingualIndex(tmp_path / "probe", encoder=encoder).chunker.chunk(d)) for d in corpus)
+    embedder, seen = _Recording(encoder), []
+    index = CrossLingualIndex(tmp_path / "idx", encoder=encoder)
+    stats = index.add(corpus, embedder=embedder, shard_passages=10, progress=lambda done, total: seen.append(total))
+    # several shards, none much over the size asked for: the run never held the corpus's passages at once
+    assert len(embedder.calls) > 3 and max(embedder.calls) < 10 + longest
+    assert sum(embedder.calls) == stats.embedded == demo_index.manifest.passages
+    assert set(seen) == {stats.documents}  # progress counts documents
+    same = compare_indexes(demo_index, index, [Query(text="Who discovered artemisinin?"), Query(text="Kaffee")])
+    assert same["same_passage_ids"] and same["same_hashes"] and same["max_vector_diff"] <= 1e-6
+    assert same["same_dense_top10"] == same["same_bm25_top10"] == 2
+    # a rerun reads the corpus twice again and embeds nothing
+    assert index.add(corpus, embedder=embedder, shard_passages=10, progress=False).skipped == stats.passages
+
+
+def test_a_document_that_changes_between_the_check_and_the_indexing_is_an_error(tmp_path: Path, encoder) -> None:
+    class Shifty:
+        """A corpus whose second reading differs from its first (a file rewritten mid-run)."""
+
+        def __init__(self) -> None:
+            self.reads = 0
+
+        def __iter__(self):
+            self.reads += 1
+            yield Document(id="a", text="Der Hund schläft.", lang="de")
+            yield Document(id="b", text="Der Hund schläft." if self.reads == 1 else "Die Katze.", lang="de")
+
+    with pytest.raises(InputError, match="'b' changed or appeared while it was being indexed"):
+        CrossLingualIndex(tmp_path / "idx", encoder=encoder).add(Shifty(), progress=False)

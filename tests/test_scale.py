@@ -4,7 +4,6 @@ Chroma and on a Chroma server; resumable; an encoder actor killed mid-job (ray.k
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,6 @@ QUERIES = [
     "世界杯冠军最多的国家是哪个？",
     "When did the Berlin Wall fall?",
 ]
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    """A real two-CPU Ray cluster on this machine, shut down after the module."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    # test-defined encoders travel to the workers by value (the workers cannot import tests/)
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def _same_index(a: CrossLingualIndex, b: CrossLingualIndex) -> None:

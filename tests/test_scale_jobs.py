@@ -22,16 +22,6 @@ SUPPORTED = {"en", "de", "sw", "zh", "fr", "ru"}  # the tiny model's languages
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    """A real two-CPU Ray cluster on this machine, shut down after the module."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def tiny_nllb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_nllb(tmp_path_factory.mktemp("tiny-nllb"))[1]
 

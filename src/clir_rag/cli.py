@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +16,7 @@ from rich.table import Table
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from clir_rag.display import print_ranking
 from clir_rag.errors import ClirRagError, InputError, LLMError, describe_validation
-from clir_rag.types import Query
+from clir_rag.types import Document, Query
 
 if TYPE_CHECKING:
     from clir_rag.rerank.base import Reranker
@@ -134,7 +135,7 @@ def index(
     ray_gpus: RayGpus = 0.0,
 ) -> None:
     """Index a corpus (resumable: rerun after an interruption to finish; unchanged documents are skipped)."""
-    from clir_rag.corpus import read_corpus
+    from clir_rag.corpus import Corpus
     from clir_rag.index import CrossLingualIndex
 
     try:
@@ -142,8 +143,9 @@ def index(
             raise InputError(f"--batch-size must be at least 1, got {batch_size}")
         if translate_to and model is None:
             raise InputError("--translate-to needs --model (a CTranslate2 model directory)")
-        docs = read_corpus(corpus, lang=lang, detect=True)
-        if not docs:
+        # read afresh on each pass (check, then index shard by shard): a large corpus is never held whole
+        docs: Iterable[Document] = Corpus(corpus, lang=lang, detect=True)
+        if next(iter(docs), None) is None:
             raise InputError(f"{corpus}: no documents to index")
         idx = CrossLingualIndex(
             index_dir,
@@ -169,7 +171,7 @@ def index(
             translated = index_dir / f"translated.{translate_to}.jsonl"
             tstats = translate_corpus(docs, translator, translate_to, translated, wait=None if wait else 0.0)
             console.print(f"Translated {tstats.translated} documents into {translate_to} ({translated}).")
-            docs = read_corpus(translated)
+            docs = Corpus(translated)
         embedder = None
         if ray:
             from clir_rag.scale import RayEmbedder

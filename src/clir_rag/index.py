@@ -21,6 +21,7 @@ leaves them to be rebuilt, never silently wrong.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import logging
 import re
@@ -76,6 +77,9 @@ DebiasOption = Literal["auto", "none", "center", "zscore"]
 _SERVED_FLUSH = 20
 log = logging.getLogger("clir_rag")
 _READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+# Passages chunked, embedded and written per shard of an indexing run: what the run holds in memory at
+# once, and (on Ray) one encoder-actor pool's job.
+DEFAULT_SHARD_PASSAGES = 50_000
 
 
 @dataclass
@@ -357,11 +361,7 @@ class CrossLingualIndex:
         for doc in documents:
             if doc.id in hashes:
                 raise InputError(f"duplicate document id {doc.id!r}")
-            lang = doc.lang or detect_language(doc.text or doc.title or "")
-            if lang is None:
-                raise InputError(f"document {doc.id!r}: no 'lang' given and its language cannot be detected")
-            if doc.lang is None:
-                doc = doc.model_copy(update={"lang": lang, "metadata": {**doc.metadata, "lang_detected": True}})
+            doc = _with_language(doc)
             hashes[doc.id] = doc.content_hash()
             docs.append(doc)
         return docs, hashes
@@ -378,6 +378,7 @@ class CrossLingualIndex:
         batch_size: int = 32,
         progress: bool | ProgressCallback = True,
         embedder: PassageEmbedder | None = None,
+        shard_passages: int = DEFAULT_SHARD_PASSAGES,
     ) -> IndexStats:
         """Index documents; already-indexed unchanged documents cost nothing.
 
@@ -386,43 +387,126 @@ class CrossLingualIndex:
         BM25 and the language statistics are brought up to date at the end of the run.
         ``embedder`` computes the vectors elsewhere (:class:`clir_rag.scale.RayEmbedder`: encoder
         actors on Ray); everything else, and every write, stays here, so the index is the same.
+
+        ``documents`` is read twice, to check it all and then to index it shard by shard (about
+        ``shard_passages`` passages at a time), so a corpus that reads itself afresh on each pass
+        (:class:`clir_rag.corpus.Corpus`, a list) is never held in memory whole: what the run
+        keeps is each document's id and hash. A one-pass iterator (a generator) is held.
         """
-        if batch_size < 1:
-            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        if batch_size < 1 or shard_passages < 1:
+            raise InputError(f"batch_size and shard_passages must be at least 1, got {batch_size}, {shard_passages}")
         if embedder is not None and embedder.spec != self.manifest.encoder:
             raise IndexCompatibilityError(
                 f"{self.path} is built with encoder {self.manifest.encoder!r}, the embedder runs {embedder.spec!r}"
             )
         start = time.perf_counter()
-        docs, hashes = self.validate(documents)
-        if not docs and not (self.path / MANIFEST).exists():
+        if iter(documents) is documents:  # a one-pass iterator: hold it, since it is read twice
+            documents = list(documents)
+        hashes: dict[str, str] = {}
+        for doc in documents:  # the whole corpus checked before anything is written; only ids and hashes kept
+            if doc.id in hashes:
+                raise InputError(f"duplicate document id {doc.id!r}")
+            hashes[doc.id] = _with_language(doc).content_hash()
+        if not hashes and not (self.path / MANIFEST).exists():
             raise InputError("no documents to index: the corpus is empty")
         with self._writing():
-            return self._add(docs, hashes, embedder or LocalEmbedder(self.encoder, batch_size), progress, start)
+            return self._add(
+                documents, hashes, embedder or LocalEmbedder(self.encoder, batch_size), progress, start, shard_passages
+            )
 
-    def _add(
-        self,
-        docs: list[Document],
-        hashes: dict[str, str],
-        embedder: PassageEmbedder,
-        progress: bool | ProgressCallback,
-        start: float,
-    ) -> IndexStats:
-        stats = IndexStats(documents=len(docs))
-        cut_before = self.chunker.cut_units
-        held = self.store.stored_documents(list(hashes))
+    def _shards(
+        self, documents: Iterable[Document], hashes: dict[str, str], held: dict[str, tuple[str, int]], size: int
+    ) -> Iterator[tuple[int, int, list[Passage], dict[str, int]]]:
+        """The second pass: ``(documents read, passages skipped whole, passages, passage count by doc)`` per shard.
+
+        A complete, unchanged document (its hash held for all of its passages) is not chunked again.
+        """
+        read = skipped = 0
         passages: list[Passage] = []
         counts: dict[str, int] = {}
-        for doc in docs:
+        for doc in documents:
+            doc = _with_language(doc)
+            if hashes.get(doc.id) != doc.content_hash():
+                raise InputError(f"document {doc.id!r} changed or appeared while it was being indexed: run again")
+            read += 1
             whole = held.get(doc.id)
             if whole is not None and whole[0] == hashes[doc.id]:
-                stats.passages += whole[1]  # complete and unchanged: nothing to chunk or embed
-                stats.skipped += whole[1]
+                skipped += whole[1]
                 continue
             chunks = self.chunker.chunk(doc)
             counts[doc.id] = len(chunks)
             passages.extend(chunks)
-        stats.passages += len(passages)
+            if len(passages) >= size:
+                yield read, skipped, passages, counts
+                read = skipped = 0
+                passages, counts = [], {}
+        if read:
+            yield read, skipped, passages, counts
+
+    def _add(
+        self,
+        documents: Iterable[Document],
+        hashes: dict[str, str],
+        embedder: PassageEmbedder,
+        progress: bool | ProgressCallback,
+        start: float,
+        shard_passages: int,
+    ) -> IndexStats:
+        stats = IndexStats(documents=len(hashes))
+        cut_before = self.chunker.cut_units
+        held = self.store.stored_documents(list(hashes))
+        lang_stats = self._stats_for_update()
+        touched: set[str] = set()
+        if not (self.path / "bm25").exists():
+            self.manifest.bm25_stale = True
+        self._write_manifest()
+        marked = False
+        report = progress_reporter(progress, len(hashes), "Indexing documents")
+        done = 0
+        try:
+            for read, skipped_whole, passages, counts in self._shards(documents, hashes, held, shard_passages):
+                stats.passages += skipped_whole + len(passages)
+                stats.skipped += skipped_whole
+                stored = self.store.stored_hashes([p.id for p in passages])
+                todo = [p for p in passages if stored.get(p.id) != hashes[p.doc_id]]
+                stats.skipped += len(passages) - len(todo)
+                changed_docs = sorted({p.doc_id for p in todo})
+                if todo and not marked:
+                    # BM25 and the statistics marked stale before Chroma is touched: a crash leaves them to rebuild
+                    self.manifest.bm25_stale = self.manifest.stats_stale = marked = True
+                    self._write_manifest()
+                # A changed document may have fewer passages now: drop its stale tail.
+                if changed_docs:
+                    keep = {p.id for p in passages}
+                    stale = [pid for pid in self.store.passage_ids_of(changed_docs) if pid not in keep]
+                    _, old, old_langs = self.store.get_vectors(stale)
+                    lang_stats.remove(old, old_langs)
+                    self.store.delete(stale)
+                    stats.removed += len(stale)
+                # a document counts as done once its last passage is written
+                last = {p.doc_id: i for i, p in enumerate(todo)}
+                ends = sorted(last.values())
+                shard_done = done + read - len(last)
+                report(shard_done)
+                texts = [index_text(p.text, p.title, self.title_format) for p in todo]
+                for i, vectors in embedder.embed(texts):
+                    batch = todo[i : i + len(vectors)]
+                    replaced = [p.id for p in batch if p.id in stored]
+                    if replaced:  # the old version's vector leaves the statistics
+                        _, old, old_langs = self.store.get_vectors(replaced)
+                        lang_stats.remove(old, old_langs)
+                    self.store.upsert(
+                        batch, vectors, [hashes[p.doc_id] for p in batch], [counts[p.doc_id] for p in batch]
+                    )
+                    # fold in what Chroma holds (float32), so the sums equal sums over the stored vectors
+                    lang_stats.add(np.asarray(vectors, dtype=np.float32), [p.lang for p in batch])
+                    stats.embedded += len(batch)
+                    report(shard_done + bisect.bisect_left(ends, i + len(batch)))
+                touched.update(p.lang for p in todo)
+                done += read
+                report(done)
+        finally:
+            report(None)
         stats.cut_units = self.chunker.cut_units - cut_before
         if stats.cut_units:
             log.warning(
@@ -431,46 +515,8 @@ class CrossLingualIndex:
                 stats.cut_units,
                 self.chunker.max_tokens,
             )
-        stored = self.store.stored_hashes([p.id for p in passages])
-        todo = [p for p in passages if stored.get(p.id) != hashes[p.doc_id]]
-        stats.skipped += len(passages) - len(todo)
-        lang_stats = self._stats_for_update()
-
-        # Mark BM25 and the statistics stale before touching Chroma, so a crash leaves them to be rebuilt.
-        changed_docs = sorted({p.doc_id for p in todo})
-        if todo or not (self.path / "bm25").exists():
-            self.manifest.bm25_stale = True
-        if todo:
-            self.manifest.stats_stale = True
-        self._write_manifest()
-
-        # A changed document may have fewer passages now: drop its stale tail.
-        if changed_docs:
-            keep = {p.id for p in passages}
-            stale = [pid for pid in self.store.passage_ids_of(changed_docs) if pid not in keep]
-            _, old, old_langs = self.store.get_vectors(stale)
-            lang_stats.remove(old, old_langs)
-            self.store.delete(stale)
-            stats.removed = len(stale)
-
-        report = progress_reporter(progress, len(todo), "Embedding passages")
-        try:
-            texts = [index_text(p.text, p.title, self.title_format) for p in todo]
-            for i, vectors in embedder.embed(texts):
-                batch = todo[i : i + len(vectors)]
-                replaced = [p.id for p in batch if p.id in stored]
-                if replaced:  # the old version's vector leaves the statistics
-                    _, old, old_langs = self.store.get_vectors(replaced)
-                    lang_stats.remove(old, old_langs)
-                self.store.upsert(batch, vectors, [hashes[p.doc_id] for p in batch], [counts[p.doc_id] for p in batch])
-                # fold in what Chroma holds (float32), so the sums equal sums over the stored vectors
-                lang_stats.add(np.asarray(vectors, dtype=np.float32), [p.lang for p in batch])
-                stats.embedded += len(batch)
-                report(stats.embedded)
-        finally:
-            report(None)
         if self.manifest.stats_stale or not (self.path / STATS_FILE).exists():
-            self._save_stats(lang_stats, touched={p.lang for p in todo})
+            self._save_stats(lang_stats, touched=touched)
         if self.manifest.bm25_stale:
             self.rebuild_bm25()
         stats.seconds = time.perf_counter() - start
@@ -776,6 +822,16 @@ class CrossLingualIndex:
     ) -> Ranking:
         """The top ``k`` passages for ``query`` (see :meth:`retriever` for ``mode`` and ``debias``)."""
         return self.retriever(mode, debias=debias).retrieve(query, k, langs=langs)
+
+
+def _with_language(doc: Document) -> Document:
+    """``doc`` with its language detected where it has none (an :class:`InputError` where none can be told)."""
+    if doc.lang is not None:
+        return doc
+    lang = detect_language(doc.text or doc.title or "")
+    if lang is None:
+        raise InputError(f"document {doc.id!r}: no 'lang' given and its language cannot be detected")
+    return doc.model_copy(update={"lang": lang, "metadata": {**doc.metadata, "lang_detected": True}})
 
 
 def _check_title_format(value: str) -> str:

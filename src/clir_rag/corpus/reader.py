@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,19 @@ def iter_corpus(path: str | Path, *, lang: str | None = None, detect: bool = Fal
 def read_corpus(path: str | Path, *, lang: str | None = None, detect: bool = False) -> list[Document]:
     """Read and validate a whole corpus; raises on the first bad record, before any indexing (:func:`iter_corpus`)."""
     return list(iter_corpus(path, lang=lang, detect=detect))
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A corpus on disk (JSONL or a folder, as :func:`iter_corpus` reads it), read afresh on each iteration.
+
+    What :meth:`clir_rag.index.CrossLingualIndex.add` streams: it reads a corpus twice (check
+    everything, then index shard by shard) and, given a ``Corpus``, never holds it whole.
+    """
+
+    path: Path
+    lang: str | None = None
+    detect: bool = False
+
+    def __iter__(self) -> Iterator[Document]:
+        return iter_corpus(self.path, lang=self.lang, detect=self.detect)
