@@ -1,16 +1,19 @@
 """Peak memory of indexing and of the BM25 build, at two corpus sizes.
 
-    python benchmarks/bench_index_memory.py [--sizes 50000 200000] [--words 60]
+    python benchmarks/bench_index_memory.py [--sizes 50000 200000] [--words 60] [--server]
 
 Synthetic passages (``--words`` words drawn from a 20,000-word list, one passage per
 document, four languages' analyzers) are written as a JSONL corpus and indexed from it as
 ``clir-rag index`` does (``CrossLingualIndex.add(Corpus(path))``: checked in one pass, then
 chunked, embedded and written shard by shard) with a cheap test encoder (hashed random
 projections, 64 dimensions: the benchmark measures the index, not a model) in a fresh
-process per size, which reports its peak RSS: the driver's (``add``, which ends by building
-BM25) and, in another fresh process over the finished index, the BM25 build's alone
+process per size, which reports its peak RSS: the indexing driver's (``add`` reading,
+checking, chunking, embedding and writing; its closing BM25 build is left to the next
+process) and, in another fresh process over the finished index, the BM25 build's
 (``rebuild_bm25``, streaming the stored passages). The ratio of the two sizes' peaks shows
-how each grows with the corpus.
+how each grows with the corpus. Embedded Chroma keeps its HNSW graph in the driver's
+memory; ``--server`` puts the vectors in a Chroma server (another process), leaving the
+driver's own memory.
 
 Writes ``benchmarks/results/index_memory.json``.
 """
@@ -26,6 +29,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -75,14 +79,17 @@ def write_corpus(path: Path, n: int, words: int) -> None:
             fh.write(json.dumps({"id": doc.id, "text": doc.text, "lang": doc.lang}) + "\n")
 
 
-def child(mode: str, path: str, n: int, words: int) -> None:
+def child(mode: str, path: str, n: int, words: int, url: str) -> None:
     from clir_rag.corpus import Corpus
     from clir_rag.index import CrossLingualIndex
 
     sys.modules.setdefault("bench_index_memory", sys.modules[__name__])
-    index = CrossLingualIndex(path, encoder=HashEncoder(), max_tokens=words + 16, overlap=0)
+    server = {"chroma_url": url} if url != "-" else {}
+    index = CrossLingualIndex(path, encoder=HashEncoder(), max_tokens=words + 16, overlap=0, **server)
     t = time.perf_counter()
     if mode == "index":
+        # the BM25 build that ends a run is measured on its own, in the next process
+        index.rebuild_bm25 = lambda: None  # type: ignore[method-assign, assignment, return-value]
         stats = index.add(Corpus(Path(path).with_suffix(".jsonl")), batch_size=256, progress=False)
         assert stats.embedded == n, stats
     else:
@@ -90,9 +97,9 @@ def child(mode: str, path: str, n: int, words: int) -> None:
     print(json.dumps({"peak_rss_mib": peak_mib(), "seconds": time.perf_counter() - t}))
 
 
-def run(mode: str, path: Path, n: int, words: int) -> dict:
+def run(mode: str, path: Path, n: int, words: int, url: str | None) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(path), str(n), str(words)],
+        [sys.executable, __file__, "--child", mode, str(path), str(n), str(words), url or "-"],
         capture_output=True,
         text=True,
         check=True,
@@ -104,19 +111,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000])
     parser.add_argument("--words", type=int, default=60)
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--server", action="store_true", help="vectors in a Chroma server, not embedded Chroma")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        mode, path, n, words = args.child
-        child(mode, path, int(n), int(words))
+        mode, path, n, words, url = args.child
+        child(mode, path, int(n), int(words), url)
         return
-    results: dict = {"words_per_passage": args.words, "sizes": {}}
-    with tempfile.TemporaryDirectory(prefix="bench-mem-") as work:
+    results: dict = {"words_per_passage": args.words, "chroma": "server" if args.server else "embedded", "sizes": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-mem-") as work, ExitStack() as server:
+        url = None
+        if args.server:
+            sys.path.insert(0, str(ROOT))
+            from tests.servers import serving_chroma
+
+            url, _ = server.enter_context(serving_chroma(Path(work) / "server", skip_if_missing=False))
         for n in args.sizes:
             path = Path(work) / f"idx{n}"
             write_corpus(path.with_suffix(".jsonl"), n, args.words)
-            index = run("index", path, n, args.words)
-            bm25 = run("bm25", path, n, args.words)
+            index = run("index", path, n, args.words, url)
+            bm25 = run("bm25", path, n, args.words, url)
             results["sizes"][str(n)] = {"index": index, "bm25_build": bm25}
             print(
                 f"{n} passages: indexing peak RSS {index['peak_rss_mib']:.0f} MiB ({index['seconds']:.0f}s), "
@@ -130,7 +144,7 @@ def main() -> None:
             "bm25_peak": hi["bm25_build"]["peak_rss_mib"] / lo["bm25_build"]["peak_rss_mib"],
         }
         print(json.dumps(results["growth"]))
-    out = ROOT / "benchmarks" / "results" / "index_memory.json"
+    out = ROOT / "benchmarks" / "results" / f"index_memory{'_server' if args.server else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(f"-> {out}")

