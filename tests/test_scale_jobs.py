@@ -110,6 +110,16 @@ def test_translate_command_on_ray_and_an_unsupported_language_before_any_work(
     assert result.exit_code == 0, result.output
     assert f"Translated {len(docs) - sum(d.lang == 'en' for d in docs)} documents into en" in result.output
     assert out.read_bytes() == single_process.read_bytes()
+    # BM25-DT on Ray: the index command translates on CTranslate2 actors, then embeds on encoder actors
+    idx = tmp_path / "dt-index"
+    dt = CliRunner().invoke(
+        app, ["index", str(corpus), "--index", str(idx), "--translate-to", "en", "--model", str(tiny_nllb), "--ray"]
+    )
+    assert dt.exit_code == 0, dt.output
+    assert f"Indexed {len(docs)} documents" in dt.output
+    translated = _records(idx / "translated.en.jsonl")
+    assert sorted(r["id"] for r in translated) == sorted(d.id for d in docs)
+    assert {r["original_lang"] for r in translated} == SUPPORTED
     # Thai is not in the model: refused before an actor starts or a line is written
     th = CliRunner().invoke(app, [*args[:3], "th", *args[4:6], "-o", str(tmp_path / "th.jsonl"), "--ray"])
     assert th.exit_code == 1 and "not supported by the nllb model" in th.output
