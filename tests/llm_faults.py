@@ -47,17 +47,25 @@ class GarbleServer:
     rankings ("I cannot help with that"), in a chosen share of the calls.
     """
 
-    def __init__(self, answers: list[str]) -> None:
+    def __init__(self, answers: list[str], *, hold: bool = False) -> None:
         import http.server
         import json
         import threading
 
         script = list(answers)
         calls = [0]
+        # with ``hold``, each call signals ``received`` and answers only once ``release`` is set: a model busy
+        # for as long as a test needs (a full queue), without a test waiting on a clock
+        self.received, self.release = threading.Event(), threading.Event()
+        if not hold:
+            self.release.set()
+        server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                server.received.set()
+                server.release.wait(120)
                 text = script[calls[0] % len(script)]
                 calls[0] += 1
                 body = json.dumps(

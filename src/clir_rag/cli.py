@@ -15,7 +15,7 @@ from rich.table import Table
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from clir_rag.display import print_ranking
-from clir_rag.errors import ClirRagError, InputError, LLMError, describe_validation
+from clir_rag.errors import ClirRagError, InputError, LLMError, describe_validation, missing_extra
 from clir_rag.types import Document, Query
 
 if TYPE_CHECKING:
@@ -546,6 +546,56 @@ def rag_check(
     console.print(f"answers.jsonl, summary.md and summary.json in {cfg.out or Path('runs/rag') / cfg.name}")
     if too_many:
         raise typer.Exit(code=EXIT_TOO_MANY_FAILED)
+
+
+@app.command()
+def serve(
+    index_dir: IndexDir,
+    llm: Annotated[
+        str | None, typer.Option("--llm", help="GGUF path (else the embedded model), or with --base-url a model name.")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option(help="An OpenAI-compatible server for answers.")] = None,
+    model: Annotated[str | None, typer.Option(help="The model name on --base-url (same as --llm).")] = None,
+    rerank: Annotated[str | None, typer.Option(help="Rerank before answering: listwise | pairwise-heap.")] = None,
+    translate_model: Annotated[
+        Path | None, typer.Option(help="CTranslate2 model for /translate (else the LLM translates).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="CLIR_RAG_API_KEY", help="Required on every endpoint but /health.")
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option(help="Allow browser calls from this origin (repeatable; default none).")
+    ] = None,
+    queue_size: Annotated[int, typer.Option(min=0, help="LLM requests that may wait; beyond, 503.")] = 4,
+) -> None:
+    """Serve search, cited answers and translation over an index, with a web page (extra [serve])."""
+    _require_index(index_dir)
+    try:
+        import uvicorn
+
+        from clir_rag.serve import ServeSettings, create_app
+
+        settings = ServeSettings(
+            index=index_dir,
+            llm_model=model or llm,
+            base_url=base_url,
+            rerank=rerank,
+            translate_model=translate_model,
+            api_key=api_key,
+            cors_origins=cors_origin or [],
+            queue_size=queue_size,
+        )
+        application = create_app(settings)
+    except ImportError as e:
+        raise _fail(missing_extra("clir-rag serve", "serve", e)) from None
+    except ValidationError as e:
+        raise _fail(InputError(describe_validation(e))) from None
+    except ClirRagError as e:
+        raise _fail(e) from None
+    console.print(f"Serving {index_dir} on http://{host}:{port} (API docs: /docs)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 @app.command()

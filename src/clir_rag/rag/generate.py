@@ -62,6 +62,7 @@ class Answer:
     left_out: int = 0  # candidates that did not fit the context budget
     shortened: bool = False  # the first passage was cut to fit
     error: str | None = None
+    llm_failed: bool = False  # ``error`` is the LLM's (unreachable, timed out), not the context's
     usage: Usage = field(default_factory=Usage)
     wrong_language: bool = False  # the generated answer was surely in another language
     language_fixed: bool = False  # ... and its translation into ``lang`` replaced it
@@ -179,7 +180,7 @@ class AnswerGenerator:
         try:
             done = self.client.generate(messages, max_tokens=self.max_tokens, usage=answer.usage)
         except LLMError as e:
-            answer.error = f"LLM call failed: {e}"
+            answer.error, answer.llm_failed = f"LLM call failed: {e}", True
             return answer
         answer.text = done.text.strip()
         if not answer.text:

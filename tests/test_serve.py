@@ -1,0 +1,160 @@
+"""clir-rag serve, run for real (uvicorn on a free 127.0.0.1 port) over the demo index: every endpoint, bad input
+as one-line 4xx, the LLM down (503 on /answer, /search still works) and a full queue (503 + Retry-After)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="needs the [serve] extra")
+pytest.importorskip("uvicorn", reason="needs the [serve] extra")
+
+from tests.llm_faults import GarbleServer
+from tests.servers import free_port, serving
+
+KEY = "s3cret"
+QUESTION = "Wer hat das Artemisinin entdeckt?"
+
+
+@contextmanager
+def served(index: Path, *args: str) -> Iterator[str]:
+    """``clir-rag serve`` on a free port with ``args``; yields its base URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "clir_rag.cli", "serve", "--index", str(index), "--port", str(port), *args]
+    url = f"http://127.0.0.1:{port}"
+    with serving(command, f"{url}/health", timeout=120):
+        yield url
+
+
+def call(url: str, path: str, body: object = None, *, key: str | None = KEY, raw: bytes | None = None):
+    """``(status, headers, parsed JSON or text)`` of a request; errors are answers too."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url + path, data=data, method="POST" if data is not None else "GET")
+    req.add_header("Content-Type", "application/json")
+    if key:
+        req.add_header("X-API-Key", key)
+    try:
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            status, headers, text = resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as e:
+        status, headers, text = e.code, dict(e.headers), e.read().decode()
+    try:
+        return status, headers, json.loads(text)
+    except json.JSONDecodeError:
+        return status, headers, text
+
+
+@pytest.fixture(scope="module")
+def service(demo_index_dir: Path, llm_server: str) -> Iterator[str]:
+    """The service over the demo index, answering with the llama.cpp server, behind an API key."""
+    with served(demo_index_dir, "--base-url", llm_server, "--model", "qwen", "--api-key", KEY) as url:
+        yield url
+
+
+def test_health_and_search_across_languages(service: str) -> None:
+    status, _, health = call(service, "/health", key=None)  # no key needed
+    assert status == 200 and health["status"] == "ok" and health["passages"] > 0
+    status, _, ranking = call(service, "/search", {"query": QUESTION, "k": 8})
+    assert status == 200, ranking
+    langs = {c["lang"] for c in ranking["candidates"]}
+    assert len(ranking["candidates"]) == 8 and len(langs) > 1  # a German question, sources in several languages
+    assert ranking["candidates"][0]["doc_id"] and {"start", "end"} <= set(ranking["candidates"][0]["metadata"])
+    status, _, only = call(service, "/search", {"query": QUESTION, "k": 5, "languages": ["zh"], "mode": "bm25"})
+    assert status == 200 and {c["lang"] for c in only["candidates"]} <= {"zh"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"query": ""}, 422, "query: String should have at least 1 character"),
+        ({"query": "   "}, 422, "the query is blank"),
+        ({"query": "x" * 2001}, 422, "query: String should have at most 2000 characters"),
+        ({"query": "Hallo", "mode": "sparse"}, 422, "mode: Input should be 'dense', 'bm25' or 'hybrid'"),
+        ({"query": "Hallo", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
+        ({"query": "Hallo", "k": 1000}, 422, "k: Input should be less than or equal to 100"),
+        ({"query": "Hallo", "languages": ["klingon"]}, 400, "klingon"),
+        ({"query": "Hallo", "colour": "red"}, 422, "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_search_input_is_a_one_line_4xx(service: str, body: dict, status: int, says: str) -> None:
+    got, _, answer = call(service, "/search", body)
+    assert got == status and says in answer["detail"], answer
+    assert "\n" not in answer["detail"] and "Traceback" not in answer["detail"]
+
+
+def test_api_key_and_body_size_are_checked(service: str) -> None:
+    for key in (None, "wrong"):
+        status, headers, answer = call(service, "/search", {"query": "Hallo"}, key=key)
+        assert status == 401 and "API key" in answer["detail"] and headers.get("www-authenticate") == "Bearer"
+    status, _, answer = call(service, "/search", raw=b"{" + b" " * 70_000 + b"}")
+    assert status == 413 and "request body over" in answer["detail"]
+    status, _, answer = call(service, "/search", raw=b"{not json")
+    assert status == 422 and "\n" not in answer["detail"]
+
+
+def test_answer_in_the_question_language_with_citations_and_streamed(service: str) -> None:
+    status, _, answer = call(service, "/answer", {"query": QUESTION, "k": 5})
+    assert status == 200, answer
+    assert answer["lang"] == "de" and answer["text"] and answer["error"] is None
+    assert answer["passages"] and all(1 <= c <= len(answer["passages"]) for c in answer["citations"])
+    req = urllib.request.Request(
+        f"{service}/answer/stream",
+        data=json.dumps({"query": QUESTION, "k": 5}).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": KEY},
+    )
+    with urllib.request.urlopen(req, timeout=300) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        events = [block for block in resp.read().decode().split("\n\n") if block.strip()]
+    names = [e.split("\n")[0].removeprefix("event: ") for e in events]
+    assert names == ["sources", "answer"]  # the sources come first, while the answer is generated
+    sources = json.loads(events[0].split("data: ", 1)[1])
+    assert len(sources["passages"]) == 5 and len({p["lang"] for p in sources["passages"]}) > 1
+    assert json.loads(events[1].split("data: ", 1)[1])["lang"] == "de"
+
+
+def test_translate_endpoint(service: str) -> None:
+    status, _, out = call(
+        service, "/translate", {"text": "Der Hund schläft im Haus.", "source_lang": "de", "target_lang": "en"}
+    )
+    assert status == 200 and out["text"] and out["source_lang"] == "de" and out["target_lang"] == "en"
+    status, _, out = call(service, "/translate", {"text": "Hallo", "source_lang": "xx-nope", "target_lang": "en"})
+    assert status == 400 and "xx-nope" in out["detail"]
+
+
+def test_the_llm_down_is_503_on_answer_while_search_works(demo_index_dir: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with served(demo_index_dir, "--base-url", dead, "--model", "m") as url:
+        status, _, answer = call(url, "/search", {"query": QUESTION}, key=None)
+        assert status == 200 and answer["candidates"]
+        status, headers, answer = call(url, "/answer", {"query": QUESTION}, key=None)
+        assert status == 503 and "the LLM is unavailable" in answer["detail"] and headers.get("retry-after") == "10"
+
+
+def test_a_full_queue_is_503_with_retry_after(demo_index_dir: Path) -> None:
+    llm = GarbleServer(["Tu Youyou [1]."], hold=True)  # a model that stays busy until the test releases it
+    try:
+        with served(demo_index_dir, "--base-url", llm.url, "--model", "m", "--queue-size", "0") as url:
+            first: dict = {}
+
+            def ask() -> None:
+                first["status"], _, first["body"] = call(url, "/answer", {"query": QUESTION})
+
+            worker = threading.Thread(target=ask)
+            worker.start()
+            assert llm.received.wait(60)  # the first answer holds the one LLM slot
+            status, headers, answer = call(url, "/answer", {"query": QUESTION})
+            assert status == 503 and headers.get("retry-after") == "10" and "busy" in answer["detail"]
+            assert call(url, "/search", {"query": QUESTION})[0] == 200  # search needs no LLM slot
+            llm.release.set()
+            worker.join(60)
+            assert first["status"] == 200 and first["body"]["text"].startswith("Tu Youyou")
+    finally:
+        llm.close()
