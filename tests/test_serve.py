@@ -158,3 +158,15 @@ def test_a_full_queue_is_503_with_retry_after(demo_index_dir: Path) -> None:
             assert first["status"] == 200 and first["body"]["text"].startswith("Tu Youyou")
     finally:
         llm.close()
+
+
+def test_the_page_and_its_files_come_from_the_package_only(service: str) -> None:
+    status, headers, page = call(service, "/", key=None)
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert '<label for="question">' in page and "/static/app.js" in page and "http" not in page.split("<body>")[1]
+    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+        status, headers, _ = call(service, f"/static/{name}", key=None)
+        assert status == 200 and kind in headers["content-type"]
+    assert call(service, "/static/../app.py", key=None)[0] == 404
+    status, _, health = call(service, "/health", key=None)
+    assert {"de", "zh", "ar"} <= set(health["languages"])  # the page's language filter

@@ -208,7 +208,8 @@ def create_app(settings: ServeSettings) -> Any:
     try:
         from fastapi import Depends, FastAPI, Header, Request
         from fastapi.exceptions import RequestValidationError
-        from fastapi.responses import JSONResponse, StreamingResponse
+        from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+        from fastapi.staticfiles import StaticFiles
     except ImportError as e:
         raise missing_extra("clir-rag serve", "serve", e) from e
 
@@ -268,10 +269,22 @@ def create_app(settings: ServeSettings) -> Any:
 
     guarded = [Depends(authorized)]
 
+    static = Path(__file__).with_name("static")  # the page's files ship in the package, and only they are served
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(static / "index.html")
+
     @app.get("/health")
     def health() -> dict[str, Any]:
         """Liveness and what is served (no API key needed)."""
-        return {"status": "ok", "passages": len(service.index), "encoder": service.index.manifest.encoder}
+        return {
+            "status": "ok",
+            "passages": len(service.index),
+            "languages": service.index.bm25.languages,
+            "encoder": service.index.manifest.encoder,
+        }
 
     @app.post("/search", dependencies=guarded)
     def search(req: SearchRequest) -> Ranking:
