@@ -139,6 +139,9 @@ def test_citations_are_read_and_stripped() -> None:
     assert strip_citations("[1] Tesla") == "Tesla" and citations("[1] Tesla") == [1]
     assert strip_citations("Tesla [1].") == "Tesla." and citations("Tesla.") == []
     assert citations("[1–4]") == [1, 2, 3, 4] and citations("[ 2 ,5 ]") == [2, 5]
+    # as small models write them, naming what the prompt numbered
+    assert citations("Tu Youyou [Passage 1], [passage 2, 3]") == [1, 2, 3]
+    assert strip_citations("Tu Youyou [Passage 1].") == "Tu Youyou." and citations("[Passagen 1]") == []
     # Citations must not cost a correct answer its exact match.
     assert exact_match(strip_citations("Nikola Tesla [1]"), "Nikola Tesla") == 1.0
     assert exact_match("Nikola Tesla [1]", "Nikola Tesla") == 0.0

@@ -170,3 +170,73 @@ def test_the_page_and_its_files_come_from_the_package_only(service: str) -> None
     assert call(service, "/static/../app.py", key=None)[0] == 404
     status, _, health = call(service, "/health", key=None)
     assert {"de", "zh", "ar"} <= set(health["languages"])  # the page's language filter
+
+
+RTL = {"ar", "he", "fa", "ur"}
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def tiny_nllb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CTranslate2 model built here (no NMT model is on PyPI): its translations are gibberish, but they differ
+    from the source every time, which the page's translation toggle must show."""
+    pytest.importorskip("ctranslate2", reason="needs the [mt] extra")
+    from tests.builders.tiny_nmt import build_tiny_nllb
+
+    return build_tiny_nllb(tmp_path_factory.mktemp("tiny-nllb"))[1]
+
+
+def test_the_page_in_a_real_browser_answers_a_german_question_with_sources_in_other_languages(
+    demo_index_dir: Path, llm_server: str, tiny_nllb: Path
+) -> None:
+    """Headless Chromium (Debian's, driven by Playwright): ask, see the answer and its cited sources, toggle a
+    translation. The screenshot lands in test-artifacts/serve-page.png."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (the dev extra)")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium on this machine: apt-get install chromium (.ci/run does)")
+    args = ["--base-url", llm_server, "--model", "qwen", "--api-key", KEY, "--translate-model", str(tiny_nllb)]
+    with served(demo_index_dir, *args) as service, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400}, locale="de-DE")
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(service)
+            page.wait_for_function("document.querySelectorAll('#languages option').length > 1")
+            page.get_by_label("API key").fill(KEY)
+            page.get_by_label("Question").fill(QUESTION)
+            page.keyboard.press("Enter")  # keyboard use: the form submits without the mouse
+            page.wait_for_function("document.querySelector('#answer').textContent.trim().length > 0", timeout=300_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
+            assert page.locator("#answer").get_attribute("lang") == "de"
+            # at least one citation, marked on its source
+            assert page.locator(".card.cited").count() >= 1, page.locator("#answer").inner_text()
+            cards = page.locator(".card")
+            langs = [cards.nth(i).locator(".lang").inner_text() for i in range(cards.count())]
+            assert cards.count() == 5 and any(lang != "de" for lang in langs), langs
+            for i, lang in enumerate(langs):
+                snippet = cards.nth(i).locator(".snippet")
+                assert snippet.get_attribute("lang") == lang
+                assert snippet.get_attribute("dir") == ("rtl" if lang in RTL else "ltr")
+            foreign = langs.index(next(lang for lang in langs if lang != "de"))
+            snippet = cards.nth(foreign).locator(".snippet")
+            original = snippet.inner_text()
+            cards.nth(foreign).get_by_role("button", name="Show translation").click()
+            page.wait_for_function(
+                "([i]) => document.querySelectorAll('.card .toggle')[i].getAttribute('aria-pressed') === 'true'"
+                " || document.querySelector('#status').className === 'error'",
+                arg=[foreign],
+                timeout=120_000,
+            )
+            status = page.locator("#status").inner_text()
+            assert snippet.inner_text() != original and snippet.get_attribute("lang") == "de", status
+            page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
+            cards.nth(foreign).get_by_role("button", name="Show original").click()
+            assert snippet.inner_text() == original
+            assert errors == []
+        finally:
+            browser.close()
