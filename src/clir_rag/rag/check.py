@@ -100,9 +100,7 @@ _MACROLANGUAGES: dict[str, frozenset[str]] = {
 # three digits so that a bracketed year such as "[1945]" is not taken for a citation. Small models also
 # name what they cite, as the prompt numbers it: "[Passage 1]", "[passage 2, 3]".
 _NUM = r"\d{1,3}"
-_CITATION = re.compile(
-    rf"\s*[\[［【]\s*(?:(?i:passage|source)s?\s*)?{_NUM}(?:\s*[,;，、\-–]\s*{_NUM})*\s*[\]］】]"
-)
+_CITATION = re.compile(rf"\s*[\[［【]\s*(?:(?i:passage|source)s?\s*)?{_NUM}(?:\s*[,;，、\-–]\s*{_NUM})*\s*[\]］】]")
 _CITATION_PART = re.compile(rf"({_NUM})(?:\s*[\-–]\s*({_NUM}))?")
 # A range longer than this is not expanded (a model writing "[1-999]" cites nothing useful).
 _MAX_RANGE = 50
