@@ -140,6 +140,7 @@ class Service:
 
     @cached_property
     def client(self) -> Any:
+        """The LLM client (the embedded GGUF, a GGUF path, or an OpenAI-compatible server), built on first use."""
         from clir_rag.llm import LLMClient, load_llm
 
         with self._load:
@@ -147,18 +148,21 @@ class Service:
 
     @cached_property
     def generator(self) -> Any:
+        """The answer generator over :attr:`client`."""
         from clir_rag.rag.generate import AnswerGenerator
 
         return AnswerGenerator(self.client, top_k=self.settings.top_k)
 
     @cached_property
     def reranker(self) -> Any:
+        """The reranker the settings name, over :attr:`client`."""
         from clir_rag.rerank.factory import make_reranker
 
         return make_reranker(self.settings.rerank or "listwise", self.client, depth=self.settings.rerank_depth)
 
     @cached_property
     def translator(self) -> Any:
+        """CTranslate2 with ``translate_model``, else an LLM translator over :attr:`client`."""
         if self.settings.translate_model is not None:
             from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
 
@@ -168,6 +172,7 @@ class Service:
         return LLMTranslator(self.client, sentence_level=False)
 
     def search(self, req: SearchRequest) -> Ranking:
+        """The top ``k`` passages for the request (languages normalised; unknown ones are an InputError)."""
         langs = [normalize_language(x) for x in req.languages] if req.languages else None
         query = Query(text=req.query, lang=normalize_language(req.query_lang) if req.query_lang else None)
         return self.index.search(query, req.k, mode=req.mode, langs=langs, debias=req.debias)
@@ -180,6 +185,7 @@ class Service:
         return self.reranker.rerank(ranking).ranking, True
 
     def answer(self, req: AnswerRequest, ranking: Ranking, reranked: bool) -> AnswerResponse:
+        """An answer from ``ranking``'s passages; raises :class:`LLMError` when the LLM failed (a 503)."""
         from clir_rag.rag.check import citations
 
         answer = self.generator.generate(ranking.query, ranking.candidates)
@@ -198,6 +204,7 @@ class Service:
         )
 
     def translate(self, req: TranslateRequest) -> TranslateResponse:
+        """One passage translated."""
         src, tgt = normalize_language(req.source_lang), normalize_language(req.target_lang)
         text = self.translator.translate([req.text], src, tgt)[0]
         return TranslateResponse(text=text, source_lang=src, target_lang=tgt, translator=self.translator.name)
