@@ -47,9 +47,10 @@ class GarbleServer:
     rankings ("I cannot help with that"), in a chosen share of the calls.
     """
 
-    def __init__(self, answers: list[str], *, hold: bool = False) -> None:
+    def __init__(self, answers: list[str], *, hold: bool = False, break_after: int | None = None) -> None:
         import http.server
         import json
+        import socket
         import threading
 
         script = list(answers)
@@ -62,12 +63,17 @@ class GarbleServer:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # chunked streams, as real servers send them
+
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 server.received.set()
                 server.release.wait(120)
                 text = script[calls[0] % len(script)]
                 calls[0] += 1
+                if request.get("stream"):
+                    self.stream(text)
+                    return
                 body = json.dumps(
                     {
                         "id": "x",
@@ -85,6 +91,37 @@ class GarbleServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def stream(self, text: str) -> None:
+                """The answer word by word as server-sent events; with ``break_after``, the connection drops
+                after that many words, mid-stream (a server that crashed while answering)."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")  # as uvicorn and vLLM send a stream
+                self.end_headers()
+
+                def send(data: bytes) -> None:
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+
+                words = text.split(" ")
+                for i, word in enumerate(words):
+                    if break_after is not None and i == break_after:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        self.close_connection = True
+                        return
+                    piece = word if i == 0 else " " + word
+                    reason = "stop" if i + 1 == len(words) else None
+                    chunk = {
+                        "id": "x",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": "garble",
+                        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": reason}],
+                    }
+                    send(f"data: {json.dumps(chunk)}\n\n".encode())
+                send(b"data: [DONE]\n\n")
+                send(b"")
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -72,3 +72,27 @@ def test_async_rerank_of_several_queries(local_llm, demo_index) -> None:
     for r in results:
         total.merge(r.report.usage)
     assert total.calls == 2
+
+
+def test_a_streamed_reply_is_the_generated_one_in_pieces_and_shares_the_cache(local_llm, tmp_path: Path) -> None:
+    msgs = [{"role": "user", "content": "Name three colours in German, comma separated."}]
+    # llama.cpp's greedy reply can change with the prompt prefix already in its KV cache (other batch
+    # splits, other rounding): start both calls from an empty one
+    local_llm._llm.reset()
+    whole = local_llm.generate(msgs, max_tokens=24).text
+    local_llm._llm.reset()
+    parts = [p.text for p in local_llm.stream(msgs, max_tokens=24)]
+    assert len(parts) > 3 and "".join(parts) == whole  # token by token, and the same greedy reply
+    client = LLMClient(local_llm, cache=tmp_path / "cache.sqlite", timeout=120)
+    usage = Usage()
+    streamed = "".join(client.stream(msgs, max_tokens=24, usage=usage))
+    assert streamed and usage.calls == 1 and usage.completion_tokens >= len(parts) - 1 and usage.prompt_tokens > 5
+    again = Usage()
+    assert list(client.stream(msgs, max_tokens=24, usage=again)) == [streamed]  # a cache hit is one piece
+    assert again.cache_hits == 1 and again.calls == 0
+    assert client.generate(msgs, max_tokens=24).text == streamed and client.usage.calls == 1  # one cache for both
+    # a reader that stops after the first piece frees the model: the next call does not wait on its lock
+    other = client.stream([{"role": "user", "content": "Count from one to twenty."}], max_tokens=40)
+    assert next(other)
+    other.close()
+    assert LLMClient(local_llm, timeout=60, max_retries=0).generate(msgs, max_tokens=4).text

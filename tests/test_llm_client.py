@@ -130,3 +130,45 @@ def test_prompts_fit_a_small_context_window() -> None:
         listwise.build_messages("q", [c.text for c in long.candidates])
     with pytest.raises(ValueError, match="does not fit a 60-token context"):
         pairwise.build_messages("q", "a", "b")
+
+
+def test_a_stream_that_breaks_is_retried_only_before_its_first_piece(tmp_path: Path) -> None:
+    """A server that drops the connection mid-answer (fault injected by a fake server; a real one cannot be made to)."""
+    pytest.importorskip("openai")
+    from clir_rag.llm.openai_backend import OpenAICompatibleLLM
+    from tests.llm_faults import GarbleServer
+
+    answer = "Tu Youyou hat das Artemisinin entdeckt [1]."
+    broken, at_once, whole = (
+        GarbleServer([answer], break_after=2),
+        GarbleServer([answer], break_after=0),
+        GarbleServer([answer]),
+    )
+    try:
+        client = LLMClient(OpenAICompatibleLLM("m", base_url=broken.url), cache=tmp_path / "c.sqlite", backoff=0.0)
+        pieces: list[str] = []
+        with pytest.raises(LLMError, match=r"stream broke after 2 pieces: .*the answer stream broke"):
+            pieces.extend(client.stream(MSG))
+        assert pieces == ["Tu", " Youyou"] and broken.calls == [1]  # what was handed out is not asked again
+        assert client.usage.failures == 1 and client.cache is not None and len(client.cache) == 0
+        client = LLMClient(OpenAICompatibleLLM("m", base_url=at_once.url), max_retries=2, backoff=0.0)
+        with pytest.raises(LLMError, match="gave up after 3 tries"):
+            list(client.stream(MSG))
+        assert at_once.calls == [3] and client.usage.retries == 2
+        client = LLMClient(OpenAICompatibleLLM("m", base_url=whole.url), cache=tmp_path / "c.sqlite")
+        assert "".join(client.stream(MSG)) == answer and client.generate(MSG).text == answer
+        assert whole.calls == [1]  # the streamed answer was cached whole, and generate found it
+    finally:
+        for server in (broken, at_once, whole):
+            server.close()
+
+
+def test_a_backend_that_cannot_stream_gives_one_piece_and_the_breaker_holds() -> None:
+    llm = FaultyLLM(["Tu Youyou [1].", DOWN, "never"])
+    client = LLMClient(llm, backoff=0.0)
+    assert list(client.stream(MSG)) == ["Tu Youyou [1]."]
+    with pytest.raises(LLMUnavailableError):
+        list(client.stream(MSG + MSG))
+    with pytest.raises(LLMUnavailableError):
+        list(client.stream(MSG + MSG + MSG))
+    assert llm.calls == 2  # the backend found down is not called again

@@ -9,7 +9,7 @@ pytest.importorskip("openai")
 pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
 
 from clir_rag.errors import LLMUnavailableError
-from clir_rag.llm import LLMClient
+from clir_rag.llm import LLMClient, Usage
 from clir_rag.llm.openai_backend import OpenAICompatibleLLM
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
 from clir_rag.types import Query
@@ -133,3 +133,14 @@ def test_a_langchain_chat_model_writes_clir_rag_answers(llm_server: str, artemis
     answer = generator.generate(Query(text="Who discovered artemisinin?", lang="en"), artemisinin_candidates.candidates)
     assert answer.error is None and answer.text and answer.lang == "en"
     assert answer.usage.calls == 1 and len(answer.passages) == 3
+
+
+def test_a_streamed_reply_through_the_server(llm_server: str) -> None:
+    llm = OpenAICompatibleLLM("qwen", base_url=llm_server)
+    msgs = [{"role": "user", "content": "Name three colours in German, comma separated."}]
+    parts = list(llm.stream(msgs, max_tokens=24))
+    # greedy, but not byte-equal to a generate call: the server's KV cache reuse changes the rounding
+    assert len([p for p in parts if p.text]) > 3 and "".join(p.text for p in parts).strip()
+    usage = Usage()
+    assert "".join(LLMClient(llm).stream(msgs, max_tokens=24, usage=usage)).strip()
+    assert usage.calls == 1 and usage.completion_tokens > 3 and usage.prompt_tokens > 5

@@ -35,6 +35,27 @@ def test_answers_an_english_question_from_foreign_passages(local_llm, artemisini
     assert best_match(answer.text, ["Tu Youyou"]).f1 > 0  # the discoverer is named in the German passage
 
 
+def test_a_streamed_answer_hands_out_what_the_model_writes(local_llm, artemisinin_candidates: Ranking) -> None:
+    gen = AnswerGenerator(local_llm, top_k=3)
+    query = Query(text="Who discovered the drug artemisinin against malaria?", lang="en")
+    stream = gen.stream(query, artemisinin_candidates.candidates)
+    assert stream.answer is None  # nothing is generated before the stream is read
+    pieces = list(stream)
+    done = stream.answer
+    assert done is not None and done.error is None and done.usage.calls >= 1
+    # the pieces are what the model wrote; the answer's text replaces them when the model drifted language
+    assert len(pieces) > 3 and "".join(pieces).strip() == (done.untranslated or done.text)
+    assert done.language_fixed == (done.untranslated is not None)
+    whole = gen.generate(query, artemisinin_candidates.candidates)
+    assert [p.id for p in done.passages] == [p.id for p in whole.passages] and done.lang == whole.lang == "en"
+    with pytest.raises(RuntimeError, match="read once"):
+        list(stream)
+    failing = AnswerGenerator(FaultyLLM([], default=LLMTransientError("simulated timeout")))
+    failing.client.max_retries, failing.client.backoff = 0, 0.0
+    broken = failing.stream(query, [_cand(0, "Tu Youyou entdeckte Artemisinin.")])
+    assert list(broken) == [] and broken.answer is not None and broken.answer.llm_failed  # recorded, not raised
+
+
 def test_answer_language_follows_the_query_or_the_setting(local_llm) -> None:
     gen = AnswerGenerator(local_llm)
     assert gen.target_language(Query(text="Wer hat das Penicillin entdeckt?")) == "de"  # detected

@@ -8,7 +8,15 @@ The framework adapters live in the integration packages: ``LlamaIndexLLM`` in
 ``llama-index-postprocessor-clir-rag`` and ``LangChainLLM`` in ``langchain-clir-rag``.
 """
 
-from clir_rag.llm.base import LLM, Completion, LabelScorer, Message, supports_label_scores
+from clir_rag.llm.base import (
+    LLM,
+    Completion,
+    LabelScorer,
+    Message,
+    StreamingLLM,
+    supports_label_scores,
+    supports_streaming,
+)
 from clir_rag.llm.cache import LLMCache
 from clir_rag.llm.client import LLMClient
 from clir_rag.llm.usage import Usage
@@ -20,10 +28,12 @@ __all__ = [
     "LLMClient",
     "LabelScorer",
     "Message",
+    "StreamingLLM",
     "Usage",
     "default_llm",
     "load_llm",
     "supports_label_scores",
+    "supports_streaming",
 ]
 
 

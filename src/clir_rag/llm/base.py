@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
@@ -101,6 +101,31 @@ class BaseLLM:
         """Generate a reply to checked ``messages``; ``stop`` holds no empty strings."""
         raise NotImplementedError
 
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        stop: Sequence[str] | None = None,
+        temperature: float = 0.0,
+    ) -> Iterator[Completion]:
+        """See :meth:`StreamingLLM.stream`; backends that cannot stream yield their whole reply once."""
+        msgs = plain_messages(messages)
+        stops = [s for s in stop or [] if s]
+        parts = self._stream(msgs, max_tokens=max_tokens, stop=stops, temperature=temperature)
+        if stops and not self.native_stop:
+            # a stop sequence may straddle two pieces: cut the whole reply instead
+            whole = join_completions(parts)
+            yield Completion(apply_stop(whole.text, stops), whole.prompt_tokens, whole.completion_tokens)
+            return
+        yield from parts
+
+    def _stream(
+        self, messages: list[Message], *, max_tokens: int, stop: list[str], temperature: float
+    ) -> Iterator[Completion]:
+        """Pieces of the reply to checked ``messages``; by default the whole of :meth:`_generate` as one."""
+        yield self._generate(messages, max_tokens=max_tokens, stop=stop, temperature=temperature)
+
     def count_tokens(self, text: str) -> int:
         """See :meth:`LLM.count_tokens`: an estimate erring high by a quarter (no tokenizer at hand)."""
         from clir_rag.llm.approx import approximate_tokens
@@ -117,6 +142,43 @@ def plain_messages(messages: Sequence[Message]) -> list[Message]:
             raise InputError(f"message {i}: needs a 'role' and a string 'content', got {dict(m)!r}")
         out.append(Message(role=role, content=content))
     return out
+
+
+@runtime_checkable
+class StreamingLLM(LLM, Protocol):
+    """An :class:`LLM` that can hand out its reply while it is generated (every :class:`BaseLLM` can)."""
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        stop: Sequence[str] | None = None,
+        temperature: float = 0.0,
+    ) -> Iterator[Completion]:
+        """:meth:`LLM.generate`'s reply in pieces, as they are generated.
+
+        Each :class:`Completion` holds the next piece of text; the pieces join into the
+        reply. Token counts, where the backend reports them, add up over the pieces
+        (usually all on the last). Raises what :meth:`LLM.generate` raises, possibly
+        after some pieces were handed out.
+        """
+        ...
+
+
+def supports_streaming(llm: object) -> bool:
+    """Whether ``llm`` implements :class:`StreamingLLM`; :class:`~clir_rag.llm.LLMClient` falls back to one piece."""
+    return callable(getattr(llm, "stream", None))
+
+
+def join_completions(parts: Iterator[Completion] | Sequence[Completion]) -> Completion:
+    """One completion from streamed pieces: texts joined, token counts added."""
+    text, prompt, completion = [], 0, 0
+    for part in parts:
+        text.append(part.text)
+        prompt += part.prompt_tokens
+        completion += part.completion_tokens
+    return Completion("".join(text), prompt, completion)
 
 
 @runtime_checkable

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from clir_rag.errors import LLMError, LLMTransientError, LLMUnavailableError
-from clir_rag.llm.base import LLM, Completion, Message, supports_label_scores
+from clir_rag.llm.base import LLM, Completion, Message, supports_label_scores, supports_streaming
 from clir_rag.llm.cache import LLMCache, cache_key
 from clir_rag.llm.usage import Usage
 
@@ -99,6 +100,83 @@ class LLMClient:
         )
         return result
 
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        stop: Sequence[str] | None = None,
+        temperature: float = 0.0,
+        usage: Usage | None = None,
+    ) -> Iterator[str]:
+        """:meth:`generate`'s reply as pieces of text, handed out as the backend produces them.
+
+        It shares :meth:`generate`'s cache (a hit is one piece), accounting and circuit breaker.
+        ``timeout`` bounds the wait for each piece. A transient failure before the first piece is
+        retried; after it, what was handed out cannot be taken back, so it raises
+        :class:`~clir_rag.errors.LLMError` and nothing is cached. Backends without
+        :meth:`~clir_rag.llm.StreamingLLM.stream` give their whole reply as one piece.
+        """
+        params = {"max_tokens": max_tokens, "stop": list(stop or []), "temperature": temperature}
+        key = self._key("generate", messages, params)
+        cached = self._cached(key, usage)
+        if cached is not None:
+            yield cached["text"]
+            return
+        if not supports_streaming(self.llm):
+            yield self.generate(messages, max_tokens=max_tokens, stop=stop, temperature=temperature, usage=usage).text
+            return
+        self._refuse_if_unavailable(usage)
+        attempt = prompt_tokens = completion_tokens = 0
+        pieces: list[str] = []
+        while True:
+            start = time.perf_counter()
+            pieces = []
+            prompt_tokens = completion_tokens = 0
+            parts = iter(
+                self.llm.stream(  # type: ignore[attr-defined]
+                    messages, max_tokens=max_tokens, stop=stop, temperature=temperature
+                )
+            )
+            try:
+                while (part := self._with_timeout(functools.partial(next, parts, None))) is not None:
+                    prompt_tokens += part.prompt_tokens
+                    completion_tokens += part.completion_tokens
+                    if part.text:
+                        pieces.append(part.text)
+                        yield part.text
+            except LLMUnavailableError as e:
+                self._unavailable = str(e)
+                self._account(usage, calls=1, failures=1, seconds=time.perf_counter() - start)
+                raise
+            except LLMTransientError as e:
+                self._account(usage, calls=1, seconds=time.perf_counter() - start)
+                if pieces or attempt >= self.max_retries:
+                    self._account(usage, failures=1)
+                    how = f"stream broke after {len(pieces)} pieces" if pieces else f"gave up after {attempt + 1} tries"
+                    raise LLMError(f"{self.llm.backend} {self.llm.model}: {how}: {e}") from e
+                self._account(usage, retries=1)
+                time.sleep(self.backoff * (2**attempt))
+                attempt += 1
+                continue
+            finally:
+                _close(parts)
+            break
+        text = "".join(pieces)
+        if not completion_tokens:  # the server sent no counts: count them as generate's backends would
+            prompt_tokens = prompt_tokens or sum(self.llm.count_tokens(m["content"]) for m in messages)
+            completion_tokens = self.llm.count_tokens(text) if text else 0
+        self._account(
+            usage,
+            calls=1,
+            seconds=time.perf_counter() - start,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+        self._store(
+            key, {"text": text, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}, temperature
+        )
+
     def score_labels(
         self, messages: Sequence[Message], labels: Sequence[str], *, usage: Usage | None = None
     ) -> dict[str, float]:
@@ -169,10 +247,13 @@ class LLMClient:
         if usage is not None and usage is not self.usage:
             usage.add(**deltas)
 
-    def _call(self, fn: Callable[[], T], usage: Usage | None) -> T:
+    def _refuse_if_unavailable(self, usage: Usage | None) -> None:
         if self._unavailable is not None:
             self._account(usage, failures=1)
             raise LLMUnavailableError(self._unavailable)
+
+    def _call(self, fn: Callable[[], T], usage: Usage | None) -> T:
+        self._refuse_if_unavailable(usage)
         attempt = 0
         while True:
             start = time.perf_counter()
@@ -208,3 +289,14 @@ class LLMClient:
     def reset_availability(self) -> None:
         """Forget an earlier 'unavailable' verdict (after restarting the server, say)."""
         self._unavailable = None
+
+
+def _close(parts: Iterator[Any]) -> None:
+    """Close a backend's stream so it frees what it holds (a connection, llama.cpp's lock)."""
+    close = getattr(parts, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except ValueError:  # still running in a timed-out worker thread: it is closed when collected
+        pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -66,6 +66,26 @@ class LlamaCppLLM(BaseLLM):
             )
         resp = cast("dict[str, Any]", out)  # not streaming: one response, not an iterator of chunks
         return Completion.from_usage(resp["choices"][0]["message"].get("content") or "", resp.get("usage"))
+
+    def _stream(
+        self, messages: list[Message], *, max_tokens: int, stop: list[str], temperature: float
+    ) -> Iterator[Completion]:
+        # The lock is held while the reply is read: one context generates one reply at a time. A reader
+        # that stops early releases it when the generator is closed (or collected).
+        with self._lock:
+            chunks = self._llm.create_chat_completion(
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                stop=stop or None,
+                temperature=temperature,
+                top_k=1 if temperature == 0 else 40,
+                stream=True,
+            )
+            for chunk in cast("Iterator[dict[str, Any]]", chunks):
+                choices = chunk.get("choices") or [{}]
+                piece = (choices[0].get("delta") or {}).get("content") or ""
+                if piece:
+                    yield Completion(piece)
 
     def count_tokens(self, text: str) -> int:
         """Exact: the model's own tokenizer."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from clir_rag.errors import InputError, LLMError, LLMTransientError, LLMUnavailableError, missing_extra
 from clir_rag.llm.base import BaseLLM, Completion, Message, plain_messages
@@ -93,6 +93,42 @@ class OpenAICompatibleLLM(BaseLLM):
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
         )
+
+    def _stream(
+        self, messages: list[Message], *, max_tokens: int, stop: list[str], temperature: float
+    ) -> Iterator[Completion]:
+        import httpx  # the SDK's transport: a connection dropped mid-stream surfaces as its error, not the SDK's
+
+        finished = False
+        try:
+            chunks = self._client.chat.completions.create(  # type: ignore[call-overload]
+                model=self.model,
+                messages=messages,
+                max_tokens=max_tokens,
+                stop=stop or None,
+                temperature=temperature,
+                stream=True,
+                # servers that know it (OpenAI, vLLM) send the token counts in a last chunk; others ignore it
+                stream_options={"include_usage": True},
+            )
+            with chunks:
+                for chunk in chunks:
+                    choice = chunk.choices[0] if chunk.choices else None
+                    finished = finished or bool(choice and choice.finish_reason)
+                    piece = (choice.delta.content or "") if choice else ""
+                    usage = chunk.usage
+                    if piece or usage:
+                        yield Completion(
+                            piece,
+                            usage.prompt_tokens if usage else 0,
+                            usage.completion_tokens if usage else 0,
+                        )
+        except self._openai.OpenAIError as e:
+            raise self._translate(e) from e
+        except httpx.HTTPError as e:
+            raise LLMTransientError(f"{self._where}: the answer stream broke: {e}") from e
+        if not finished:  # a stream that ends with no finish reason was cut off (a server that went away)
+            raise LLMTransientError(f"{self._where}: the answer stream ended before the answer did")
 
     def score_labels(self, messages: Sequence[Message], labels: Sequence[str]) -> dict[str, float]:
         """Scores from the top-20 log-probabilities of the reply tokens.

@@ -19,11 +19,12 @@ from clir_rag.rag.check import (
     strip_citations,
     token_f1,
 )
-from clir_rag.rag.generate import Answer, AnswerGenerator
+from clir_rag.rag.generate import Answer, AnswerGenerator, AnswerStream
 
 __all__ = [
     "Answer",
     "AnswerGenerator",
+    "AnswerStream",
     "LanguageVerdict",
     "MatchScore",
     "best_match",

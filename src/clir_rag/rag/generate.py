@@ -31,7 +31,7 @@ pays lingua's one-time load (seconds); ``fix_language=False`` skips it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from clir_rag.errors import ClirRagError, InputError, LLMError
@@ -67,6 +67,25 @@ class Answer:
     wrong_language: bool = False  # the generated answer was surely in another language
     language_fixed: bool = False  # ... and its translation into ``lang`` replaced it
     untranslated: str | None = None  # the generated text, when a translation replaced it
+
+
+class AnswerStream:
+    """An answer while it is generated: iterate it for the text's pieces, then read :attr:`answer`.
+
+    ``answer`` is None until the iteration has ended (a reader that stops early gets none).
+    """
+
+    def __init__(self, run: Generator[str, None, Answer]) -> None:
+        self._run = run
+        self._read = False
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        """The pieces of the answer's text, as the model writes them (once: the model is not asked again)."""
+        if self._read:
+            raise RuntimeError("an AnswerStream can be read once")
+        self._read = True
+        self.answer = yield from self._run
 
 
 def language_name(code: str) -> str:
@@ -169,6 +188,26 @@ class AnswerGenerator:
 
     def generate(self, query: Query | str, candidates: Sequence[ScoredCandidate]) -> Answer:
         """Answer ``query`` from ``candidates`` (best first); never raises for a bad context or a failed call."""
+        run = self._run(query, candidates, streaming=False)
+        while True:
+            try:
+                next(run)
+            except StopIteration as done:
+                return done.value
+
+    def stream(self, query: Query | str, candidates: Sequence[ScoredCandidate]) -> AnswerStream:
+        """:meth:`generate`, handing out the answer's text as the model writes it.
+
+        Iterate the returned :class:`AnswerStream` for the pieces; then its ``answer`` is
+        the :class:`Answer` :meth:`generate` would give. That answer's text can differ from
+        the pieces: a wrong-language answer is replaced by its translation, and a call that
+        breaks midway leaves an error and no text.
+        """
+        return AnswerStream(self._run(query, candidates, streaming=True))
+
+    def _run(
+        self, query: Query | str, candidates: Sequence[ScoredCandidate], *, streaming: bool
+    ) -> Generator[str, None, Answer]:
         q = query if isinstance(query, Query) else Query(text=query)
         lang = self.target_language(q)
         passages, left_out, shortened = self.build(q, candidates)
@@ -177,12 +216,18 @@ class AnswerGenerator:
             answer.error = "empty context: no candidate passage with text"
             return answer
         messages = answer_messages(q.text, [p.text for p in passages], lang)
+        pieces: list[str] = []
         try:
-            done = self.client.generate(messages, max_tokens=self.max_tokens, usage=answer.usage)
+            if streaming:
+                for piece in self.client.stream(messages, max_tokens=self.max_tokens, usage=answer.usage):
+                    pieces.append(piece)
+                    yield piece
+            else:
+                pieces.append(self.client.generate(messages, max_tokens=self.max_tokens, usage=answer.usage).text)
         except LLMError as e:
             answer.error, answer.llm_failed = f"LLM call failed: {e}", True
             return answer
-        answer.text = done.text.strip()
+        answer.text = "".join(pieces).strip()
         if not answer.text:
             answer.error = "the LLM returned an empty answer"
         elif self.fix_language:

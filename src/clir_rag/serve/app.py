@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import cached_property
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clir_rag.errors import ClirRagError, IndexCompatibilityError, InputError, LLMError, missing_extra
 from clir_rag.languages import normalize_language
 from clir_rag.types import Query, Ranking, ScoredCandidate
+
+if TYPE_CHECKING:
+    from clir_rag.rag.generate import Answer
 
 MAX_QUERY_CHARS = 2000
 MAX_TEXT_CHARS = 20_000  # one passage to translate
@@ -111,18 +113,44 @@ class _Queue:
         self._admitted = 0
         self._limit = workers + size
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
+    def admit(self) -> _Ticket:
+        """A place in the queue, or :class:`QueueFullError`; enter the ticket to wait for a slot and run."""
         with self._lock:
             if self._admitted >= self._limit:
                 raise QueueFullError(f"the service is busy ({self._limit} LLM requests running or waiting)")
             self._admitted += 1
-        try:
-            with self._running:
-                yield
-        finally:
-            with self._lock:
-                self._admitted -= 1
+        return _Ticket(self)
+
+    def slot(self) -> _Ticket:
+        """:meth:`admit`, for a ``with`` block."""
+        return self.admit()
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+
+class _Ticket:
+    """A request's place in the :class:`_Queue`; given back once, on exit or :meth:`cancel`."""
+
+    def __init__(self, queue: _Queue) -> None:
+        self._queue = queue
+        self._held = True
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._queue._running.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self._queue._running.release()
+        self.cancel()
+
+    def cancel(self) -> None:
+        """Give the place back (a stream that never started); later calls do nothing."""
+        with self._lock:
+            held, self._held = self._held, False
+        if held:
+            self._queue._leave()
 
 
 class Service:
@@ -136,40 +164,52 @@ class Service:
         self.settings = settings
         self.index = CrossLingualIndex(settings.index)
         self.queue = _Queue(settings.workers, settings.queue_size)
-        self._load = threading.Lock()
+        # the parts load on first use, once: two first requests at once must not load a GGUF twice
+        self._load = threading.RLock()
+        self._parts: dict[str, Any] = {}
 
-    @cached_property
+    def _part(self, name: str, build: Callable[[], Any]) -> Any:
+        part = self._parts.get(name)
+        if part is None:
+            with self._load:
+                part = self._parts.get(name)
+                if part is None:
+                    part = self._parts[name] = build()
+        return part
+
+    @property
     def client(self) -> Any:
         """The LLM client (the embedded GGUF, a GGUF path, or an OpenAI-compatible server), built on first use."""
         from clir_rag.llm import LLMClient, load_llm
 
-        with self._load:
-            return LLMClient(load_llm(self.settings.llm_model, self.settings.base_url))
+        return self._part("client", lambda: LLMClient(load_llm(self.settings.llm_model, self.settings.base_url)))
 
-    @cached_property
+    @property
     def generator(self) -> Any:
         """The answer generator over :attr:`client`."""
         from clir_rag.rag.generate import AnswerGenerator
 
-        return AnswerGenerator(self.client, top_k=self.settings.top_k)
+        return self._part("generator", lambda: AnswerGenerator(self.client, top_k=self.settings.top_k))
 
-    @cached_property
+    @property
     def reranker(self) -> Any:
         """The reranker the settings name, over :attr:`client`."""
         from clir_rag.rerank.factory import make_reranker
 
-        return make_reranker(self.settings.rerank or "listwise", self.client, depth=self.settings.rerank_depth)
+        method, depth = self.settings.rerank or "listwise", self.settings.rerank_depth
+        return self._part("reranker", lambda: make_reranker(method, self.client, depth=depth))
 
-    @cached_property
+    @property
     def translator(self) -> Any:
         """CTranslate2 with ``translate_model``, else an LLM translator over :attr:`client`."""
-        if self.settings.translate_model is not None:
+        model = self.settings.translate_model
+        if model is not None:
             from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
 
-            return CTranslate2Translator(self.settings.translate_model)
+            return self._part("translator", lambda: CTranslate2Translator(model))
         from clir_rag.translate.llm_translator import LLMTranslator
 
-        return LLMTranslator(self.client, sentence_level=False)
+        return self._part("translator", lambda: LLMTranslator(self.client, sentence_level=False))
 
     def search(self, req: SearchRequest) -> Ranking:
         """The top ``k`` passages for the request (languages normalised; unknown ones are an InputError)."""
@@ -184,11 +224,14 @@ class Service:
             return ranking, False
         return self.reranker.rerank(ranking).ranking, True
 
-    def answer(self, req: AnswerRequest, ranking: Ranking, reranked: bool) -> AnswerResponse:
+    def answer(self, ranking: Ranking, reranked: bool) -> AnswerResponse:
         """An answer from ``ranking``'s passages; raises :class:`LLMError` when the LLM failed (a 503)."""
+        return self.response(self.generator.generate(ranking.query, ranking.candidates), reranked)
+
+    def response(self, answer: Answer, reranked: bool) -> AnswerResponse:
+        """``answer`` as the endpoints return it; raises :class:`LLMError` when the LLM failed (a 503)."""
         from clir_rag.rag.check import citations
 
-        answer = self.generator.generate(ranking.query, ranking.candidates)
         if answer.llm_failed:
             raise LLMError((answer.error or "the LLM failed").removeprefix("LLM call failed: "))
         return AnswerResponse(
@@ -303,30 +346,36 @@ def create_app(settings: ServeSettings) -> Any:
         """Retrieve, rerank if configured, and answer in the question's language with numbered citations."""
         with service.queue.slot():
             ranking, reranked = service.candidates(req)
-            return service.answer(req, ranking, reranked)
+            return service.answer(ranking, reranked)
 
     @app.post("/answer/stream", dependencies=guarded)
     def answer_stream(req: AnswerRequest) -> StreamingResponse:
-        """:func:`answer` as server-sent events: ``sources`` (the passages) first, then ``answer`` or ``error``."""
-        slot = service.queue.slot()
-        slot.__enter__()  # a full queue is a 503 before the stream starts
+        """:func:`answer` as server-sent events: ``sources`` (the passages) first, then ``token`` events (the
+        answer's text as the model writes it), then ``answer`` (the whole answer, which replaces the tokens:
+        a wrong-language answer is replaced by its translation) or ``error``."""
+        ticket = service.queue.admit()  # a full queue is a 503 before the stream starts
 
         def events() -> Iterator[str]:
-            try:
-                ranking, reranked = service.candidates(req)
-                sources = [c.model_dump(mode="json") for c in ranking.candidates]
-                yield _event("sources", {"passages": sources, "reranked": reranked})
+            with ticket:
                 try:
-                    done = service.answer(req, ranking, reranked)
-                    yield _event("answer", done.model_dump(mode="json"))
-                except LLMError as e:
-                    yield _event("error", {"detail": f"the LLM is unavailable: {e}", "status": 503})
-            except ClirRagError as e:
-                yield _event("error", {"detail": str(e), "status": 400 if isinstance(e, InputError) else 500})
-            finally:
-                slot.__exit__(None, None, None)
+                    ranking, reranked = service.candidates(req)
+                    sources = [c.model_dump(mode="json") for c in ranking.candidates]
+                    yield _event("sources", {"passages": sources, "reranked": reranked})
+                    stream = service.generator.stream(ranking.query, ranking.candidates)
+                    for piece in stream:
+                        yield _event("token", {"text": piece})
+                    try:
+                        done = service.response(stream.answer, reranked)
+                        yield _event("answer", done.model_dump(mode="json"))
+                    except LLMError as e:
+                        yield _event("error", {"detail": f"the LLM is unavailable: {e}", "status": 503})
+                except ClirRagError as e:
+                    yield _event("error", {"detail": str(e), "status": 400 if isinstance(e, InputError) else 500})
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        body = events()
+        # a client gone before the stream started leaves a generator that never runs its ``with``
+        weakref.finalize(body, ticket.cancel)
+        return StreamingResponse(body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     @app.post("/translate", dependencies=guarded)
     def translate(req: TranslateRequest) -> TranslateResponse:

@@ -121,6 +121,7 @@ async function ask(event) {
   if (!query) return;
   const languages = [...$("languages").selectedOptions].map((o) => o.value);
   $("answer").textContent = "";
+  $("answer").dataset.pieces = "0";
   $("sources").replaceChildren();
   $("submit").disabled = true;
   setStatus("Searching...");
@@ -152,9 +153,14 @@ async function ask(event) {
         if (name === "sources") {
           data.passages.forEach((p, i) => $("sources").appendChild(card(p, i + 1)));
           setStatus("Writing the answer...");
+        } else if (name === "token") {
+          // the answer as the model writes it; the "answer" event replaces it with the final text
+          $("answer").textContent += data.text;
+          $("answer").dataset.pieces = String(Number($("answer").dataset.pieces || 0) + 1);
         } else if (name === "answer") {
           showAnswer(data);
         } else if (name === "error") {
+          $("answer").textContent = "";
           setStatus(data.status === 503 ? `The answering model is unavailable: ${data.detail}` : data.detail, true);
         }
       }
