@@ -105,19 +105,32 @@ def test_answer_in_the_question_language_with_citations_and_streamed(service: st
     assert status == 200, answer
     assert answer["lang"] == "de" and answer["text"] and answer["error"] is None
     assert answer["passages"] and all(1 <= c <= len(answer["passages"]) for c in answer["citations"])
+    events = stream(service, {"query": QUESTION, "k": 5})
+    names = [name for name, _ in events]
+    # the sources come first, then the answer as the model writes it, then the whole answer
+    assert names[0] == "sources" and names[-1] == "answer" and set(names[1:-1]) == {"token"}, names
+    sources, done = events[0][1], events[-1][1]
+    assert len(sources["passages"]) == 5 and len({p["lang"] for p in sources["passages"]}) > 1
+    assert sources["lang"] == done["lang"] == "de"
+    tokens = [data["text"] for name, data in events if name == "token"]
+    assert len(tokens) > 3 and (done["language_fixed"] or "".join(tokens).strip() == done["text"])
+
+
+def stream(url: str, body: dict, key: str | None = KEY) -> list[tuple[str, dict]]:
+    """The server-sent events of ``POST /answer/stream``, as (event, data) pairs."""
     req = urllib.request.Request(
-        f"{service}/answer/stream",
-        data=json.dumps({"query": QUESTION, "k": 5}).encode(),
-        headers={"Content-Type": "application/json", "X-API-Key": KEY},
+        f"{url}/answer/stream",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **({"X-API-Key": key} if key else {})},
     )
     with urllib.request.urlopen(req, timeout=300) as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
-        events = [block for block in resp.read().decode().split("\n\n") if block.strip()]
-    names = [e.split("\n")[0].removeprefix("event: ") for e in events]
-    assert names == ["sources", "answer"]  # the sources come first, while the answer is generated
-    sources = json.loads(events[0].split("data: ", 1)[1])
-    assert len(sources["passages"]) == 5 and len({p["lang"] for p in sources["passages"]}) > 1
-    assert json.loads(events[1].split("data: ", 1)[1])["lang"] == "de"
+        blocks = [block for block in resp.read().decode().split("\n\n") if block.strip()]
+    events = []
+    for block in blocks:
+        name, data = block.split("\n", 1)
+        events.append((name.removeprefix("event: "), json.loads(data.removeprefix("data: "))))
+    return events
 
 
 def test_translate_endpoint(service: str) -> None:
@@ -136,6 +149,38 @@ def test_the_llm_down_is_503_on_answer_while_search_works(demo_index_dir: Path) 
         assert status == 200 and answer["candidates"]
         status, headers, answer = call(url, "/answer", {"query": QUESTION}, key=None)
         assert status == 503 and "the LLM is unavailable" in answer["detail"] and headers.get("retry-after") == "10"
+        events = stream(url, {"query": QUESTION}, key=None)  # the page's way: sources, then the error
+        assert [name for name, _ in events] == ["sources", "error"] and events[1][1]["status"] == 503
+        assert "the LLM is unavailable" in events[1][1]["detail"]
+
+
+def test_an_answer_stream_that_breaks_midway_ends_in_an_error_event(demo_index_dir: Path) -> None:
+    llm = GarbleServer(["Tu Youyou hat das Artemisinin entdeckt [1]."], break_after=2)  # dies after two words
+    try:
+        with served(demo_index_dir, "--base-url", llm.url, "--model", "m") as url:
+            events = stream(url, {"query": QUESTION}, key=None)
+            assert [name for name, _ in events] == ["sources", "token", "token", "error"], events
+            assert events[-1][1]["status"] == 503 and "stream broke after 2 pieces" in events[-1][1]["detail"]
+            assert llm.calls == [1]  # not asked again: the page already shows the first words
+            assert call(url, "/search", {"query": QUESTION}, key=None)[0] == 200
+    finally:
+        llm.close()
+
+
+def test_reranked_answers_from_the_embedded_model_in_process(demo_index_dir: Path) -> None:
+    """No server: ``--llm`` left out loads the embedded GGUF in the service's process; ``--rerank`` reorders."""
+    pytest.importorskip("llama_cpp", reason="needs the [local] extra")
+    with served(demo_index_dir, "--rerank", "listwise") as url:
+        status, _, ranking = call(url, "/search", {"query": QUESTION, "k": 5}, key=None)
+        assert status == 200
+        status, _, answer = call(url, "/answer", {"query": QUESTION, "k": 5}, key=None)
+        assert status == 200 and answer["reranked"] is True and answer["lang"] == "de" and answer["text"], answer
+        # the answer's passages are the retrieved ones, reordered by the reranker
+        assert {p["id"] for p in answer["passages"]} == {c["id"] for c in ranking["candidates"]}
+        events = stream(url, {"query": QUESTION, "k": 5}, key=None)  # in-process llama.cpp streams too
+        assert events[0][0] == "sources" and events[0][1]["reranked"] is True and events[-1][0] == "answer"
+        assert sum(name == "token" for name, _ in events) > 3
+        assert call(url, "/health", key=None)[0] == 200  # the model's lock was given back
 
 
 def test_a_full_queue_is_503_with_retry_after(demo_index_dir: Path) -> None:
@@ -209,7 +254,13 @@ def test_the_page_in_a_real_browser_answers_a_german_question_with_sources_in_ot
             page.get_by_label("API key").fill(KEY)
             page.get_by_label("Question").fill(QUESTION)
             page.keyboard.press("Enter")  # keyboard use: the form submits without the mouse
-            page.wait_for_function("document.querySelector('#answer').textContent.trim().length > 0", timeout=300_000)
+            page.wait_for_function(
+                "document.querySelector('#status').textContent.startsWith('Answered')"
+                " || document.querySelector('#status').className === 'error'",
+                timeout=300_000,
+            )
+            assert page.locator("#status").get_attribute("class") != "error", page.locator("#status").inner_text()
+            assert int(page.locator("#answer").get_attribute("data-pieces") or 0) > 3  # it appeared as streamed
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
             assert page.locator("#answer").get_attribute("lang") == "de"

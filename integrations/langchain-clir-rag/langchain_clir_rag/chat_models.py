@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from clir_rag.errors import InputError
-from clir_rag.llm import LLMClient, Message
+from clir_rag.llm import LLMClient, Message, Usage
 from langchain_clir_rag._clients import ClientFor
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
@@ -83,6 +84,34 @@ class ClirRagChatModel(BaseChatModel):
         )
         message = AIMessage(content=done.text, usage_metadata=usage)
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # the reply as the backend writes it (token by token for llama.cpp and OpenAI-compatible servers),
+        # then an empty chunk with the token counts
+        usage = Usage()
+        for piece in self.client.stream(
+            self._messages(messages),
+            max_tokens=int(kwargs.get("max_tokens", self.max_tokens)),
+            stop=stop,
+            temperature=float(kwargs.get("temperature", self.temperature)),
+            usage=usage,
+        ):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+            if run_manager is not None:
+                run_manager.on_llm_new_token(piece, chunk=chunk)
+            yield chunk
+        counts = UsageMetadata(
+            input_tokens=usage.prompt_tokens,
+            output_tokens=usage.completion_tokens,
+            total_tokens=usage.prompt_tokens + usage.completion_tokens,
+        )
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=counts))
 
     async def _agenerate(
         self,

@@ -88,9 +88,13 @@ def test_clir_rag_chat_model_answers_offline(local_llm) -> None:
     reply = chat.invoke([("system", "Reply in one word."), ("human", "Say yes.")])
     assert reply.content and reply.usage_metadata and 0 < reply.usage_metadata["output_tokens"] <= 8
     assert chat.invoke("Count: 1, 2, 3,", stop=[","], max_tokens=16).content.count(",") == 0
+    chunks = list(chat.stream("Name three colours in German, comma separated.", max_tokens=24))
+    assert len([c for c in chunks if c.content]) > 3  # token by token, then the counts
+    whole = sum(chunks[1:], chunks[0])
+    assert whole.content and whole.usage_metadata and whole.usage_metadata["output_tokens"] > 3
     answers = asyncio.run(chat.abatch(["Say yes.", "Say no."]))
     assert len(answers) == 2 and all(a.content for a in answers)
-    assert chat.client.usage.calls == 4
+    assert chat.client.usage.calls == 5
     with pytest.raises(InputError, match="message 0: 'tool' messages are not supported"):
         from langchain_core.messages import ToolMessage
 

@@ -350,9 +350,12 @@ def create_app(settings: ServeSettings) -> Any:
 
     @app.post("/answer/stream", dependencies=guarded)
     def answer_stream(req: AnswerRequest) -> StreamingResponse:
-        """:func:`answer` as server-sent events: ``sources`` (the passages) first, then ``token`` events (the
-        answer's text as the model writes it), then ``answer`` (the whole answer, which replaces the tokens:
-        a wrong-language answer is replaced by its translation) or ``error``."""
+        """:func:`answer` as server-sent events.
+
+        ``sources`` (the passages and the answer's language) come first, then ``token`` events (the answer's
+        text as the model writes it), then ``answer`` (the whole answer; its text replaces the tokens, since a
+        wrong-language answer is replaced by its translation) or ``error``.
+        """
         ticket = service.queue.admit()  # a full queue is a 503 before the stream starts
 
         def events() -> Iterator[str]:
@@ -360,7 +363,8 @@ def create_app(settings: ServeSettings) -> Any:
                 try:
                     ranking, reranked = service.candidates(req)
                     sources = [c.model_dump(mode="json") for c in ranking.candidates]
-                    yield _event("sources", {"passages": sources, "reranked": reranked})
+                    lang = service.generator.target_language(ranking.query)
+                    yield _event("sources", {"passages": sources, "reranked": reranked, "lang": lang})
                     stream = service.generator.stream(ranking.query, ranking.candidates)
                     for piece in stream:
                         yield _event("token", {"text": piece})

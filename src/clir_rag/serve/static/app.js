@@ -152,6 +152,11 @@ async function ask(event) {
         const data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || "{}");
         if (name === "sources") {
           data.passages.forEach((p, i) => $("sources").appendChild(card(p, i + 1)));
+          if (data.lang) {
+            answerLang = data.lang;
+            $("answer").lang = data.lang;
+            $("answer").dir = RTL.has(data.lang) ? "rtl" : "ltr";
+          }
           setStatus("Writing the answer...");
         } else if (name === "token") {
           // the answer as the model writes it; the "answer" event replaces it with the final text

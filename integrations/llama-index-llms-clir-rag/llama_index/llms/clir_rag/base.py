@@ -9,12 +9,13 @@ messages (its own chat template applies), not flattened into one prompt.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
+    ChatResponseGen,
     CompletionResponse,
     CompletionResponseGen,
     LLMMetadata,
@@ -76,11 +77,7 @@ class ClirRagLLM(CustomLLM):
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Answer ``messages``; ``max_tokens``, ``stop`` and ``temperature`` may be passed per call."""
-        ours: list[Message] = [
-            {"role": m.role.value if isinstance(m.role, MessageRole) else str(m.role), "content": m.content or ""}
-            for m in messages
-        ]
-        text, usage = self._generate(ours, **kwargs)
+        text, usage = self._generate(_ours(messages), **kwargs)
         return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), raw=usage)
 
     @llm_completion_callback()
@@ -89,9 +86,44 @@ class ClirRagLLM(CustomLLM):
         text, usage = self._generate([{"role": "user", "content": prompt}], **kwargs)
         return CompletionResponse(text=text, raw=usage)
 
+    def _stream(self, messages: Sequence[Message], **kwargs: Any) -> Iterator[str]:
+        return self._client.stream(
+            messages,
+            max_tokens=kwargs.get("max_tokens", self.max_tokens),
+            stop=kwargs.get("stop"),
+            temperature=kwargs.get("temperature", self.temperature),
+        )
+
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        # the backends answer whole; one chunk keeps LlamaIndex's streaming API working
-        """The whole answer as one chunk (the backends answer whole)."""
-        response = self.complete(prompt, formatted=formatted, **kwargs)
-        yield CompletionResponse(text=response.text, delta=response.text, raw=response.raw)
+        """The answer to ``prompt`` as the backend writes it: each response holds the text so far and its ``delta``."""
+        pieces = self._stream([{"role": "user", "content": prompt}], **kwargs)
+
+        def responses() -> CompletionResponseGen:
+            text = ""
+            for piece in pieces:
+                text += piece
+                yield CompletionResponse(text=text, delta=piece)
+
+        return responses()
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """:meth:`chat`'s answer as the backend writes it: each response holds the message so far and its ``delta``."""
+        pieces = self._stream(_ours(messages), **kwargs)
+
+        def responses() -> ChatResponseGen:
+            text = ""
+            for piece in pieces:
+                text += piece
+                yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece)
+
+        return responses()
+
+
+def _ours(messages: Sequence[ChatMessage]) -> list[Message]:
+    """LlamaIndex chat messages as clir-rag's."""
+    return [
+        {"role": m.role.value if isinstance(m.role, MessageRole) else str(m.role), "content": m.content or ""}
+        for m in messages
+    ]
