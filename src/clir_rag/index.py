@@ -463,6 +463,8 @@ class CrossLingualIndex:
         self._write_manifest()
         marked = False
         remote_chunking = isinstance(embedder, DocumentEmbedder)
+        # each id comes once in a run, so on a store empty at the start no document has passages stored
+        started_empty = self.store.count() == 0
         chunking = Chunking(self.chunker.max_tokens, self.chunker.overlap, self.title_format)
         report = progress_reporter(progress, len(hashes), "Indexing documents")
         done = 0
@@ -494,7 +496,7 @@ class CrossLingualIndex:
                 fresh: list[Document] = []
                 local = docs
                 if remote_chunking and docs:
-                    ids = self.store.passage_ids_of([d.id for d in docs])
+                    ids = [] if started_empty else self.store.passage_ids_of([d.id for d in docs])
                     has_stored = {pid.rpartition("#")[0] for pid in ids}
                     fresh = [d for d in docs if d.id not in has_stored]
                     local = [d for d in docs if d.id in has_stored]
