@@ -218,6 +218,19 @@ def test_the_page_and_its_files_come_from_the_package_only(service: str) -> None
 
 
 RTL = {"ar", "he", "fa", "ur"}
+
+
+def browser_parts() -> tuple:
+    """Playwright's sync API and Debian's Chromium (Playwright's own download does not work offline)."""
+    import shutil
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (the dev extra)")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium on this machine: apt-get install chromium (.ci/run does)")
+    return sync_api, chromium
+
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -236,12 +249,7 @@ def test_the_page_in_a_real_browser_answers_a_german_question_with_sources_in_ot
 ) -> None:
     """Headless Chromium (Debian's, driven by Playwright): ask, see the answer and its cited sources, toggle a
     translation. The screenshot lands in test-artifacts/serve-page.png."""
-    import shutil
-
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (the dev extra)")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no Chromium on this machine: apt-get install chromium (.ci/run does)")
+    sync_api, chromium = browser_parts()
     args = ["--base-url", llm_server, "--model", "qwen", "--api-key", KEY, "--translate-model", str(tiny_nllb)]
     with served(demo_index_dir, *args) as service, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
@@ -289,5 +297,43 @@ def test_the_page_in_a_real_browser_answers_a_german_question_with_sources_in_ot
             cards.nth(foreign).get_by_role("button", name="Show original").click()
             assert snippet.inner_text() == original
             assert errors == []
+        finally:
+            browser.close()
+
+
+def test_the_page_says_the_llm_is_down_and_filters_sources_to_arabic_right_to_left(demo_index_dir: Path) -> None:
+    """The page with no LLM behind it: the sources still come (right to left, Arabic only, as filtered) and the
+    status says plainly that the answering model is unavailable. Screenshot: test-artifacts/serve-page-llm-down.png."""
+    sync_api, chromium = browser_parts()
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with served(demo_index_dir, "--base-url", dead, "--model", "m") as service, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="de-DE")
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(service)
+            page.wait_for_function("document.querySelectorAll('#languages option').length > 1")
+            page.get_by_label("Source languages").select_option(["ar"])
+            page.get_by_label("Question").fill("Wo fand die Fußball-Weltmeisterschaft 2022 statt?")
+            page.get_by_role("button", name="Ask").click()
+            page.wait_for_function("document.querySelector('#status').className === 'error'", timeout=120_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "serve-page-llm-down.png"), full_page=True)
+            status = page.locator("#status").inner_text()
+            assert status.startswith("The answering model is unavailable: cannot reach") and dead in status, status
+            assert page.locator("#languages-hint").inner_text() == "Only: ar."
+            assert page.locator("#answer").inner_text() == ""
+            cards = page.locator(".card")
+            assert cards.count() >= 1
+            for i in range(cards.count()):
+                assert cards.nth(i).locator(".lang").inner_text() == "ar"
+                snippet = cards.nth(i).locator(".snippet")
+                assert snippet.get_attribute("lang") == "ar" and snippet.get_attribute("dir") == "rtl"
+            box = cards.nth(0).locator(".snippet").bounding_box()
+            assert box is not None and page.locator(".card .snippet").first.evaluate(
+                "e => getComputedStyle(e).textAlign"
+            ) in ("right", "start")  # right-aligned: start is the right edge in rtl
+            assert page.get_by_role("button", name="Ask").is_enabled() and errors == []
         finally:
             browser.close()

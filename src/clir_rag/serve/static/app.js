@@ -12,6 +12,11 @@ function headers() {
   return h;
 }
 
+// The service's 503 detail starts "the LLM is unavailable: "; say it once, in the page's words.
+function unavailable(detail) {
+  return `The answering model is unavailable: ${String(detail || "").replace(/^the LLM is unavailable: /, "")}`;
+}
+
 function setStatus(text, isError = false) {
   $("status").textContent = text;
   $("status").className = isError ? "error" : "";
@@ -134,7 +139,7 @@ async function ask(event) {
     if (!resp.ok) {
       const body = await resp.json().catch(() => ({}));
       const why = body.detail || resp.statusText;
-      setStatus(resp.status === 503 ? `The answering model is unavailable: ${why}` : why, true);
+      setStatus(resp.status === 503 ? unavailable(why) : why, true);
       return;
     }
     const reader = resp.body.getReader();
@@ -166,7 +171,7 @@ async function ask(event) {
           showAnswer(data);
         } else if (name === "error") {
           $("answer").textContent = "";
-          setStatus(data.status === 503 ? `The answering model is unavailable: ${data.detail}` : data.detail, true);
+          setStatus(data.status === 503 ? unavailable(data.detail) : data.detail, true);
         }
       }
     }
@@ -177,5 +182,10 @@ async function ask(event) {
   }
 }
 
+// The hint under the language filter says what the filter does now.
+$("languages").addEventListener("change", () => {
+  const chosen = [...$("languages").selectedOptions].map((o) => o.value);
+  $("languages-hint").textContent = chosen.length ? `Only: ${chosen.join(", ")}.` : "None selected: all languages.";
+});
 $("ask").addEventListener("submit", ask);
 loadLanguages();
