@@ -8,6 +8,7 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -38,6 +39,7 @@ class ClirRagChatModel(BaseChatModel):
     cache_path: str | None = Field(None, description="a SQLite file that caches answers (greedy calls only)")
     max_tokens: int = Field(256, ge=1, description="tokens to generate at most per call")
     temperature: float = Field(0.0, ge=0.0, description="sampling temperature (0: greedy, cacheable)")
+    stop: list[str] | None = Field(None, description="stop sequences for every call (a call's own ``stop`` wins)")
     _clients: ClientFor = PrivateAttr(default_factory=ClientFor)
 
     @property
@@ -48,6 +50,30 @@ class ClirRagChatModel(BaseChatModel):
     def _identifying_params(self) -> dict[str, Any]:
         backend = self.client.llm
         return {"backend": backend.backend, "model": backend.model, "max_tokens": self.max_tokens}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        """What LangSmith traces name the model by; the embedded GGUF is named without loading it."""
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "clir-rag"
+        params["ls_model_name"] = str(kwargs.get("model") or self._model_name())
+        if stop or self.stop:
+            params["ls_stop"] = list(stop or self.stop or [])
+        params["ls_temperature"] = float(kwargs.get("temperature", self.temperature))
+        params["ls_max_tokens"] = int(kwargs.get("max_tokens", self.max_tokens))
+        return params
+
+    def _response_metadata(self) -> dict[str, Any]:
+        # LangChain's usage callbacks key token counts by model_name
+        backend = self.client.llm
+        return {"model_name": str(backend.model), "model_provider": "clir-rag", "backend": backend.backend}
+
+    def _model_name(self) -> str:
+        if self.llm is None:
+            from clir_rag.llm.models import DEFAULT_GGUF_NAME
+
+            return DEFAULT_GGUF_NAME
+        backend = self.llm.llm if isinstance(self.llm, LLMClient) else self.llm
+        return str(getattr(backend, "model", None) or getattr(backend, "model_name", None) or type(backend).__name__)
 
     @property
     def client(self) -> LLMClient:
@@ -74,7 +100,7 @@ class ClirRagChatModel(BaseChatModel):
         done = self.client.generate(
             self._messages(messages),
             max_tokens=int(kwargs.get("max_tokens", self.max_tokens)),
-            stop=stop,
+            stop=stop or self.stop,
             temperature=float(kwargs.get("temperature", self.temperature)),
         )
         usage = UsageMetadata(
@@ -82,7 +108,7 @@ class ClirRagChatModel(BaseChatModel):
             output_tokens=done.completion_tokens,
             total_tokens=done.prompt_tokens + done.completion_tokens,
         )
-        message = AIMessage(content=done.text, usage_metadata=usage)
+        message = AIMessage(content=done.text, usage_metadata=usage, response_metadata=self._response_metadata())
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -98,7 +124,7 @@ class ClirRagChatModel(BaseChatModel):
         for piece in self.client.stream(
             self._messages(messages),
             max_tokens=int(kwargs.get("max_tokens", self.max_tokens)),
-            stop=stop,
+            stop=stop or self.stop,
             temperature=float(kwargs.get("temperature", self.temperature)),
             usage=usage,
         ):
@@ -111,7 +137,8 @@ class ClirRagChatModel(BaseChatModel):
             output_tokens=usage.completion_tokens,
             total_tokens=usage.prompt_tokens + usage.completion_tokens,
         )
-        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=counts))
+        last = AIMessageChunk(content="", usage_metadata=counts, response_metadata=self._response_metadata())
+        yield ChatGenerationChunk(message=last)
 
     async def _agenerate(
         self,
