@@ -322,7 +322,8 @@ def test_a_read_only_index_is_searched_and_refuses_writes(fresh, tmp_path: Path)
         _one_line_error(_cli("index", str(DEMO), "--index", str(ro)), "read-only")
     finally:
         if os.geteuid() == 0:
-            subprocess.run(["umount", str(ro)], check=False)
+            # lazy: this process may still hold the index's SQLite files open, which makes a plain umount fail
+            subprocess.run(["umount", "--lazy", str(ro)], check=False)
         else:
             for p in [ro, *ro.rglob("*")]:
                 p.chmod(p.stat().st_mode | 0o200)

@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,15 +221,29 @@ def test_the_page_and_its_files_come_from_the_package_only(service: str) -> None
 RTL = {"ar", "he", "fa", "ur"}
 
 
-def browser_parts() -> tuple:
-    """Playwright's sync API and Debian's Chromium (Playwright's own download does not work offline)."""
+@contextmanager
+def browser_page(
+    url: str, height: int, ready: str = "document.querySelectorAll('#languages option').length > 1"
+) -> Iterator[tuple[Any, list[str]]]:
+    """``url`` open in headless Chromium (Debian's, driven by Playwright: its own browser download does not work
+    offline) once ``ready`` holds (the page's language filter loaded); yields the page and its JavaScript errors."""
     import shutil
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (the dev extra)")
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("no Chromium on this machine: apt-get install chromium (.ci/run does)")
-    return sync_api, chromium
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": height}, locale="de-DE")
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.wait_for_function(ready)
+            yield page, errors
+        finally:
+            browser.close()
 
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -249,91 +264,88 @@ def test_the_page_in_a_real_browser_answers_a_german_question_with_sources_in_ot
 ) -> None:
     """Headless Chromium (Debian's, driven by Playwright): ask, see the answer and its cited sources, toggle a
     translation. The screenshot lands in test-artifacts/serve-page.png."""
-    sync_api, chromium = browser_parts()
     args = ["--base-url", llm_server, "--model", "qwen", "--api-key", KEY, "--translate-model", str(tiny_nllb)]
-    with served(demo_index_dir, *args) as service, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1400}, locale="de-DE")
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(service)
-            page.wait_for_function("document.querySelectorAll('#languages option').length > 1")
-            page.get_by_label("API key").fill(KEY)
-            page.get_by_label("Question").fill(QUESTION)
-            page.keyboard.press("Enter")  # keyboard use: the form submits without the mouse
-            page.wait_for_function(
-                "document.querySelector('#status').textContent.startsWith('Answered')"
-                " || document.querySelector('#status').className === 'error'",
-                timeout=300_000,
-            )
-            assert page.locator("#status").get_attribute("class") != "error", page.locator("#status").inner_text()
-            assert int(page.locator("#answer").get_attribute("data-pieces") or 0) > 3  # it appeared as streamed
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
-            assert page.locator("#answer").get_attribute("lang") == "de"
-            # at least one citation, marked on its source
-            assert page.locator(".card.cited").count() >= 1, page.locator("#answer").inner_text()
-            cards = page.locator(".card")
-            langs = [cards.nth(i).locator(".lang").inner_text() for i in range(cards.count())]
-            assert cards.count() == 5 and any(lang != "de" for lang in langs), langs
-            for i, lang in enumerate(langs):
-                snippet = cards.nth(i).locator(".snippet")
-                assert snippet.get_attribute("lang") == lang
-                assert snippet.get_attribute("dir") == ("rtl" if lang in RTL else "ltr")
-            foreign = langs.index(next(lang for lang in langs if lang != "de"))
-            snippet = cards.nth(foreign).locator(".snippet")
-            original = snippet.inner_text()
-            cards.nth(foreign).get_by_role("button", name="Show translation").click()
-            page.wait_for_function(
-                "([i]) => document.querySelectorAll('.card .toggle')[i].getAttribute('aria-pressed') === 'true'"
-                " || document.querySelector('#status').className === 'error'",
-                arg=[foreign],
-                timeout=120_000,
-            )
-            status = page.locator("#status").inner_text()
-            assert snippet.inner_text() != original and snippet.get_attribute("lang") == "de", status
-            page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
-            cards.nth(foreign).get_by_role("button", name="Show original").click()
-            assert snippet.inner_text() == original
-            assert errors == []
-        finally:
-            browser.close()
+    with served(demo_index_dir, *args) as service, browser_page(service, 1400) as (page, errors):
+        page.get_by_label("API key").fill(KEY)
+        page.get_by_label("Question").fill(QUESTION)
+        page.keyboard.press("Enter")  # keyboard use: the form submits without the mouse
+        page.wait_for_function(
+            "document.querySelector('#status').textContent.startsWith('Answered')"
+            " || document.querySelector('#status').className === 'error'",
+            timeout=300_000,
+        )
+        assert page.locator("#status").get_attribute("class") != "error", page.locator("#status").inner_text()
+        assert int(page.locator("#answer").get_attribute("data-pieces") or 0) > 3  # it appeared as streamed
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
+        assert page.locator("#answer").get_attribute("lang") == "de"
+        # at least one citation, marked on its source
+        assert page.locator(".card.cited").count() >= 1, page.locator("#answer").inner_text()
+        cards = page.locator(".card")
+        langs = [cards.nth(i).locator(".lang").inner_text() for i in range(cards.count())]
+        assert cards.count() == 5 and any(lang != "de" for lang in langs), langs
+        for i, lang in enumerate(langs):
+            snippet = cards.nth(i).locator(".snippet")
+            assert snippet.get_attribute("lang") == lang
+            assert snippet.get_attribute("dir") == ("rtl" if lang in RTL else "ltr")
+        foreign = langs.index(next(lang for lang in langs if lang != "de"))
+        snippet = cards.nth(foreign).locator(".snippet")
+        original = snippet.inner_text()
+        cards.nth(foreign).get_by_role("button", name="Show translation").click()
+        page.wait_for_function(
+            "([i]) => document.querySelectorAll('.card .toggle')[i].getAttribute('aria-pressed') === 'true'"
+            " || document.querySelector('#status').className === 'error'",
+            arg=[foreign],
+            timeout=120_000,
+        )
+        status = page.locator("#status").inner_text()
+        assert snippet.inner_text() != original and snippet.get_attribute("lang") == "de", status
+        page.screenshot(path=str(ARTIFACTS / "serve-page.png"), full_page=True)
+        cards.nth(foreign).get_by_role("button", name="Show original").click()
+        assert snippet.inner_text() == original
+        assert errors == []
 
 
 def test_the_page_says_the_llm_is_down_and_filters_sources_to_arabic_right_to_left(demo_index_dir: Path) -> None:
     """The page with no LLM behind it: the sources still come (right to left, Arabic only, as filtered) and the
     status says plainly that the answering model is unavailable. Screenshot: test-artifacts/serve-page-llm-down.png."""
-    sync_api, chromium = browser_parts()
     dead = f"http://127.0.0.1:{free_port()}/v1"
-    with served(demo_index_dir, "--base-url", dead, "--model", "m") as service, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900}, locale="de-DE")
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(service)
-            page.wait_for_function("document.querySelectorAll('#languages option').length > 1")
-            page.get_by_label("Source languages").select_option(["ar"])
-            page.get_by_label("Question").fill("Wo fand die Fußball-Weltmeisterschaft 2022 statt?")
-            page.get_by_role("button", name="Ask").click()
-            page.wait_for_function("document.querySelector('#status').className === 'error'", timeout=120_000)
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "serve-page-llm-down.png"), full_page=True)
-            status = page.locator("#status").inner_text()
-            assert status.startswith("The answering model is unavailable: cannot reach") and dead in status, status
-            assert page.locator("#languages-hint").inner_text() == "Only: ar."
-            assert page.locator("#answer").inner_text() == ""
-            cards = page.locator(".card")
-            assert cards.count() >= 1
-            for i in range(cards.count()):
-                assert cards.nth(i).locator(".lang").inner_text() == "ar"
-                snippet = cards.nth(i).locator(".snippet")
-                assert snippet.get_attribute("lang") == "ar" and snippet.get_attribute("dir") == "rtl"
-            box = cards.nth(0).locator(".snippet").bounding_box()
-            assert box is not None and page.locator(".card .snippet").first.evaluate(
-                "e => getComputedStyle(e).textAlign"
-            ) in ("right", "start")  # right-aligned: start is the right edge in rtl
-            assert page.get_by_role("button", name="Ask").is_enabled() and errors == []
-        finally:
-            browser.close()
+    args = ["--base-url", dead, "--model", "m"]
+    with served(demo_index_dir, *args) as service, browser_page(service, 900) as (page, errors):
+        page.get_by_label("Source languages").select_option(["ar"])
+        page.get_by_label("Question").fill("Wo fand die Fußball-Weltmeisterschaft 2022 statt?")
+        page.get_by_role("button", name="Ask").click()
+        page.wait_for_function("document.querySelector('#status').className === 'error'", timeout=120_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "serve-page-llm-down.png"), full_page=True)
+        status = page.locator("#status").inner_text()
+        assert status.startswith("The answering model is unavailable: cannot reach") and dead in status, status
+        assert page.locator("#languages-hint").inner_text() == "Only: ar."
+        assert page.locator("#answer").inner_text() == ""
+        cards = page.locator(".card")
+        assert cards.count() >= 1
+        for i in range(cards.count()):
+            assert cards.nth(i).locator(".lang").inner_text() == "ar"
+            snippet = cards.nth(i).locator(".snippet")
+            assert snippet.get_attribute("lang") == "ar" and snippet.get_attribute("dir") == "rtl"
+        assert cards.nth(0).locator(".snippet").evaluate("e => getComputedStyle(e).textAlign") == "right"
+        assert page.get_by_role("button", name="Ask").is_enabled() and errors == []
+
+
+def test_the_api_docs_render_offline(service: str) -> None:
+    """/docs is Swagger UI from the package (fastapi-offline), not a CDN: in a browser with no internet it shows
+    every endpoint, with the package's pydantic types as the bodies."""
+    status, _, schema = call(service, "/openapi.json", key=None)
+    assert status == 200 and {"/health", "/search", "/answer", "/answer/stream", "/translate"} <= set(schema["paths"])
+    assert {"SearchRequest", "Ranking", "ScoredCandidate", "AnswerResponse", "TranslateRequest"} <= set(
+        schema["components"]["schemas"]
+    )
+    status, _, html = call(service, "/docs", key=None)
+    assert status == 200 and "cdn" not in html.lower() and "/static-docs/swagger-ui-bundle.js" in html
+    ready = "document.querySelectorAll('.opblock-summary-path').length >= 5"
+    with browser_page(f"{service}/docs", 1400, ready) as (page, errors):
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "serve-docs.png"), full_page=True)
+        assert {"/health", "/search", "/answer", "/answer/stream", "/translate"} <= {p.strip() for p in paths}
+        assert errors == []

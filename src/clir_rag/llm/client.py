@@ -82,8 +82,7 @@ class LLMClient:
         counts. Raises :class:`~clir_rag.errors.LLMError` once retries are spent, and
         :class:`~clir_rag.errors.LLMUnavailableError` at once after the backend was found down.
         """
-        params = {"max_tokens": max_tokens, "stop": list(stop or []), "temperature": temperature}
-        key = self._key("generate", messages, params)
+        key = self._generation_key(messages, max_tokens, stop, temperature)
         cached = self._cached(key, usage)
         if cached is not None:
             return Completion(**cached)
@@ -93,11 +92,7 @@ class LLMClient:
 
         result = self._call(call, usage)
         self._account(usage, prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
-        self._store(
-            key,
-            {"text": result.text, "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens},
-            temperature,
-        )
+        self._store_completion(key, result, temperature)
         return result
 
     def stream(
@@ -117,8 +112,7 @@ class LLMClient:
         :class:`~clir_rag.errors.LLMError` and nothing is cached. Backends without
         :meth:`~clir_rag.llm.StreamingLLM.stream` give their whole reply as one piece.
         """
-        params = {"max_tokens": max_tokens, "stop": list(stop or []), "temperature": temperature}
-        key = self._key("generate", messages, params)
+        key = self._generation_key(messages, max_tokens, stop, temperature)
         cached = self._cached(key, usage)
         if cached is not None:
             yield cached["text"]
@@ -173,9 +167,7 @@ class LLMClient:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )
-        self._store(
-            key, {"text": text, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}, temperature
-        )
+        self._store_completion(key, Completion(text, prompt_tokens, completion_tokens), temperature)
 
     def score_labels(
         self, messages: Sequence[Message], labels: Sequence[str], *, usage: Usage | None = None
@@ -228,6 +220,17 @@ class LLMClient:
         if endpoint:
             parts["endpoint"] = str(endpoint).rstrip("/")
         return cache_key(**parts, kind=kind, messages=[dict(m) for m in messages], params=params)
+
+    def _generation_key(
+        self, messages: Sequence[Message], max_tokens: int, stop: Sequence[str] | None, temperature: float
+    ) -> str:
+        # one key for generate and stream: a reply cached by either is a hit for both
+        params = {"max_tokens": max_tokens, "stop": list(stop or []), "temperature": temperature}
+        return self._key("generate", messages, params)
+
+    def _store_completion(self, key: str, done: Completion, temperature: float) -> None:
+        value = {"text": done.text, "prompt_tokens": done.prompt_tokens, "completion_tokens": done.completion_tokens}
+        self._store(key, value, temperature)
 
     def _cached(self, key: str, usage: Usage | None) -> Any | None:
         if self.cache is None:

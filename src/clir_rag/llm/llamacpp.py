@@ -55,15 +55,21 @@ class LlamaCppLLM(BaseLLM):
         self.context_window = n_ctx
         self._formatter: Any = None  # llama_cpp's Jinja2ChatFormatter, built on first use
 
+    def _completion(
+        self, messages: list[Message], max_tokens: int, stop: list[str], temperature: float, stream: bool
+    ) -> Any:
+        return self._llm.create_chat_completion(
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=max_tokens,
+            stop=stop or None,
+            temperature=temperature,
+            top_k=1 if temperature == 0 else 40,
+            stream=stream,
+        )
+
     def _generate(self, messages: list[Message], *, max_tokens: int, stop: list[str], temperature: float) -> Completion:
         with self._lock:
-            out = self._llm.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=max_tokens,
-                stop=stop or None,
-                temperature=temperature,
-                top_k=1 if temperature == 0 else 40,
-            )
+            out = self._completion(messages, max_tokens, stop, temperature, stream=False)
         resp = cast("dict[str, Any]", out)  # not streaming: one response, not an iterator of chunks
         return Completion.from_usage(resp["choices"][0]["message"].get("content") or "", resp.get("usage"))
 
@@ -73,14 +79,7 @@ class LlamaCppLLM(BaseLLM):
         # The lock is held while the reply is read: one context generates one reply at a time. A reader
         # that stops early releases it when the generator is closed (or collected).
         with self._lock:
-            chunks = self._llm.create_chat_completion(
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=max_tokens,
-                stop=stop or None,
-                temperature=temperature,
-                top_k=1 if temperature == 0 else 40,
-                stream=True,
-            )
+            chunks = self._completion(messages, max_tokens, stop, temperature, stream=True)
             for chunk in cast("Iterator[dict[str, Any]]", chunks):
                 choices = chunk.get("choices") or [{}]
                 piece = (choices[0].get("delta") or {}).get("content") or ""

@@ -264,7 +264,13 @@ def create_app(settings: ServeSettings) -> Any:
         raise missing_extra("clir-rag serve", "serve", e) from e
 
     service = Service(settings)
-    app = FastAPI(title="clir-rag", summary="Cross-lingual search and question answering over one index")
+    title, summary = "clir-rag", "Cross-lingual search and question answering over one index"
+    try:  # the API docs' Swagger UI and ReDoc from the package: FastAPI's own load them from a CDN
+        from fastapi_offline import FastAPIOffline
+
+        app = FastAPIOffline(static_url="/static-docs", title=title, summary=summary)
+    except ImportError:
+        app = FastAPI(title=title, summary=summary)
     app.state.service = service
 
     def one_line(status: int, message: str, **headers: str) -> JSONResponse:
@@ -322,11 +328,13 @@ def create_app(settings: ServeSettings) -> Any:
     static = Path(__file__).with_name("static")  # the page's files ship in the package, and only they are served
     app.mount("/static", StaticFiles(directory=static), name="static")
 
-    @app.get("/", include_in_schema=False)
+    # Routes name their response types in the decorator: under ``from __future__ import annotations`` the return
+    # annotations are strings naming classes imported in this function, which FastAPI cannot resolve.
+    @app.get("/", include_in_schema=False, response_class=FileResponse, response_model=None)
     def page() -> FileResponse:
         return FileResponse(static / "index.html")
 
-    @app.get("/health")
+    @app.get("/health", response_model=dict[str, Any])
     def health() -> dict[str, Any]:
         """Liveness and what is served (no API key needed)."""
         return {
@@ -336,19 +344,25 @@ def create_app(settings: ServeSettings) -> Any:
             "encoder": service.index.manifest.encoder,
         }
 
-    @app.post("/search", dependencies=guarded)
+    @app.post("/search", dependencies=guarded, response_model=Ranking)
     def search(req: SearchRequest) -> Ranking:
         """The top ``k`` passages for the question, in every language of the index (or ``languages``)."""
         return service.search(req)
 
-    @app.post("/answer", dependencies=guarded)
+    @app.post("/answer", dependencies=guarded, response_model=AnswerResponse)
     def answer(req: AnswerRequest) -> AnswerResponse:
         """Retrieve, rerank if configured, and answer in the question's language with numbered citations."""
         with service.queue.slot():
             ranking, reranked = service.candidates(req)
             return service.answer(ranking, reranked)
 
-    @app.post("/answer/stream", dependencies=guarded)
+    sse: dict[int | str, dict[str, Any]] = {
+        200: {"description": "events: sources, token..., answer (or error)", "content": {"text/event-stream": {}}}
+    }
+
+    @app.post(
+        "/answer/stream", dependencies=guarded, response_class=StreamingResponse, response_model=None, responses=sse
+    )
     def answer_stream(req: AnswerRequest) -> StreamingResponse:
         """:func:`answer` as server-sent events.
 
@@ -381,7 +395,7 @@ def create_app(settings: ServeSettings) -> Any:
         weakref.finalize(body, ticket.cancel)
         return StreamingResponse(body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
-    @app.post("/translate", dependencies=guarded)
+    @app.post("/translate", dependencies=guarded, response_model=TranslateResponse)
     def translate(req: TranslateRequest) -> TranslateResponse:
         """One passage translated (CTranslate2 when the service has a model, else the LLM)."""
         if settings.translate_model is None:
