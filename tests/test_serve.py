@@ -153,10 +153,15 @@ def test_the_llm_down_is_503_on_answer_while_search_works(demo_index_dir: Path) 
         events = stream(url, {"query": QUESTION}, key=None)  # the page's way: sources, then the error
         assert [name for name, _ in events] == ["sources", "error"] and events[1][1]["status"] == 503
         assert "the LLM is unavailable" in events[1][1]["detail"]
+        body = {"text": "Der Hund schläft im Haus.", "source_lang": "de", "target_lang": "en"}
+        status, _, out = call(url, "/translate", body, key=None)  # not the source handed back as its translation
+        assert status == 503 and "the LLM is unavailable" in out["detail"], out
 
 
 def test_an_answer_stream_that_breaks_midway_ends_in_an_error_event(demo_index_dir: Path) -> None:
-    llm = GarbleServer(["Tu Youyou hat das Artemisinin entdeckt [1]."], break_after=2)  # dies after two words
+    text = "Der Hund schläft im Haus und träumt von Knochen."
+    # the answer dies after two words; the next call, a translation of ``text``, gets ``text`` back
+    llm = GarbleServer(["Tu Youyou hat das Artemisinin entdeckt [1].", text], break_after=2)
     try:
         with served(demo_index_dir, "--base-url", llm.url, "--model", "m") as url:
             events = stream(url, {"query": QUESTION}, key=None)
@@ -164,6 +169,9 @@ def test_an_answer_stream_that_breaks_midway_ends_in_an_error_event(demo_index_d
             assert events[-1][1]["status"] == 503 and "stream broke after 2 pieces" in events[-1][1]["detail"]
             assert llm.calls == [1]  # not asked again: the page already shows the first words
             assert call(url, "/search", {"query": QUESTION}, key=None)[0] == 200
+            # a "translation" that is the source: said so, not handed back as translated
+            status, _, out = call(url, "/translate", {"text": text, "source_lang": "de", "target_lang": "en"}, key=None)
+            assert status == 502 and "no en translation: the source echoed back" in out["detail"], out
     finally:
         llm.close()
 

@@ -83,3 +83,22 @@ def test_two_translations_into_one_output_do_not_interleave(tmp_path) -> None:
         with pytest.raises(IndexLockedError, match=r"translated.en.jsonl is being written by another process"):
             translate_corpus(docs, translator, "en", out, progress=False)
     assert translate_corpus(docs, translator, "en", out, progress=False).translated == 1
+
+
+def test_strict_mode_raises_instead_of_handing_back_the_source() -> None:
+    """For one passage a reader asked to see translated (the QA page), the source back would look translated."""
+    from clir_rag.errors import LLMUnavailableError, TranslationOutputError
+
+    source = "Der Hund schläft im Haus und träumt von großen Knochen."
+    refusing = LLMTranslator(FaultyLLM(["I can't assist with that."]), sentence_level=False, strict=True)
+    with pytest.raises(TranslationOutputError, match="no en translation: a refusal"):
+        refusing.translate([source], "de", "en")
+    echoing = LLMTranslator(FaultyLLM([source]), sentence_level=False, strict=True)
+    with pytest.raises(TranslationOutputError, match="the source echoed back"):
+        echoing.translate([source], "de", "en")
+    down = LLMTranslator(FaultyLLM([DOWN]), sentence_level=False, strict=True)
+    with pytest.raises(LLMUnavailableError):
+        down.translate([source], "de", "en")
+    good = LLMTranslator(FaultyLLM(["The dog sleeps in the house and dreams of big bones."]), strict=True)
+    assert good.translate([source], "de", "en") == ["The dog sleeps in the house and dreams of big bones."]
+    assert refusing.failures == echoing.failures == good.failures == 0  # raised, not counted as a fallback

@@ -79,6 +79,10 @@ class JudgeOutputError(LLMError):
     """The judge's reply could not be read as the JSON the metric asked for."""
 
 
+class TranslationOutputError(LLMError):
+    """An LLM's answer was not a translation (a refusal, the source echoed, another language): strict mode only."""
+
+
 def missing_extra(what: str, extra: str, cause: ImportError | None = None) -> ExtraNotInstalledError:
     """The error for ``what`` needing the extra ``extra`` (``core``: a core dependency that is missing)."""
     if extra == "core":

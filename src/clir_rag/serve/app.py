@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from clir_rag.errors import ClirRagError, IndexCompatibilityError, InputError, LLMError, missing_extra
+from clir_rag.errors import (
+    ClirRagError,
+    IndexCompatibilityError,
+    InputError,
+    LLMError,
+    TranslationOutputError,
+    missing_extra,
+)
 from clir_rag.languages import normalize_language
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
@@ -209,7 +216,8 @@ class Service:
             return self._part("translator", lambda: CTranslate2Translator(model))
         from clir_rag.translate.llm_translator import LLMTranslator
 
-        return self._part("translator", lambda: LLMTranslator(self.client, sentence_level=False))
+        # strict: a failed or garbled translation is an error to show, not the source handed back as translated
+        return self._part("translator", lambda: LLMTranslator(self.client, sentence_level=False, strict=True))
 
     def search(self, req: SearchRequest) -> Ranking:
         """The top ``k`` passages for the request (languages normalised; unknown ones are an InputError)."""
@@ -287,6 +295,10 @@ def create_app(settings: ServeSettings) -> Any:
     @app.exception_handler(QueueFullError)
     async def _busy(_: Request, exc: QueueFullError) -> JSONResponse:
         return one_line(503, str(exc), **{"Retry-After": str(settings.retry_after_s)})
+
+    @app.exception_handler(TranslationOutputError)
+    async def _garbled(_: Request, exc: TranslationOutputError) -> JSONResponse:
+        return one_line(502, str(exc))
 
     @app.exception_handler(LLMError)
     async def _llm_down(_: Request, exc: LLMError) -> JSONResponse:

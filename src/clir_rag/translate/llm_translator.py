@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clir_rag.cache import SqliteCache
-from clir_rag.errors import LLMError
+from clir_rag.errors import LLMError, TranslationOutputError
 from clir_rag.languages import get_language, language_confidences
 from clir_rag.llm.base import LLM, Message
 from clir_rag.llm.client import LLMClient
@@ -39,6 +39,10 @@ class LLMTranslator(Translator):
     that", "Yes, I can help you with that."), a preamble cut off before the
     translation ("The English translation is:"), the source echoed back, or
     an answer that lingua confidently places in another language than ``tgt``.
+
+    ``strict`` raises instead (the call's :class:`~clir_rag.errors.LLMError`, or
+    :class:`~clir_rag.errors.TranslationOutputError`): for one passage someone asked
+    to read translated, the source back is no answer.
     """
 
     def __init__(
@@ -49,8 +53,10 @@ class LLMTranslator(Translator):
         sentence_level: bool = True,
         system_prompt: str = SYSTEM,
         user_prompt: str = USER,
+        strict: bool = False,
     ) -> None:
         super().__init__(cache=cache, sentence_level=sentence_level)
+        self.strict = strict
         self.client = llm if isinstance(llm, LLMClient) else LLMClient(llm)
         self.system_prompt, self.user_prompt = system_prompt, user_prompt
         self.name = f"llm:{self.client.llm.backend}:{self.client.llm.model}"
@@ -77,9 +83,13 @@ class LLMTranslator(Translator):
             try:
                 text = self._clean(self.client.generate(messages, max_tokens=budget, stop=["\n\n"]).text)
             except LLMError as e:
+                if self.strict:
+                    raise
                 text, problem = "", str(e)
             else:
                 problem = not_a_translation(seg, text, src, tgt)
+            if problem is not None and self.strict:
+                raise TranslationOutputError(f"{self.name}: no {tgt} translation: {problem}")
             if problem is not None:
                 self.failures += 1
                 self._failed.add(seg)
