@@ -28,6 +28,7 @@ from clir_rag.errors import (
     LLMUnavailableError,
     StoreUnavailableError,
     TranslationModelError,
+    TranslationOutputError,
     UnsupportedLanguageError,
 )
 from clir_rag.index import CrossLingualIndex, IndexStats
@@ -75,6 +76,7 @@ __all__ = [
     "ScoredCandidate",
     "StoreUnavailableError",
     "TranslationModelError",
+    "TranslationOutputError",
     "UnsupportedLanguageError",
     "detect_language",
     "iter_corpus",
