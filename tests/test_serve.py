@@ -348,6 +348,8 @@ def test_the_api_docs_render_offline(service: str) -> None:
     assert {"SearchRequest", "Ranking", "ScoredCandidate", "AnswerResponse", "TranslateRequest"} <= set(
         schema["components"]["schemas"]
     )
+    schemes = schema["components"]["securitySchemes"]  # so that /docs can send the key
+    assert schemes["APIKeyHeader"]["name"] == "X-API-Key" and schemes["HTTPBearer"]["scheme"] == "bearer"
     status, _, html = call(service, "/docs", key=None)
     assert status == 200 and "cdn" not in html.lower() and "/static-docs/swagger-ui-bundle.js" in html
     ready = "document.querySelectorAll('.opblock-summary-path').length >= 5"
@@ -356,4 +358,4 @@ def test_the_api_docs_render_offline(service: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "serve-docs.png"), full_page=True)
         assert {"/health", "/search", "/answer", "/answer/stream", "/translate"} <= {p.strip() for p in paths}
-        assert errors == []
+        assert page.get_by_role("button", name="Authorize").count() == 1 and errors == []

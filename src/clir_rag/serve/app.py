@@ -264,9 +264,10 @@ class Service:
 def create_app(settings: ServeSettings) -> Any:
     """The FastAPI app for ``settings`` (see :mod:`clir_rag.serve`)."""
     try:
-        from fastapi import Depends, FastAPI, Header, Request
+        from fastapi import Depends, FastAPI, Request, Security
         from fastapi.exceptions import RequestValidationError
         from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+        from fastapi.security import APIKeyHeader, HTTPBearer
         from fastapi.staticfiles import StaticFiles
     except ImportError as e:
         raise missing_extra("clir-rag serve", "serve", e) from e
@@ -324,10 +325,17 @@ def create_app(settings: ServeSettings) -> Any:
 
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"])
 
-    def authorized(x_api_key: str | None = Header(None), authorization: str | None = Header(None)) -> None:
+    # Declared as OpenAPI security schemes, so that /docs has an Authorize button; checked here, not by them
+    # (auto_error off), so that a missing key is the same one-line 401 as a wrong one.
+    key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the service's --api-key")
+    bearer = HTTPBearer(auto_error=False, description="the service's --api-key as a Bearer token")
+
+    # ``token`` is an HTTPAuthorizationCredentials or None; annotated Any because annotations are strings here
+    # and the class is imported in this function, out of FastAPI's reach
+    def authorized(x_api_key: str | None = Security(key_header), token: Any = Security(bearer)) -> None:
         if settings.api_key is None:
             return
-        given = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+        given = x_api_key or (token.credentials if token else "")
         if not secrets.compare_digest(given.encode(), settings.api_key.encode()):
             raise _Unauthorized("missing or wrong API key (X-API-Key or Authorization: Bearer)")
 
