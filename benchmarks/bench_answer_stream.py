@@ -66,15 +66,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    from clir_rag.corpus import read_corpus
-    from clir_rag.demo import demo_corpus_path
-    from clir_rag.index import CrossLingualIndex
+    from clir_rag.demo import build_demo_index
     from tests.servers import free_port, serving
 
     rows: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as work:
         index = Path(work) / "demo-index"
-        CrossLingualIndex(index).add(read_corpus(demo_corpus_path()), progress=False)
+        build_demo_index(index, progress=False)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "clir_rag.cli", "serve", "--index", str(index), "--port", str(port)]

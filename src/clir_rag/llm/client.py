@@ -112,13 +112,13 @@ class LLMClient:
         :class:`~clir_rag.errors.LLMError` and nothing is cached. Backends without
         :meth:`~clir_rag.llm.StreamingLLM.stream` give their whole reply as one piece.
         """
+        if not supports_streaming(self.llm):  # generate does the caching, retries and accounting
+            yield self.generate(messages, max_tokens=max_tokens, stop=stop, temperature=temperature, usage=usage).text
+            return
         key = self._generation_key(messages, max_tokens, stop, temperature)
         cached = self._cached(key, usage)
         if cached is not None:
             yield cached["text"]
-            return
-        if not supports_streaming(self.llm):
-            yield self.generate(messages, max_tokens=max_tokens, stop=stop, temperature=temperature, usage=usage).text
             return
         self._refuse_if_unavailable(usage)
         attempt = prompt_tokens = completion_tokens = 0

@@ -128,10 +128,6 @@ class _Queue:
             self._admitted += 1
         return _Ticket(self)
 
-    def slot(self) -> _Ticket:
-        """:meth:`admit`, for a ``with`` block."""
-        return self.admit()
-
     def _leave(self) -> None:
         with self._lock:
             self._admitted -= 1
@@ -372,7 +368,7 @@ def create_app(settings: ServeSettings) -> Any:
     @app.post("/answer", dependencies=guarded, response_model=AnswerResponse)
     def answer(req: AnswerRequest) -> AnswerResponse:
         """Retrieve, rerank if configured, and answer in the question's language with numbered citations."""
-        with service.queue.slot():
+        with service.queue.admit():
             ranking, reranked = service.candidates(req)
             return service.answer(ranking, reranked)
 
@@ -419,7 +415,7 @@ def create_app(settings: ServeSettings) -> Any:
     def translate(req: TranslateRequest) -> TranslateResponse:
         """One passage translated (CTranslate2 when the service has a model, else the LLM)."""
         if settings.translate_model is None:
-            with service.queue.slot():
+            with service.queue.admit():
                 return service.translate(req)
         return service.translate(req)
 
