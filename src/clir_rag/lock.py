@@ -17,15 +17,19 @@ from types import TracebackType
 from clir_rag.errors import IndexLockedError
 
 LOCK_FILE = ".lock"
+# "the lock's own wait", for :meth:`WriterLock.acquire` (None already means "as long as it takes")
+DEFAULT_WAIT: object = object()
 
 
 class WriterLock:
-    """Exclusive, re-entrant (within one object) write lock on an index directory (or, with ``name``,
-    on one file in a directory: ``.<file>.lock`` for a translated corpus).
+    """Exclusive write lock on an index directory (or, with ``name``, on one file in a directory:
+    ``.<file>.lock`` for a translated corpus), re-entrant within one thread.
 
-    ``wait``: seconds to wait for another writer to finish (0: fail at once, None: wait
-    as long as it takes). Raises :class:`~clir_rag.errors.IndexLockedError` naming the
-    holder's PID when the lock is not free in time.
+    Between processes it is the ``flock``; between threads of one process a condition
+    variable, since ``flock`` is held by the process: two threads of a service (an ingestion
+    request, a served-query flush) take turns like two processes. ``wait``: seconds to wait
+    for another writer to finish (0: fail at once, None: wait as long as it takes). Raises
+    :class:`~clir_rag.errors.IndexLockedError` naming the holder when the lock is not free in time.
     """
 
     def __init__(self, directory: str | Path, wait: float | None = 0.0, name: str = LOCK_FILE) -> None:
@@ -33,23 +37,50 @@ class WriterLock:
         self.wait = wait
         self.name = name
         self._fd: int | None = None
+        self._owner: int | None = None  # the thread holding the lock
         self._depth = 0
-        self._mutex = threading.RLock()
+        self._cond = threading.Condition()
 
     @property
     def held(self) -> bool:
-        """Whether this object holds the lock now."""
-        return self._fd is not None
+        """Whether the calling thread holds the lock now."""
+        return self._owner == threading.get_ident()
 
-    def acquire(self) -> None:
-        """Take the lock (again, if this object already holds it)."""
-        with self._mutex:
-            if self._fd is not None:
+    def _what(self) -> Path:
+        return self.directory if self.name == LOCK_FILE else self.directory / self.name[1:-5]
+
+    def acquire(self, wait: float | None | object = DEFAULT_WAIT) -> None:
+        """Take the lock (again, if the calling thread already holds it); ``wait`` overrides the lock's own."""
+        me = threading.get_ident()
+        limit = self.wait if wait is DEFAULT_WAIT else wait
+        assert limit is None or isinstance(limit, (int, float))
+        deadline = None if limit is None else time.monotonic() + limit
+        with self._cond:
+            if self._owner == me:
                 self._depth += 1
                 return
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.directory / self.name, os.O_RDWR | os.O_CREAT, 0o644)
-            deadline = None if self.wait is None else time.monotonic() + self.wait
+            while self._owner is not None:  # another thread of this process writes
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    hint = "" if limit else " (pass --wait to wait for it)"
+                    raise IndexLockedError(
+                        f"{self._what()} is being written by another thread of this process; one writer at a time{hint}"
+                    )
+                self._cond.wait(left)
+            self._owner = me  # reserved: other threads wait on the condition, not on flock
+        try:
+            self._fd = self._lock_file(deadline, hint="" if limit else " (pass --wait to wait for it)")
+        except BaseException:
+            with self._cond:
+                self._owner = None
+                self._cond.notify_all()
+            raise
+        self._depth = 1
+
+    def _lock_file(self, deadline: float | None, hint: str) -> int:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.directory / self.name, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
             delay = 0.05
             while True:
                 try:
@@ -57,34 +88,43 @@ class WriterLock:
                     break
                 except BlockingIOError:
                     if deadline is not None and time.monotonic() >= deadline:
-                        holder = _read_holder(fd)
-                        os.close(fd)
-                        hint = "" if self.wait else " (pass --wait to wait for it)"
-                        what = self.directory if self.name == LOCK_FILE else self.directory / self.name[1:-5]
                         raise IndexLockedError(
-                            f"{what} is being written by another process{holder}; one writer at a time{hint}"
+                            f"{self._what()} is being written by another process{_read_holder(fd)}; "
+                            f"one writer at a time{hint}"
                         ) from None
                     time.sleep(delay)
                     delay = min(delay * 2, 1.0)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode(), 0)
-            self._fd = fd
-            self._depth = 1
+            # the PID only serves the message a second writer gets: a full disk must not keep the lock
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode(), 0)
+            except OSError:
+                pass
+            return fd
+        except BaseException:
+            os.close(fd)  # closing also drops a flock taken above
+            raise
 
     def release(self) -> None:
-        """Give the lock back once every :meth:`acquire` of this object has been matched."""
-        with self._mutex:
-            if self._fd is None:
+        """Give the lock back once every :meth:`acquire` of the calling thread has been matched."""
+        with self._cond:
+            if self._owner != threading.get_ident():
                 return
             self._depth -= 1
             if self._depth > 0:
                 return
             fd, self._fd = self._fd, None
             try:
-                os.ftruncate(fd, 0)
+                if fd is not None:
+                    try:
+                        os.ftruncate(fd, 0)
+                    except OSError:
+                        pass
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
+                self._owner = None
+                self._cond.notify_all()
 
     def __enter__(self) -> WriterLock:
         self.acquire()

@@ -7,12 +7,15 @@ downloads a model, so every collection is opened with
 
 from __future__ import annotations
 
-import functools
+import atexit
 import json
+import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -31,6 +34,7 @@ from clir_rag.store.matrix import DEFAULT_EXACT_LIMIT, VectorMatrix
 from clir_rag.types import Passage, ScoredCandidate
 
 DEFAULT_COLLECTION = "clir_passages"
+log = logging.getLogger("clir_rag")
 # Chroma's SQLite layer limits the number of variables per statement.
 _GET_BATCH = 2000
 # Above the exact-search limit Chroma's HNSW answers; wider search lists than Chroma's defaults (100)
@@ -77,27 +81,134 @@ def _writable(path: Path) -> bool:
     return True
 
 
+class _Embedded:
+    """This process's one Chroma client for a store directory, reopened when another process changed it.
+
+    Embedded Chroma keeps segment state in memory and caches one client per path in a
+    process; a client opened before another process wrote keeps answering from what it loaded
+    ("Error finding id"), and so does every later client on that path while it lives. So all
+    our stores on a directory share this entry's client, and :meth:`reopen` closes it (Chroma
+    stops its system once no client holds it) and opens a fresh one, after the calls in
+    flight have finished. A read-only directory is searched from a temporary copy, made once
+    per state of the source and removed when replaced or at exit.
+    """
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+        self.read_only = False
+        self.epoch = 0
+        self.seen: object = None  # the state (index manifest stamp) this client was opened on
+        self._copy: str | None = None
+        self._cond = threading.Condition()
+        self._users = 0
+        self._reopening = False
+        self.client = self._open()
+
+    def _open(self) -> Any:
+        path = self.source
+        if path.is_dir() and not _writable(path):
+            # Chroma writes to its SQLite file even to read it; a read-only copy serves searches.
+            self._copy = tempfile.mkdtemp(prefix="clir-rag-readonly-")
+            shutil.copytree(path, Path(self._copy) / "chroma")
+            path, self.read_only = Path(self._copy) / "chroma", True
+        return _client(path, None)
+
+    @contextmanager
+    def using(self) -> Iterator[Any]:
+        """The client, held open for one call (a reopen waits for the calls in flight)."""
+        with self._cond:
+            while self._reopening:
+                self._cond.wait()
+            self._users += 1
+        try:
+            yield self.client
+        finally:
+            with self._cond:
+                self._users -= 1
+                self._cond.notify_all()
+
+    def reopen(self, seen: object) -> None:
+        """Open a fresh client on the directory as it is now (once per ``seen`` state)."""
+        with self._cond:
+            if self._reopening or seen == self.seen:
+                return  # another thread does it (or did it) for this state
+            self._reopening = True
+            while self._users:
+                self._cond.wait()
+        try:
+            self.close()
+            self.client = self._open()
+            self.epoch += 1
+            self.seen = seen
+        finally:
+            with self._cond:
+                self._reopening = False
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        """Close the client and remove a read-only copy."""
+        try:
+            self.client.close()
+        except Exception as e:  # already closed, or its files are gone: nothing left to release
+            log.debug("closing the Chroma client of %s: %s", self.source, e)
+        if self._copy:
+            shutil.rmtree(self._copy, ignore_errors=True)
+            self._copy = None
+
+
+_EMBEDDED: dict[str, _Embedded] = {}
+_EMBEDDED_LOCK = threading.Lock()
+
+
+def _embedded(path: Path, *, create: bool, seen: object = None) -> _Embedded:
+    if not create and not (path / "chroma.sqlite3").is_file():
+        raise IndexCorruptError(f"{path}: the vector store is missing (no chroma.sqlite3)")
+    key = str(path.resolve())
+    with _EMBEDDED_LOCK:
+        entry = _EMBEDDED.get(key)
+        if entry is None:
+            entry = _EMBEDDED[key] = _Embedded(path)
+            entry.seen = seen
+        return entry
+
+
+def forget_embedded(path: str | Path) -> None:
+    """Close this process's client on ``path`` (before the directory is removed or replaced)."""
+    with _EMBEDDED_LOCK:
+        entry = _EMBEDDED.pop(str(Path(path).resolve()), None)
+    if entry is not None:
+        entry.close()
+
+
+@atexit.register
+def _remove_copies() -> None:
+    for entry in list(_EMBEDDED.values()):
+        if entry._copy:
+            shutil.rmtree(entry._copy, ignore_errors=True)
+
+
 class _Guarded:
     """Chroma's collection with every call's errors turned into one-line clir-rag errors.
 
     Chroma raises its own, httpx's and sqlite's exceptions (a server gone away, a file
     deleted under a running process, a read-only database); callers get a
-    :class:`~clir_rag.errors.StoreUnavailableError` that says where.
+    :class:`~clir_rag.errors.StoreUnavailableError` that says where. On an embedded store each
+    call holds the shared client open and finds the collection again after a reopen.
     """
 
-    def __init__(self, collection: Any, where: str) -> None:
-        self._collection = collection
+    def __init__(self, store: ChromaStore, where: str) -> None:
+        self._store = store
         self._where = where
 
     def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._collection, name)
-        if not callable(attr):
-            return attr
+        store = self._store
+        if not callable(getattr(store._raw, name)):
+            return getattr(store._raw, name)
 
-        @functools.wraps(attr)
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
-                return attr(*args, **kwargs)
+                with store._use() as raw:
+                    return getattr(raw, name)(*args, **kwargs)
             except ClirRagError:
                 raise
             except Exception as e:
@@ -127,21 +238,27 @@ class ChromaStore:
         freshness: Callable[[], object] | None = None,
         owner: str | None = None,
         create: bool = True,
+        seen: object = None,
     ) -> None:
         """``owner`` (an index id) is recorded on a new collection, and a collection recorded for another
         owner is refused. ``create=False`` opens an existing store only: a missing one is an
         :class:`~clir_rag.errors.IndexCorruptError`, never a new empty store. A directory that cannot
         be written is searched from a temporary copy (:attr:`read_only`); writing to it raises
-        :class:`~clir_rag.errors.IndexReadOnlyError`."""
+        :class:`~clir_rag.errors.IndexReadOnlyError`. ``seen`` names the state the caller saw before
+        opening (an index's manifest stamp): a client this process opens on it needs no :meth:`reopen`."""
         where = f"Chroma server {url}" if url else f"Chroma store {path}"
-        self.read_only = False
-        self._copy: str | None = None
-        if not url and path is not None and Path(path).is_dir() and not _writable(Path(path)):
-            # Chroma writes to its SQLite file even to read it; a read-only copy serves searches.
-            self._copy = tempfile.mkdtemp(prefix="clir-rag-readonly-")
-            shutil.copytree(path, Path(self._copy) / "chroma")
-            path, self.read_only = Path(self._copy) / "chroma", True
-        self.client = _client(path, url, create=create)
+        self._embedded: _Embedded | None = None
+        if url:
+            self.client = _client(None, url)
+            self.read_only = False
+        elif path is None:
+            raise InputError("give a directory (embedded Chroma) or a URL (Chroma server)")
+        else:
+            self._embedded = _embedded(Path(path), create=create, seen=seen)
+            self.client = self._embedded.client
+            self.read_only = self._embedded.read_only
+        self._epoch = self._embedded.epoch if self._embedded else 0
+        self._matrix_lock = threading.Lock()
         self.exact_limit = exact_limit
         self._freshness = freshness
         self._matrix: VectorMatrix | None = None
@@ -149,23 +266,14 @@ class ChromaStore:
         self._writes = 0
         self.name = collection
         try:
-            if create:
-                metadata: dict[str, Any] = {"encoder": encoder_spec, "dim": dim}
-                if owner:
-                    metadata["index"] = owner
-                raw = self.client.get_or_create_collection(
-                    collection, embedding_function=None, configuration={"hnsw": dict(_HNSW)}, metadata=metadata
-                )
-            else:
-                existing = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
-                if collection not in existing:
-                    raise IndexCorruptError(f"{where}: the collection {collection!r} is missing")
-                raw = self.client.get_collection(collection, embedding_function=None)
+            with self._client_in_use() as client:
+                raw = self._collection(client, collection, create, encoder_spec, dim, owner, where)
         except ClirRagError:
             raise
         except Exception as e:
             raise StoreUnavailableError(f"{where}: cannot open collection {collection!r}: {e}") from None
-        self.collection = _Guarded(raw, where)
+        self._raw = raw
+        self.collection = _Guarded(self, where)
         meta = raw.metadata or {}
         if meta.get("encoder") != encoder_spec or meta.get("dim") != dim:
             raise IndexCompatibilityError(
@@ -181,9 +289,53 @@ class ChromaStore:
             )
         self.dim = dim
 
-    def __del__(self) -> None:
-        if getattr(self, "_copy", None):
-            shutil.rmtree(self._copy, ignore_errors=True)  # type: ignore[arg-type]
+    @staticmethod
+    def _collection(
+        client: Any, collection: str, create: bool, encoder_spec: str, dim: int, owner: str | None, where: str
+    ) -> Any:
+        if create:
+            metadata: dict[str, Any] = {"encoder": encoder_spec, "dim": dim}
+            if owner:
+                metadata["index"] = owner
+            return client.get_or_create_collection(
+                collection, embedding_function=None, configuration={"hnsw": dict(_HNSW)}, metadata=metadata
+            )
+        existing = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+        if collection not in existing:
+            raise IndexCorruptError(f"{where}: the collection {collection!r} is missing")
+        return client.get_collection(collection, embedding_function=None)
+
+    @contextmanager
+    def _client_in_use(self) -> Iterator[Any]:
+        if self._embedded is None:
+            yield self.client
+        else:
+            with self._embedded.using() as client:
+                yield client
+
+    @contextmanager
+    def _use(self) -> Iterator[Any]:
+        """The raw collection for one call; on an embedded store, found again after the client was reopened."""
+        if self._embedded is None:
+            yield self._raw
+            return
+        with self._embedded.using() as client:
+            if self._epoch != self._embedded.epoch:
+                self._raw = client.get_collection(self.name, embedding_function=None)
+                self.client, self._epoch = client, self._embedded.epoch
+            yield self._raw
+
+    def reopen(self, seen: object) -> None:
+        """See the store as another process left it: an embedded store's client is opened afresh (once per
+        ``seen`` state, for every store of this process on the directory); in-memory copies are dropped."""
+        if self._embedded is not None:
+            self._embedded.reopen(seen)
+        self._changed()
+
+    def mark_seen(self, seen: object) -> None:
+        """Record that this process's client already holds state ``seen`` (its own write): no reopen for it."""
+        if self._embedded is not None:
+            self._embedded.seen = seen
 
     def _writable(self) -> None:
         if self.read_only:
@@ -198,22 +350,31 @@ class ChromaStore:
         self._writable()
         self._changed()
         try:
-            self.client.delete_collection(self.name)
+            with self._client_in_use() as client:
+                client.delete_collection(self.name)
         except Exception as e:
             raise StoreUnavailableError(f"cannot delete collection {self.name!r}: {e}") from None
 
     def _changed(self) -> None:
-        self._writes += 1
-        self._matrix = None
+        with self._matrix_lock:
+            self._writes += 1
+            self._matrix = None
 
     def matrix(self) -> VectorMatrix | None:
         """Every stored vector in memory, loaded once and reloaded after a change; None above ``exact_limit``."""
         if self.exact_limit <= 0:
             return None
         version = (self._writes, self._freshness() if self._freshness else self.count())
-        if self._matrix is not None and self._matrix.version == version:
+        current = self._matrix
+        if current is not None and current.version == version:
+            return current
+        with self._matrix_lock:  # built once, however many searches ask for it at the same time
+            if self._matrix is not None and self._matrix.version == version:
+                return self._matrix
+            self._matrix = self._load_matrix(version)
             return self._matrix
-        self._matrix = None
+
+    def _load_matrix(self, version: object) -> VectorMatrix | None:
         if self._too_large == (version, self.exact_limit):  # checked already: no count per query
             return None
         if self.count() > self.exact_limit:
@@ -237,8 +398,7 @@ class ChromaStore:
             chunks.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self.dim))
             offset += len(got["ids"])
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.dim), dtype=np.float32)
-        self._matrix = VectorMatrix.from_rows(ids, doc_ids, langs, index, vectors, version=version)
-        return self._matrix
+        return VectorMatrix.from_rows(ids, doc_ids, langs, index, vectors, version=version)
 
     def stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         """``{passage id: doc hash}`` for those of ``ids`` already stored."""

@@ -186,6 +186,11 @@ class LanguageStats:
 
     def save(self, directory: str | Path) -> None:
         """Write the passage statistics (``stats.npz``) and the query means (``query-stats.npz``)."""
+        self.save_passages(directory)
+        self.save_queries(directory)
+
+    def save_passages(self, directory: str | Path) -> None:
+        """Write the passage statistics (``stats.npz``) alone: the query means have writers of their own."""
         arrays: dict[str, np.ndarray] = {}
         for lang, m in self.passages.items():
             arrays[f"p/{lang}/count"] = np.array(m.count)
@@ -194,7 +199,6 @@ class LanguageStats:
             arrays[f"p/{lang}/ref"] = m.ref
             arrays[f"p/{lang}/bounds"] = np.array([m.r_lo, m.r_hi])
         self._write(Path(directory) / STATS_FILE, arrays)
-        self.save_queries(directory)
 
     def save_queries(self, directory: str | Path) -> None:
         """Write only the query means: small, so recording served queries stays cheap."""
@@ -204,6 +208,17 @@ class LanguageStats:
                 arrays[f"{kind}/{lang}/count"] = np.array(qm.count)
                 arrays[f"{kind}/{lang}/sum"] = qm.sum
         self._write(Path(directory) / QUERY_STATS_FILE, arrays)
+
+    def with_queries(self, calibration: dict[str, QueryMean], served: dict[str, QueryMean]) -> LanguageStats:
+        """These passage statistics (shared, not copied) with other query means."""
+        return LanguageStats(self.dim, self.encoder, self.passages, calibration, served)
+
+    def load_queries(self, directory: str | Path) -> None:
+        """Replace the query means by those stored in ``directory`` (none stored: none)."""
+        self.calibration, self.served = {}, {}
+        qfile = Path(directory) / QUERY_STATS_FILE
+        if qfile.exists():
+            self._fold(_read(qfile, Path(directory)))
 
     def _write(self, file: Path, arrays: dict[str, np.ndarray]) -> None:
         arrays = {
@@ -230,6 +245,11 @@ class LanguageStats:
         qfile = directory / QUERY_STATS_FILE
         if qfile.exists():
             data = {**data, **_read(qfile, directory)}
+        stats._fold(data)
+        return stats
+
+    def _fold(self, data: dict[str, np.ndarray]) -> None:
+        stats = self
         for key in data:
             parts = key.split("/")
             if len(parts) != 3 or parts[2] != "count":
@@ -244,7 +264,6 @@ class LanguageStats:
             else:
                 target = stats.calibration if kind == "c" else stats.served
                 target[lang] = QueryMean(count, data[f"{kind}/{lang}/sum"])
-        return stats
 
 
 def _read(file: Path, directory: Path) -> dict[str, np.ndarray]:
