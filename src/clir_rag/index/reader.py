@@ -203,6 +203,9 @@ class IndexReader:
                 seen=stamp,
             )
             store.reopen(stamp)  # no-op unless this process's client predates another process's write
+            # a reader's state is searched from memory up to the exact-search limit, texts included, so it
+            # outlives the collection being rebuilt or the server going away while the next state loads
+            store.keep_texts = reader
         except IndexCorruptError as e:
             raise IndexCorruptError(f"{self.path}: {e}, but the manifest records {expected} passages; {rebuild}") from None
         if not manifest.bm25_stale and manifest.passages is not None:

@@ -224,6 +224,8 @@ class ChromaStore:
     search (see :mod:`clir_rag.store.matrix`); ``freshness`` returns a token that changes
     whenever another process may have changed the collection (the index passes its manifest's
     modification time), and our own writes drop the copy at once. 0 turns exact search off.
+    With :attr:`keep_texts` set before the first search, the copy holds passage texts too, and
+    :meth:`get` answers from it: a reader's state then needs the store only to load.
     """
 
     def __init__(
@@ -262,6 +264,9 @@ class ChromaStore:
         self.exact_limit = exact_limit
         self._freshness = freshness
         self._matrix: VectorMatrix | None = None
+        # texts and metadata loaded with the matrix, for a reader's fixed state (see keep_texts)
+        self._texts: dict[str, tuple[str, dict[str, Any]]] | None = None
+        self.keep_texts = False
         self._too_large: object = None
         self._writes = 0
         self.name = collection
@@ -385,12 +390,16 @@ class ChromaStore:
         langs: list[str] = []
         index: list[int] = []
         chunks: list[np.ndarray] = []
+        texts: dict[str, tuple[str, dict[str, Any]]] | None = {} if self.keep_texts else None
         offset = 0
         while True:
-            got = self.collection.get(include=["embeddings", "metadatas"], limit=_GET_BATCH, offset=offset)
+            include = ["embeddings", "metadatas", "documents"] if self.keep_texts else ["embeddings", "metadatas"]
+            got = self.collection.get(include=include, limit=_GET_BATCH, offset=offset)  # type: ignore[arg-type]
             if not got["ids"]:
                 break
             metas = [m or {} for m in got["metadatas"] or []]
+            if texts is not None:
+                texts.update(zip(got["ids"], zip(got["documents"] or [], metas, strict=True), strict=True))
             ids.extend(got["ids"])
             doc_ids.extend(str(m.get("doc_id", pid)) for pid, m in zip(got["ids"], metas, strict=True))
             langs.extend(str(m.get("lang", "und")) for m in metas)
@@ -398,6 +407,7 @@ class ChromaStore:
             chunks.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), self.dim))
             offset += len(got["ids"])
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, self.dim), dtype=np.float32)
+        self._texts = texts
         return VectorMatrix.from_rows(ids, doc_ids, langs, index, vectors, version=version)
 
     def stored_hashes(self, ids: Sequence[str]) -> dict[str, str]:
@@ -553,8 +563,20 @@ class ChromaStore:
             offset += len(got["ids"])
 
     def get(self, ids: Sequence[str]) -> dict[str, ScoredCandidate]:
-        """Stored passages by id (score 0); missing ids are absent from the result."""
+        """Stored passages by id (score 0); missing ids are absent from the result.
+
+        A store that keeps texts (:attr:`keep_texts`) answers from the copy loaded with its matrix.
+        """
         out: dict[str, ScoredCandidate] = {}
+        held = self._texts if self._matrix is not None else None
+        if held is not None:
+            for pid in ids:
+                row = held.get(pid)
+                if row is not None:
+                    out[pid] = _candidate(pid, row[0], row[1], 0.0)
+            ids = [pid for pid in ids if pid not in out]
+            if not ids:
+                return out
         for i in range(0, len(ids), _GET_BATCH):
             got = self.collection.get(ids=list(ids[i : i + _GET_BATCH]), include=["documents", "metadatas"])
             for pid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
