@@ -87,7 +87,9 @@ def with_ingestion(url: str, index: Path, batches: int, concurrency: int) -> dic
     import subprocess
     import threading
 
-    writer = subprocess.Popen([sys.executable, "-c", INGEST, str(index), str(batches)], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", INGEST, str(index), str(batches)], stdout=subprocess.PIPE, text=True
+    )
     commits: dict[int, float] = {}
     visible: dict[int, float] = {}
     done = threading.Event()

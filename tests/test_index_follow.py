@@ -158,7 +158,7 @@ def test_concurrent_first_searches_load_once(demo_index_copy: Path, encoder, mon
         try:
             start.wait()
             index.search("Mount Everest height", 3, mode=("dense", "bm25", "hybrid")[i % 3])  # type: ignore[arg-type]
-        except BaseException as e:  # noqa: BLE001 - collected and re-raised in the test thread
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=search, args=(i,)) for i in range(16)]

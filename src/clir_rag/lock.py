@@ -49,7 +49,7 @@ class WriterLock:
     def _what(self) -> Path:
         return self.directory if self.name == LOCK_FILE else self.directory / self.name[1:-5]
 
-    def acquire(self, wait: float | None | object = DEFAULT_WAIT) -> None:
+    def acquire(self, wait: float | object | None = DEFAULT_WAIT) -> None:
         """Take the lock (again, if the calling thread already holds it); ``wait`` overrides the lock's own."""
         me = threading.get_ident()
         limit = self.wait if wait is DEFAULT_WAIT else wait

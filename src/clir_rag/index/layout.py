@@ -26,7 +26,14 @@ from pathlib import Path
 from clir_rag.errors import IndexCompatibilityError, IndexReadOnlyError, InputError
 from clir_rag.languages import detect_language
 from clir_rag.lock import LOCK_FILE
-from clir_rag.manifest import DEFAULT_TITLE_FORMAT, MANIFEST, TITLE_FORMATS, IndexManifest, read_manifest, write_manifest
+from clir_rag.manifest import (
+    DEFAULT_TITLE_FORMAT,
+    MANIFEST,
+    TITLE_FORMATS,
+    IndexManifest,
+    read_manifest,
+    write_manifest,
+)
 from clir_rag.store.stats import QUERY_STATS_FILE, STATS_FILE
 from clir_rag.types import Document
 

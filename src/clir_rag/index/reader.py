@@ -207,7 +207,9 @@ class IndexReader:
             # outlives the collection being rebuilt or the server going away while the next state loads
             store.keep_texts = reader
         except IndexCorruptError as e:
-            raise IndexCorruptError(f"{self.path}: {e}, but the manifest records {expected} passages; {rebuild}") from None
+            raise IndexCorruptError(
+                f"{self.path}: {e}, but the manifest records {expected} passages; {rebuild}"
+            ) from None
         if not manifest.bm25_stale and manifest.passages is not None:
             count = store.count()
             if count != manifest.passages:
@@ -253,7 +255,7 @@ class IndexReader:
                 pass  # a writer is busy and rebuilds BM25 itself when it finishes
         return self._build_bm25(snap.store, snap.manifest)
 
-    def _persist_bm25(self, wait: float | None | object) -> BM25Index:
+    def _persist_bm25(self, wait: float | object | None) -> BM25Index:
         raise NotImplementedError  # the writer half
 
     def _build_bm25(self, store: ChromaStore, manifest: IndexManifest) -> BM25Index:
@@ -307,7 +309,7 @@ class IndexReader:
         if unsaved >= _SERVED_FLUSH:
             self.flush(wait=0.0)
 
-    def flush(self, wait: float | None | object = DEFAULT_WAIT) -> None:
+    def flush(self, wait: float | object | None = DEFAULT_WAIT) -> None:
         """Write the served-query means recorded since the last write (the writer half does it)."""
         raise NotImplementedError
 
@@ -436,7 +438,9 @@ class IndexReader:
             elif mode == "bm25":
                 r = BM25Retriever(self._bm25_of(snap), snap.store)
             else:
-                r = HybridRetriever([dense, BM25Retriever(self._bm25_of(snap), snap.store)], method=fusion, weights=weights)
+                r = HybridRetriever(
+                    [dense, BM25Retriever(self._bm25_of(snap), snap.store)], method=fusion, weights=weights
+                )
             return DocumentRetriever(r, documents) if documents else r
 
         return FollowingRetriever(self.snapshot, build)
@@ -495,7 +499,9 @@ class FollowingRetriever(BaseRetriever):
 def _fold(target: dict[str, QueryMean], extra: dict[str, QueryMean]) -> None:
     for lang, qm in extra.items():
         have = target.get(lang)
-        target[lang] = QueryMean(qm.count, qm.sum.copy()) if have is None else QueryMean(have.count + qm.count, have.sum + qm.sum)
+        target[lang] = (
+            QueryMean(qm.count, qm.sum.copy()) if have is None else QueryMean(have.count + qm.count, have.sum + qm.sum)
+        )
 
 
 def _status(status: str, reason: str = "") -> dict[str, str]:

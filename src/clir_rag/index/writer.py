@@ -38,7 +38,7 @@ from clir_rag.errors import (
 from clir_rag.index.layout import READ_ONLY_ERRNOS, index_text, with_language
 from clir_rag.index.reader import IndexReader, _fold
 from clir_rag.languages import detect_language, normalize_language
-from clir_rag.lock import LOCK_FILE, DEFAULT_WAIT
+from clir_rag.lock import DEFAULT_WAIT, LOCK_FILE
 from clir_rag.progress import ProgressCallback, progress_reporter
 from clir_rag.store.bm25 import BM25Index
 from clir_rag.store.chroma import ChromaStore, forget_embedded
@@ -70,7 +70,7 @@ class IndexStats:
 
 
 class IndexWriter(IndexReader):
-    """Writing an index directory, one writer at a time (:mod:`clir_rag.lock`); it reads like an :class:`IndexReader`."""
+    """Writing an index directory, one writer at a time (:mod:`clir_rag.lock`); it reads as :class:`IndexReader`."""
 
     chunker: Chunker
 
@@ -83,7 +83,7 @@ class IndexWriter(IndexReader):
     # -- the writer lock and the writer's view ------------------------------------------
 
     @contextmanager
-    def _writing(self, wait: float | None | object = DEFAULT_WAIT) -> Iterator[None]:
+    def _writing(self, wait: float | object | None = DEFAULT_WAIT) -> Iterator[None]:
         """Hold the writer lock; on first taking it, pick up what another writer changed meanwhile."""
         first = not self._lock.held
         created = not self.path.exists()
@@ -529,7 +529,7 @@ class IndexWriter(IndexReader):
         means.load_queries(self.path)
         return means
 
-    def flush(self, wait: float | None | object = DEFAULT_WAIT) -> None:
+    def flush(self, wait: float | object | None = DEFAULT_WAIT) -> None:
         """Write the served-query means recorded since the last write (read-modify-write under the writer lock).
 
         ``wait`` bounds the wait for a busy writer (by default the index's own ``wait``); when
@@ -567,7 +567,7 @@ class IndexWriter(IndexReader):
             return self._build_bm25(snap.store, snap.manifest)
         return self._persist_bm25(wait=DEFAULT_WAIT)
 
-    def _persist_bm25(self, wait: float | None | object) -> BM25Index:
+    def _persist_bm25(self, wait: float | object | None) -> BM25Index:
         with self._writing(wait):
             bm25 = self._build_bm25(self._writer_store(), self.manifest)
             bm25.save(self.layout.bm25_dir)

@@ -394,7 +394,7 @@ class ChromaStore:
         offset = 0
         while True:
             include = ["embeddings", "metadatas", "documents"] if self.keep_texts else ["embeddings", "metadatas"]
-            got = self.collection.get(include=include, limit=_GET_BATCH, offset=offset)  # type: ignore[arg-type]
+            got = self.collection.get(include=include, limit=_GET_BATCH, offset=offset)
             if not got["ids"]:
                 break
             metas = [m or {} for m in got["metadatas"] or []]
