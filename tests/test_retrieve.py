@@ -58,7 +58,7 @@ def test_bm25_matches_shared_names_across_languages(demo_index) -> None:
 
 def test_bm25_with_query_per_language(demo_index) -> None:
     bm25 = demo_index.retriever("bm25")
-    assert isinstance(bm25, BM25Retriever)
+    assert isinstance(bm25.inner, BM25Retriever)  # over the index's current state
     ranking = bm25.retrieve("bees", 5, query_by_lang={"de": "Bestäubung", "fr": "abeilles", "es": "abejas"})
     assert {"de-bienensterben", "fr-abeilles", "es-abejas"} <= set(ranking.doc_ids)
 
@@ -66,7 +66,7 @@ def test_bm25_with_query_per_language(demo_index) -> None:
 def test_hybrid_is_rrf_of_dense_and_bm25(demo_index) -> None:
     q = Query(text="Mount Kilimanjaro glaciers")
     hybrid = demo_index.retriever("hybrid")
-    assert isinstance(hybrid, HybridRetriever) and hybrid.rrf_k == 60
+    assert isinstance(hybrid.inner, HybridRetriever) and hybrid.rrf_k == 60
     dense = DenseRetriever(demo_index.store, demo_index.encoder).retrieve(q, 100)
     bm25 = BM25Retriever(demo_index.bm25, demo_index.store).retrieve(q, 100)
     ranking = hybrid.retrieve(q, 5)
@@ -112,7 +112,7 @@ def test_hybrid_rejects_bad_configuration(demo_index) -> None:
 
 def test_document_level_retrieval(demo_index) -> None:
     retriever = demo_index.retriever("dense", documents="maxp")
-    assert isinstance(retriever, DocumentRetriever) and isinstance(retriever, Retriever)
+    assert isinstance(retriever.inner, DocumentRetriever) and isinstance(retriever, Retriever)
     ranking = retriever.retrieve("coffee", 5)
     assert ranking.level == "document" and ranking.ids == ranking.doc_ids
     assert len(set(ranking.ids)) == len(ranking.ids) == 5

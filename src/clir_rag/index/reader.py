@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -148,8 +148,8 @@ class IndexReader:
         error = ""
         if manifest.stats_stale:
             error = (
-                f"{self.path}: the language statistics are being updated by an indexing run, or one stopped "
-                f"before it finished; let it finish, or run it again, or {fix}"
+                f"{self.path}: the language statistics are stale (an indexing run is updating them, or one stopped "
+                f"before it finished); let it finish, or run it again, or {fix}"
             )
         else:
             try:
@@ -159,10 +159,13 @@ class IndexReader:
                 error = str(e)
             if stats is not None and (stats.encoder != manifest.encoder or stats.dim != manifest.dim):
                 stats, error = None, f"{self.path}: the language statistics belong to another encoder; {fix}"
-            if stats is not None and manifest.passages is not None and stats.total != manifest.passages:
+            # a committed state is checked against its manifest; one loaded mid-run against the store itself
+            held = manifest.passages if committed else store.count()
+            if stats is not None and held is not None and stats.total != held:
+                where = "the index" if committed else "the vector store"
                 error = (
-                    f"{self.path}: the language statistics cover {stats.total} passages but the index holds "
-                    f"{manifest.passages}; {fix}"
+                    f"{self.path}: the language statistics cover {stats.total} passages but {where} holds "
+                    f"{held} (changed by another process or index?); {fix}"
                 )
                 stats = None
         bm25: BM25Index | None = None
@@ -391,7 +394,7 @@ class IndexReader:
         debias: DebiasOption = "auto",
         shrink: float = DEFAULT_SHRINK,
         record_queries: bool = False,
-    ) -> Retriever:
+    ) -> FollowingRetriever:
         """A retriever over this index that follows its writes; ``documents`` aggregates passages to documents, exactly.
 
         Each query runs on the index's current state (:meth:`snapshot`): a retriever built
@@ -485,8 +488,16 @@ class FollowingRetriever(BaseRetriever):
                 self._state = (snap, self._build(snap))
             return self._state[1]
 
-    def _retrieve(self, query: Query, k: int, langs: list[str] | None) -> Ranking:
-        return self.inner.retrieve(query, k, langs=langs)
+    def retrieve(
+        self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None, **kwargs: Any
+    ) -> Ranking:
+        """The inner retriever's :meth:`~clir_rag.retrieve.Retriever.retrieve` (its own keywords pass through)."""
+        return self.inner.retrieve(query, k, langs=langs, **kwargs)  # type: ignore[call-arg]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.inner, name)  # rrf_k, method, ...: the current retriever's settings
 
     def _rank_documents(self, query: Query, k: int, method: str, langs: list[str] | None) -> Ranking | None:
         inner = self.inner

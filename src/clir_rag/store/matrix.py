@@ -57,7 +57,9 @@ class VectorMatrix:
         version: object = None,
     ) -> VectorMatrix:
         """A matrix from stored rows (vectors not of unit length are normalised); ``version``: what it was read at."""
-        v = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+        v = np.asarray(vectors, dtype=np.float32)
+        if v.ndim != 2:  # a (0, dim) matrix of an empty store is already 2-D; -1 cannot be inferred from 0 rows
+            v = v.reshape(len(ids), -1)
         # encoders give unit vectors; rescaling those would only add rounding, so fix the others alone
         norms = np.linalg.norm(v, axis=1)
         off = np.abs(norms - 1.0) > 1e-4
