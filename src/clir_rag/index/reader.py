@@ -492,7 +492,7 @@ class FollowingRetriever(BaseRetriever):
         self, query: Query | str, k: int = 10, *, langs: Sequence[str] | None = None, **kwargs: Any
     ) -> Ranking:
         """The inner retriever's :meth:`~clir_rag.retrieve.Retriever.retrieve` (its own keywords pass through)."""
-        return self.inner.retrieve(query, k, langs=langs, **kwargs)  # type: ignore[call-arg]
+        return self.inner.retrieve(query, k, langs=langs, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
