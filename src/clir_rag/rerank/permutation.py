@@ -7,11 +7,16 @@ or repeated, and appends the ids it never mentioned in their input order, so
 a partial answer still moves what it did rank. The outcome says whether the
 answer was usable as is (``ok``), needed repair (``repaired``) or held no
 ranking at all (``failed``, input order kept).
+
+Models prompted in Chinese or Japanese often write the ranking in full-width
+forms (``［２］ ＞ ［１］``) or in CJK brackets (``【2】>【1】``): the answer is
+brought to ASCII forms (NFKC, and the CJK brackets to ``[ ]``) before it is read.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +27,10 @@ _BRACKETED = re.compile(r"\[\s*(\d+)\s*\]")
 _CHAIN = re.compile(r"\[\s*\d+\s*\](?:\s*(?:>|,|>>|->|→)\s*\[\s*\d+\s*\])+")
 _BARE_CHAIN = re.compile(r"\b\d+\b(?:\s*(?:>|,|>>|->|→)\s*\b\d+\b)+")
 _NUMBER = re.compile(r"\d+")
+# Brackets NFKC leaves alone (lenticular, tortoise-shell, white ones) and the ideographic comma, as ASCII
+_CJK_FORMS = str.maketrans(
+    {"【": "[", "】": "]", "〔": "[", "〕": "]", "〖": "[", "〗": "]", "〘": "[", "〙": "]", "、": ","}
+)
 
 
 @dataclass
@@ -66,7 +75,8 @@ def parse_permutation(text: str, n: int) -> ParsedPermutation:
     """A permutation of ``range(n)`` from an answer that numbers passages from 1."""
     if n <= 0:
         return ParsedPermutation([], "ok")
-    cleaned = _THINK.sub(" ", text or "")
+    # full-width ［２］ ＞ ［１］ (NFKC) and CJK brackets 【2】 read as [2] > [1]
+    cleaned = _THINK.sub(" ", unicodedata.normalize("NFKC", text or "").translate(_CJK_FORMS))
     ids, explicit = _candidate_ids(cleaned, n)
     problems: list[str] = []
     order: list[int] = []

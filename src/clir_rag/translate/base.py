@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from clir_rag.cache import SqliteCache, cache_key
-from clir_rag.errors import InputError
+from clir_rag.errors import InputError, TranslationModelError
 from clir_rag.languages import normalize_language
 
 # Scripts whose sentences are joined without a space.
@@ -117,7 +117,11 @@ class Translator(ABC):
             out = self.translate_segments(todo, src, tgt)
             self.stats.seconds += time.perf_counter() - start
             if len(out) != len(todo):
-                raise RuntimeError(f"{self.name}: {len(todo)} segments in, {len(out)} translations out")
+                # a backend that breaks its contract: a bug in it, not in the input, and nothing to cache
+                raise TranslationModelError(
+                    f"{self.name}: the backend returned {len(out)} translations for {len(todo)} segments "
+                    f"({src} -> {tgt})"
+                )
             new = dict(zip(todo, out, strict=True))
             self.stats.translated += len(new)
             if self.cache is not None:

@@ -26,9 +26,9 @@ rather than silently truncated.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -111,12 +111,33 @@ class CTranslate2Translator(Translator):
         self.max_batch_tokens = max_batch_tokens
         self.max_input_tokens = max_input_tokens
         self.name = f"ct2:{self.model_dir.name}:{self.family}:beam{beam_size}"
+        self._model: Any = None  # the ctranslate2.Translator, loaded on first use (see _translator)
+        self._model_lock = threading.Lock()
         self.batches = 0  # translate_batch calls, for tests and throughput reports
 
-    @functools.cached_property
+    @property
     def _translator(self) -> Any:
-        # loaded on first use: a driver that only names the model and checks languages (the Ray
-        # path, whose actors translate) never holds the weights
+        """The CTranslate2 model, loaded on first use, once, whatever number of threads ask at once.
+
+        Loaded lazily: a driver that only names the model and checks languages (the Ray path, whose
+        actors translate) never holds the weights. Under a lock, checked twice: ``/translate`` calls
+        this from the server's worker threads without a queue in front, and concurrent first requests
+        would each load the weights (seconds and a model's memory each) and keep only one.
+        """
+        model = self._model
+        if model is None:
+            with self._model_lock:
+                model = self._model
+                if model is None:
+                    model = self._model = self._load_model()
+        return model
+
+    @_translator.setter
+    def _translator(self, model: Any) -> None:
+        # a loaded model handed in (tests wrap the real one to record its calls)
+        self._model = model
+
+    def _load_model(self) -> Any:
         import ctranslate2
 
         return ctranslate2.Translator(
