@@ -42,6 +42,7 @@ from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker, approxi
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
 from clir_rag.embed.base import Chunking, DocumentEmbedder, LocalEmbedder, PassageEmbedder
 from clir_rag.errors import (
+    ClirRagError,
     IndexCompatibilityError,
     IndexCorruptError,
     IndexReadOnlyError,
@@ -791,6 +792,27 @@ class CrossLingualIndex:
 
     def __len__(self) -> int:
         return self.store.count()
+
+    def health(self) -> dict[str, dict[str, str]]:
+        """TEMP (serve-hardening; the lead replaces it): ``{"index": ..., "store": ...}``, each
+        ``{"status": "ok" | "degraded" | "down", "reason": str}``."""
+        index = {"status": "ok", "reason": ""}
+        try:
+            manifest = self._read_manifest()
+        except ClirRagError as e:
+            return {"index": {"status": "down", "reason": str(e)}, "store": {"status": "ok", "reason": ""}}
+        if manifest is None:
+            index = {"status": "down", "reason": f"{self.path}: the manifest is gone"}
+        elif manifest.stats_stale or manifest.bm25_stale:
+            index = {"status": "degraded", "reason": "an indexing run is under way or stopped midway"}
+        try:
+            count = self.store.count()
+        except ClirRagError as e:
+            return {"index": index, "store": {"status": "down", "reason": str(e)}}
+        expected = manifest.passages if manifest is not None else None
+        if expected is not None and count != expected and index["status"] == "ok":
+            index = {"status": "degraded", "reason": f"the store holds {count} passages, the manifest {expected}"}
+        return {"index": index, "store": {"status": "ok", "reason": ""}}
 
     # -- searching ----------------------------------------------------------------
 
