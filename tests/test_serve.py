@@ -139,6 +139,7 @@ def test_answer_in_the_question_language_with_citations_and_streamed(service: st
     status, _, answer = call(service, "/answer", {"query": QUESTION, "k": 5})
     assert status == 200, answer
     assert answer["lang"] == "de" and answer["text"] and answer["error"] is None
+    assert (answer["answer_lang"], answer["answer_lang_source"]) == ("de", "detected")  # lingua is sure of it
     assert answer["passages"] and all(1 <= c <= len(answer["passages"]) for c in answer["citations"])
     events = stream(service, {"query": QUESTION, "k": 5})
     names = [name for name, _ in events]
@@ -146,7 +147,7 @@ def test_answer_in_the_question_language_with_citations_and_streamed(service: st
     assert names[0] == "sources" and names[-1] == "answer" and set(names[1:-1]) == {"token"}, names
     sources, done = events[0][1], events[-1][1]
     assert len(sources["passages"]) == 5 and len({p["lang"] for p in sources["passages"]}) > 1
-    assert sources["lang"] == done["lang"] == "de"
+    assert sources["lang"] == done["lang"] == "de" and sources["lang_source"] == "detected"
     tokens = [data["text"] for name, data in events if name == "token"]
     assert len(tokens) > 3 and (done["language_fixed"] or "".join(tokens).strip() == done["text"])
 

@@ -3,7 +3,8 @@ ingest over one index. :func:`create_app` wires the parts: :mod:`~clir_rag.serve
 before the app), :mod:`~clir_rag.serve.admission` (LLM work), :mod:`~clir_rag.serve.service` (the work),
 :mod:`~clir_rag.serve.schemas` (the bodies)."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: FastAPI reads the routes' annotations, which name classes imported
+# inside create_app (the [serve] extra), as objects.
 
 import functools
 import json
@@ -186,8 +187,7 @@ def create_app(settings: ServeSettings) -> Any:
         # the work holding it has stopped
         return await anyio.to_thread.run_sync(fn, *args)
 
-    # Routes name their response types in the decorator: under ``from __future__ import annotations`` the return
-    # annotations are strings naming classes imported in this function, which FastAPI cannot resolve.
+    # Routes name their response types in the decorator, which is where FastAPI looks first.
     @app.get("/", include_in_schema=False, response_class=FileResponse, response_model=None)
     def page() -> FileResponse:
         return FileResponse(static / "index.html")
