@@ -360,3 +360,29 @@ def test_a_port_in_use_is_one_line_and_not_exit_code_3(demo_index_dir: Path) -> 
     assert out.returncode == 1 and "Serving" not in out.stdout, out
     said = f"error: port {port} on 127.0.0.1 is in use (another server?): stop it or choose another --port"
     assert out.stderr.strip().splitlines() == [said]
+
+
+# -- the vector store down ---------------------------------------------------------------------------------------
+
+
+def test_a_vector_store_that_goes_down_is_a_503_naming_it(tmp_path: Path, encoder) -> None:
+    from clir_rag.index import CrossLingualIndex
+    from clir_rag.types import Document
+    from tests.servers import serving_chroma
+
+    index = tmp_path / "index"
+    docs = [Document(id="a1", text="Der Eiffelturm steht in Paris.", lang="de")]
+    with serving_chroma(tmp_path / "data") as (chroma, chroma_proc):
+        CrossLingualIndex(index, encoder=encoder, chroma_url=chroma).add(docs, progress=False)
+        dead = f"http://127.0.0.1:{free_port()}/v1"
+        with served(index, "--base-url", dead, "--model", "m") as url:
+            body = {"query": "Eiffelturm", "query_lang": "de"}
+            assert call(url, "/search", body, key=None)[0] == 200
+            chroma_proc.terminate()
+            chroma_proc.wait(30)
+            for mode in ("dense", "bm25", "hybrid"):  # bm25 too: the passages' texts are in the store
+                status, headers, out = call(url, "/search", {**body, "mode": mode}, key=None)
+                assert status == 503 and out["detail"].startswith("the vector store is unavailable: "), (mode, out)
+                assert chroma.removeprefix("http://") in out["detail"] and headers["retry-after"] == "10"
+            status, _, state = call(url, "/health", key=None)
+            assert status == 503 and state["status"] == "down" and state["components"]["store"]["status"] == "down"
