@@ -115,24 +115,31 @@ def test_a_stream_whose_client_leaves_after_the_first_event_frees_the_model_at_o
     wait_for(lambda: health(url)["queue"]["running"] == 0, "slot freed again")
 
 
-def test_a_queued_request_whose_client_left_is_dropped_and_sigterm_ends_stuck_work(demo_index_dir: Path) -> None:
+def test_a_queued_request_whose_client_left_is_dropped_and_sigterm_ends_stuck_work(
+    demo_index_dir: Path, tmp_path: Path
+) -> None:
     # a model that stays busy until released: the first answer holds the slot, the second waits behind it
     llm = GarbleServer(["Tu Youyou hat das Artemisinin entdeckt [1]."], hold=True)
     first: dict = {}
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY + "\n", encoding="utf-8")  # the key from a file, not the command line
     try:
         args = ["--base-url", llm.url, "--model", "m", "--queue-size", "1", "--shutdown-timeout", "1"]
+        args += ["--api-key-file", str(key_file)]
         with served_process(demo_index_dir, *args) as (url, proc):
 
             def ask() -> None:
                 try:  # query_lang: no language detection to load (slow, and not what is tested here)
-                    first["status"] = call(url, "/answer", {"query": QUESTION, "query_lang": "de"}, key=None)[0]
+                    first["status"] = call(url, "/answer", {"query": QUESTION, "query_lang": "de"})[0]
                 except OSError as e:  # the server went away under it
                     first["status"] = type(e).__name__
 
             worker = threading.Thread(target=ask, daemon=True)
             worker.start()
             assert llm.received.wait(60)
-            waiting = raw_request(url, "POST", "/answer", json.dumps({"query": QUESTION, "query_lang": "de"}).encode())
+            assert call(url, "/search", {"query": QUESTION}, key=None)[0] == 401
+            body = json.dumps({"query": QUESTION, "query_lang": "de"}).encode()
+            waiting = raw_request(url, "POST", "/answer", body, {"X-API-Key": KEY})
             wait_for(lambda: health(url)["queue"]["waiting"] == 1, "the second request queued")
             waiting.close()  # its client gives up while it waits
             wait_for(lambda: health(url)["queue"]["waiting"] == 0, "the abandoned request dropped")
@@ -305,13 +312,7 @@ def test_writes_are_off_unless_turned_on(llm_down: str) -> None:
 
 
 def test_writes_need_a_key(demo_index_dir: Path) -> None:
-    refused = subprocess.run(
-        [sys.executable, "-m", "clir_rag.cli", "serve", "--index", str(demo_index_dir), "--allow-writes"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={k: v for k, v in os.environ.items() if k != "CLIR_RAG_API_KEY"},
-    )
+    refused = serve_cli("--index", str(demo_index_dir), "--allow-writes")
     assert refused.returncode == 1 and "Serving" not in refused.stdout
     assert refused.stderr.strip().splitlines() == [
         "error: --allow-writes needs an API key (CLIR_RAG_API_KEY or --api-key-file)"
@@ -346,20 +347,38 @@ def test_a_sure_query_language_is_kept(llm_down: str) -> None:
 # -- starting ---------------------------------------------------------------------------------------------------
 
 
+def serve_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``clir-rag serve ARGS`` run to its end (these runs stop before serving)."""
+    environ = {k: v for k, v in os.environ.items() if k != "CLIR_RAG_API_KEY"}
+    command = [sys.executable, "-m", "clir_rag.cli", "serve", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env={**environ, **(env or {})})
+
+
 def test_a_port_in_use_is_one_line_and_not_exit_code_3(demo_index_dir: Path) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen(1)
-        port = taken.getsockname()[1]
-        out = subprocess.run(
-            [sys.executable, "-m", "clir_rag.cli", "serve", "--index", str(demo_index_dir), "--port", str(port)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert out.returncode == 1 and "Serving" not in out.stdout, out
-    said = f"error: port {port} on 127.0.0.1 is in use (another server?): stop it or choose another --port"
-    assert out.stderr.strip().splitlines() == [said]
+    for host in ("127.0.0.1", "0.0.0.0"):
+        with socket.socket() as taken:
+            taken.bind((host, 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            out = serve_cli("--index", str(demo_index_dir), "--host", host, "--port", str(port))
+        assert out.returncode == 1 and "Serving" not in out.stdout, out
+        said = f"error: port {port} on {host} is in use (another server?): stop it or choose another --port"
+        lines = out.stderr.strip().splitlines()
+        assert lines[-1] == said
+        if host == "127.0.0.1":
+            assert lines == [said]
+        else:  # beyond this machine without a key: said, and which Host names will be served
+            assert lines[0].startswith("warning: serving on 0.0.0.0 with no API key: anyone who reaches the port")
+            assert lines[1].startswith("note: only Host headers localhost, 127.0.0.1, ::1 are served")
+
+
+def test_the_key_from_a_file_and_its_mistakes(demo_index_dir: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n", encoding="utf-8")
+    out = serve_cli("--index", str(demo_index_dir), "--api-key-file", str(empty))
+    assert out.returncode == 1 and out.stderr.strip() == f"error: --api-key-file {empty}: the file is empty"
+    out = serve_cli("--index", str(demo_index_dir), "--api-key-file", str(empty), env={"CLIR_RAG_API_KEY": "x"})
+    assert out.returncode == 1 and "give the API key once" in out.stderr
 
 
 # -- the vector store down ---------------------------------------------------------------------------------------

@@ -625,6 +625,8 @@ def serve(
             llm_cooldown_s=llm_cooldown,
             allow_writes=allow_writes,
         )
+        if not is_loopback(host):
+            _warn_exposed(host, bool(api_key), None if allowed_host else hosts)
         sock = bind(host, port)  # first: a port in use is one line, before the index is opened
         try:
             application = create_app(settings)
@@ -637,22 +639,25 @@ def serve(
         raise _fail(InputError(describe_validation(e))) from None
     except ClirRagError as e:
         raise _fail(e) from None
-    if not is_loopback(host):
-        if not api_key:
-            err_console.print(
-                f"[bold yellow]warning:[/] serving on {escape(host)} with no API key: anyone who reaches the port "
-                "can search and use the LLM; set CLIR_RAG_API_KEY or --api-key-file",
-                highlight=False,
-            )
-        if not allowed_host:
-            err_console.print(
-                f"[bold yellow]note:[/] only Host headers {escape(', '.join(hosts))} are served: add the name "
-                "clients use with --allowed-host (or '*')",
-                highlight=False,
-            )
     shown = f"[{host}]" if ":" in host else host
     console.print(f"Serving {index_dir} on http://{shown}:{port} (API docs: /docs)")
     run(application, sock, shutdown_timeout=shutdown_timeout)
+
+
+def _warn_exposed(host: str, keyed: bool, default_hosts: list[str] | None) -> None:
+    """Say on stderr what a bind beyond this machine leaves open, or unreachable."""
+    if not keyed:
+        err_console.print(
+            f"[bold yellow]warning:[/] serving on {escape(host)} with no API key: anyone who reaches the port "
+            "can search and use the LLM; set CLIR_RAG_API_KEY or --api-key-file",
+            highlight=False,
+        )
+    if default_hosts is not None:
+        err_console.print(
+            f"[bold yellow]note:[/] only Host headers {escape(', '.join(default_hosts))} are served: add the name "
+            "clients use with --allowed-host (or '*')",
+            highlight=False,
+        )
 
 
 @app.command()
