@@ -67,6 +67,7 @@ class HostGuard:
         self.allowed = {host_name(h) for h in allowed if h != "*"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point: refuse, or pass on."""
         if scope["type"] == "http" and not self.any:
             given = _header(scope, b"host")
             if given is None:
@@ -110,6 +111,7 @@ class KeyGuard:
         return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI entry point: refuse (401, 413), or pass on with the body read."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

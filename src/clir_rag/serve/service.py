@@ -42,10 +42,11 @@ class _ReadWriteLock:
         self._writers_waiting = 0
 
     @contextmanager
-    def read(self) -> Iterator[None]:
+    def read(self, timeout: float | None = None) -> Iterator[None]:
+        """Held by a search; raises :class:`_Busy` when a write holds it for more than ``timeout`` seconds."""
         with self._cond:
-            while self._writing or self._writers_waiting:
-                self._cond.wait()
+            if not self._cond.wait_for(lambda: not (self._writing or self._writers_waiting), timeout):
+                raise _Busy
             self._readers += 1
         try:
             yield
@@ -70,6 +71,14 @@ class _ReadWriteLock:
             with self._cond:
                 self._writing = False
                 self._cond.notify_all()
+
+
+class _Busy(Exception):
+    """A write holds the index (``/health`` does not wait for it)."""
+
+
+# /health answers from what it last saw rather than wait longer than this for a write
+_HEALTH_WAIT_S = 1.0
 
 
 def _language(value: str, field: str) -> str:
@@ -97,6 +106,7 @@ class Service:
         # the parts load on first use, once: two first requests at once must not load a GGUF twice
         self._load = threading.RLock()
         self._parts: dict[str, Any] = {}
+        self._described: tuple[int | None, list[str]] = (None, [])
 
     def _part(self, name: str, build: Callable[[], Any]) -> Any:
         part = self._parts.get(name)
@@ -263,10 +273,12 @@ class Service:
         components: dict[str, ComponentHealth] = {}
         check = getattr(self.index, "health", None)
         try:
-            with self._rw.read():
+            with self._rw.read(_HEALTH_WAIT_S):
                 found = check() if check is not None else {}
         except ClirRagError as e:
             found = {"index": {"status": "down", "reason": str(e)}}
+        except _Busy:
+            found = {"index": {"status": "degraded", "reason": "a write is under way: searches wait for it"}}
         for name in ("index", "store"):
             part = found.get(name, {"status": "ok", "reason": ""})
             components[name] = ComponentHealth(status=part["status"], reason=part.get("reason", ""))
@@ -286,9 +298,13 @@ class Service:
         return ComponentHealth(status="down", reason=down) if down else ComponentHealth(status="ok")
 
     def described(self) -> tuple[int | None, list[str]]:
-        """Passages and languages served (None and [] while the store cannot say)."""
+        """Passages and languages served (None and [] while the store cannot say; what was last seen while a
+        write is under way)."""
         try:
-            with self._rw.read():
-                return len(self.index), self.index.bm25.languages
+            with self._rw.read(_HEALTH_WAIT_S):
+                self._described = (len(self.index), self.index.bm25.languages)
         except ClirRagError:
             return None, []
+        except _Busy:
+            pass
+        return self._described
