@@ -109,7 +109,7 @@ def test_bm25_documents_equal_brute_force(long_and_short: CrossLingualIndex) -> 
 
 def test_hybrid_documents_fuse_the_exact_document_rankings(long_and_short: CrossLingualIndex) -> None:
     retriever = long_and_short.retriever("hybrid", documents="maxp", debias="none")
-    assert isinstance(retriever, DocumentRetriever) and isinstance(retriever.retriever, HybridRetriever)
+    assert isinstance(retriever.inner, DocumentRetriever) and isinstance(retriever.inner.retriever, HybridRetriever)
     depth = retriever.retriever.depth
     for query in QUERIES:
         rankings = []

@@ -4,6 +4,8 @@ as one-line 4xx, the LLM down (503 on /answer, /search still works) and a full q
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import threading
 import urllib.error
@@ -19,26 +21,51 @@ pytest.importorskip("fastapi", reason="needs the [serve] extra")
 pytest.importorskip("uvicorn", reason="needs the [serve] extra")
 
 from tests.llm_faults import GarbleServer
-from tests.servers import free_port, serving
+from tests.servers import free_port, wait_until_up
 
 KEY = "s3cret"
 QUESTION = "Wer hat das Artemisinin entdeckt?"
 
 
 @contextmanager
-def served(index: Path, *args: str) -> Iterator[str]:
-    """``clir-rag serve`` on a free port with ``args``; yields its base URL."""
+def served_process(
+    index: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``clir-rag serve`` on a free port with ``args`` (and ``env`` added to the environment); yields its base URL
+    and its process."""
     port = free_port()
     command = [sys.executable, "-m", "clir_rag.cli", "serve", "--index", str(index), "--port", str(port), *args]
     url = f"http://127.0.0.1:{port}"
-    with serving(command, f"{url}/health", timeout=120):
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}
+    )
+    try:
+        wait_until_up(proc, f"{url}/health", timeout=120)
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def served(index: Path, *args: str) -> Iterator[str]:
+    """``clir-rag serve`` on a free port with ``args``; yields its base URL."""
+    with served_process(index, *args) as (url, _):
         yield url
 
 
-def call(url: str, path: str, body: object = None, *, key: str | None = KEY, raw: bytes | None = None):
+def call(
+    url: str,
+    path: str,
+    body: object = None,
+    *,
+    key: str | None = KEY,
+    raw: bytes | None = None,
+    method: str | None = None,
+):
     """``(status, headers, parsed JSON or text)`` of a request; errors are answers too."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url + path, data=data, method="POST" if data is not None else "GET")
+    req = urllib.request.Request(url + path, data=data, method=method or ("POST" if data is not None else "GET"))
     req.add_header("Content-Type", "application/json")
     if key:
         req.add_header("X-API-Key", key)
@@ -76,7 +103,14 @@ def test_health_and_search_across_languages(service: str) -> None:
     ("body", "status", "says"),
     [
         ({"query": ""}, 422, "query: String should have at least 1 character"),
-        ({"query": "   "}, 422, "the query is blank"),
+        ({"query": "   "}, 422, "query: the query is blank"),
+        # invisible to a reader, though str.strip keeps them: zero-width space and joiner, BOM, tags, private use
+        ({"query": "\u200b\u200d\u2060"}, 422, "query: the query is blank"),
+        ({"query": "\ufeff \U000e0041\U000e0042"}, 422, "query: the query is blank"),
+        ({"query": "\ue000\U000f0000"}, 422, "query: the query is blank"),
+        ({"query": "Hallo", "k": True}, 422, "k: Input should be a valid integer"),
+        ({"query": "Hallo", "k": "5"}, 422, "k: Input should be a valid integer"),
+        ({"query": "Hallo", "query_lang": "klingon"}, 400, "query_lang: unknown language code 'klingon'"),
         ({"query": "x" * 2001}, 422, "query: String should have at most 2000 characters"),
         ({"query": "Hallo", "mode": "sparse"}, 422, "mode: Input should be 'dense', 'bm25' or 'hybrid'"),
         ({"query": "Hallo", "k": 0}, 422, "k: Input should be greater than or equal to 1"),
@@ -105,6 +139,7 @@ def test_answer_in_the_question_language_with_citations_and_streamed(service: st
     status, _, answer = call(service, "/answer", {"query": QUESTION, "k": 5})
     assert status == 200, answer
     assert answer["lang"] == "de" and answer["text"] and answer["error"] is None
+    assert (answer["answer_lang"], answer["answer_lang_source"]) == ("de", "detected")  # lingua is sure of it
     assert answer["passages"] and all(1 <= c <= len(answer["passages"]) for c in answer["citations"])
     events = stream(service, {"query": QUESTION, "k": 5})
     names = [name for name, _ in events]
@@ -112,7 +147,7 @@ def test_answer_in_the_question_language_with_citations_and_streamed(service: st
     assert names[0] == "sources" and names[-1] == "answer" and set(names[1:-1]) == {"token"}, names
     sources, done = events[0][1], events[-1][1]
     assert len(sources["passages"]) == 5 and len({p["lang"] for p in sources["passages"]}) > 1
-    assert sources["lang"] == done["lang"] == "de"
+    assert sources["lang"] == done["lang"] == "de" and sources["lang_source"] == "detected"
     tokens = [data["text"] for name, data in events if name == "token"]
     assert len(tokens) > 3 and (done["language_fixed"] or "".join(tokens).strip() == done["text"])
 
@@ -231,10 +266,14 @@ RTL = {"ar", "he", "fa", "ur"}
 
 @contextmanager
 def browser_page(
-    url: str, height: int, ready: str = "document.querySelectorAll('#languages option').length > 1"
+    url: str,
+    height: int,
+    ready: str = "document.querySelectorAll('#languages option').length > 1",
+    password: str | None = None,
 ) -> Iterator[tuple[Any, list[str]]]:
     """``url`` open in headless Chromium (Debian's, driven by Playwright: its own browser download does not work
-    offline) once ``ready`` holds (the page's language filter loaded); yields the page and its JavaScript errors."""
+    offline) once ``ready`` holds (the page's language filter loaded); yields the page and its JavaScript errors.
+    ``password`` answers the browser's login prompt (the API docs ask for the key so)."""
     import shutil
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (the dev extra)")
@@ -244,7 +283,8 @@ def browser_page(
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": height}, locale="de-DE")
+            login = {"http_credentials": {"username": "me", "password": password}} if password else {}
+            page = browser.new_page(viewport={"width": 1100, "height": height}, locale="de-DE", **login)
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(url)
@@ -342,18 +382,19 @@ def test_the_page_says_the_llm_is_down_and_filters_sources_to_arabic_right_to_le
 
 def test_the_api_docs_render_offline(service: str) -> None:
     """/docs is Swagger UI from the package (fastapi-offline), not a CDN: in a browser with no internet it shows
-    every endpoint, with the package's pydantic types as the bodies."""
-    status, _, schema = call(service, "/openapi.json", key=None)
+    every endpoint, with the package's pydantic types as the bodies. Behind the key, which a browser asks for."""
+    assert call(service, "/openapi.json", key=None)[0] == 401
+    status, _, schema = call(service, "/openapi.json")
     assert status == 200 and {"/health", "/search", "/answer", "/answer/stream", "/translate"} <= set(schema["paths"])
     assert {"SearchRequest", "Ranking", "ScoredCandidate", "AnswerResponse", "TranslateRequest"} <= set(
         schema["components"]["schemas"]
     )
     schemes = schema["components"]["securitySchemes"]  # so that /docs can send the key
     assert schemes["APIKeyHeader"]["name"] == "X-API-Key" and schemes["HTTPBearer"]["scheme"] == "bearer"
-    status, _, html = call(service, "/docs", key=None)
+    status, _, html = call(service, "/docs")
     assert status == 200 and "cdn" not in html.lower() and "/static-docs/swagger-ui-bundle.js" in html
     ready = "document.querySelectorAll('.opblock-summary-path').length >= 5"
-    with browser_page(f"{service}/docs", 1400, ready) as (page, errors):
+    with browser_page(f"{service}/docs", 1400, ready, password=KEY) as (page, errors):
         paths = page.locator(".opblock-summary-path").all_inner_texts()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "serve-docs.png"), full_page=True)

@@ -563,20 +563,54 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
     api_key: Annotated[
-        str | None, typer.Option(envvar="CLIR_RAG_API_KEY", help="Required on every endpoint but /health.")
+        str | None,
+        typer.Option(
+            envvar="CLIR_RAG_API_KEY",
+            help="Required on every endpoint but /health and the page (prefer the env var or --api-key-file: "
+            "an argument shows in ps).",
+        ),
+    ] = None,
+    api_key_file: Annotated[Path | None, typer.Option(help="Read the API key from this file (its first line).")] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A Host header name to serve (repeatable; '*': any). Default: localhost, 127.0.0.1, ::1 and the "
+            "--host address.",
+        ),
     ] = None,
     cors_origin: Annotated[
         list[str] | None, typer.Option(help="Allow browser calls from this origin (repeatable; default none).")
     ] = None,
+    allow_writes: Annotated[
+        bool,
+        typer.Option("--allow-writes", help="Turn on POST /documents and DELETE /documents/{id} (needs an API key)."),
+    ] = False,
     queue_size: Annotated[int, typer.Option(min=0, help="LLM requests that may wait; beyond, 503.")] = 4,
+    llm_deadline: Annotated[
+        float, typer.Option(min=0.0, help="Seconds one LLM request may take, retries included (0: no limit).")
+    ] = 60.0,
+    llm_cooldown: Annotated[
+        float, typer.Option(min=0.0, help="Seconds an LLM found down is left alone before it is tried again.")
+    ] = 10.0,
+    shutdown_timeout: Annotated[
+        int, typer.Option(min=0, help="On SIGTERM, seconds to let requests finish before they are cut.")
+    ] = 10,
 ) -> None:
     """Serve search, cited answers and translation over an index, with a web page (extra [serve])."""
     _require_index(index_dir)
     try:
-        import uvicorn
-
         from clir_rag.serve import ServeSettings, create_app
+        from clir_rag.serve.run import bind, is_loopback, read_key_file, run
 
+        if api_key_file is not None:
+            if api_key is not None:
+                raise InputError("give the API key once: --api-key-file, or CLIR_RAG_API_KEY / --api-key")
+            api_key = read_key_file(api_key_file)
+        if allow_writes and not api_key:
+            raise InputError("--allow-writes needs an API key (CLIR_RAG_API_KEY or --api-key-file)")
+        hosts = list(allowed_host or ["localhost", "127.0.0.1", "::1"])
+        if not allowed_host and host not in ("0.0.0.0", "::", ""):
+            hosts.append(host)  # the address bound is a name clients use
         settings = ServeSettings(
             index=index_dir,
             llm_model=model or llm,
@@ -585,17 +619,45 @@ def serve(
             translate_model=translate_model,
             api_key=api_key,
             cors_origins=cors_origin or [],
+            allowed_hosts=hosts,
             queue_size=queue_size,
+            llm_deadline_s=llm_deadline or None,
+            llm_cooldown_s=llm_cooldown,
+            allow_writes=allow_writes,
         )
-        application = create_app(settings)
+        if not is_loopback(host):
+            _warn_exposed(host, bool(api_key), None if allowed_host else hosts)
+        sock = bind(host, port)  # first: a port in use is one line, before the index is opened
+        try:
+            application = create_app(settings)
+        except BaseException:
+            sock.close()
+            raise
     except ImportError as e:
         raise _fail(missing_extra("clir-rag serve", "serve", e)) from None
     except ValidationError as e:
         raise _fail(InputError(describe_validation(e))) from None
     except ClirRagError as e:
         raise _fail(e) from None
-    console.print(f"Serving {index_dir} on http://{host}:{port} (API docs: /docs)")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    shown = f"[{host}]" if ":" in host else host
+    console.print(f"Serving {index_dir} on http://{shown}:{port} (API docs: /docs)")
+    run(application, sock, shutdown_timeout=shutdown_timeout)
+
+
+def _warn_exposed(host: str, keyed: bool, default_hosts: list[str] | None) -> None:
+    """Say on stderr what a bind beyond this machine leaves open, or unreachable."""
+    if not keyed:
+        err_console.print(
+            f"[bold yellow]warning:[/] serving on {escape(host)} with no API key: anyone who reaches the port "
+            "can search and use the LLM; set CLIR_RAG_API_KEY or --api-key-file",
+            highlight=False,
+        )
+    if default_hosts is not None:
+        err_console.print(
+            f"[bold yellow]note:[/] only Host headers {escape(', '.join(default_hosts))} are served: add the name "
+            "clients use with --allowed-host (or '*')",
+            highlight=False,
+        )
 
 
 @app.command()

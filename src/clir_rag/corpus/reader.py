@@ -54,6 +54,10 @@ def json_record(line: str, where: str) -> tuple[str, dict[str, Any]]:
         record = json.loads(line)
     except json.JSONDecodeError as e:
         raise CorpusError(f"{where}: not a JSON object ({e.msg} at column {e.colno})") from None
+    return _split_record(record, where)
+
+
+def _split_record(record: object, where: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(record, dict):
         raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
     key = next((k for k in _ID_KEYS if k in record), None)
@@ -68,6 +72,24 @@ def json_record(line: str, where: str) -> tuple[str, dict[str, Any]]:
     return doc_id, record
 
 
+def record_document(record: object, where: str, *, lang: str | None = None, detect: bool = False) -> Document:
+    """One corpus record (a JSONL line's object, parsed) as a :class:`Document`, checked as the CLI checks it.
+
+    Fields as in a JSONL corpus (see the module docstring); ``lang`` is the language of a record that gives
+    none, and ``detect`` detects it here. A bad record is a :class:`~clir_rag.errors.CorpusError` of one line
+    naming ``where`` and the record's id. ``record`` itself is not changed.
+    """
+    doc_id, fields = _split_record(dict(record) if isinstance(record, dict) else record, where)
+    document = {
+        "id": doc_id,
+        "text": fields.pop("text"),
+        "lang": fields.pop("lang", None) or fields.pop("language", None),
+        "title": fields.pop("title", None) or None,
+        "metadata": fields,
+    }
+    return _make_document(where, document, lang, detect)
+
+
 def _iter_jsonl(path: Path, default_lang: str | None, detect: bool) -> Iterator[Document]:
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
@@ -78,15 +100,11 @@ def _iter_jsonl(path: Path, default_lang: str | None, detect: bool) -> Iterator[
                 raise CorpusError(f"{where}: not valid UTF-8 (byte {e.start} of the line)") from None
             if not line.strip():
                 continue
-            doc_id, record = json_record(line, where)
-            fields = {
-                "id": doc_id,
-                "text": record.pop("text"),
-                "lang": record.pop("lang", None) or record.pop("language", None),
-                "title": record.pop("title", None) or None,
-                "metadata": record,
-            }
-            yield _make_document(where, fields, default_lang, detect)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CorpusError(f"{where}: not a JSON object ({e.msg} at column {e.colno})") from None
+            yield record_document(record, where, lang=default_lang, detect=detect)
 
 
 def _iter_folder(path: Path, default_lang: str | None, detect: bool) -> Iterator[Document]:

@@ -1,269 +1,83 @@
-"""The QA service: search, answer (also streamed as server-sent events) and translate over one index."""
+"""The QA service: search, answer (also streamed as server-sent events), translate and, with ``allow_writes``,
+ingest over one index. :func:`create_app` wires the parts: :mod:`~clir_rag.serve.guard` (host, key, body size,
+before the app), :mod:`~clir_rag.serve.admission` (LLM work), :mod:`~clir_rag.serve.service` (the work),
+:mod:`~clir_rag.serve.schemas` (the bodies)."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: FastAPI reads the routes' annotations, which name classes imported
+# inside create_app (the [serve] extra), as objects.
 
+import functools
 import json
-import secrets
-import threading
-import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import anyio
 
 from clir_rag.errors import (
     ClirRagError,
-    IndexCompatibilityError,
+    CorpusError,
+    IndexLockedError,
+    IndexReadOnlyError,
     InputError,
     LLMError,
+    StoreUnavailableError,
     TranslationOutputError,
     missing_extra,
 )
-from clir_rag.languages import normalize_language
-from clir_rag.types import Query, Ranking, ScoredCandidate
+from clir_rag.serve.admission import ClientGone, QueueFullError, Ticket
+from clir_rag.serve.guard import AUTHORIZED, HostGuard, KeyGuard
+from clir_rag.serve.schemas import (
+    AnswerLangSource,
+    AnswerRequest,
+    AnswerResponse,
+    DeletedResponse,
+    DocumentsResponse,
+    HealthResponse,
+    SearchRequest,
+    TranslateRequest,
+    TranslateResponse,
+)
+from clir_rag.serve.service import Service
+from clir_rag.serve.settings import MAX_BODY_BYTES, ServeSettings
+from clir_rag.types import Document, Ranking
 
-if TYPE_CHECKING:
-    from clir_rag.rag.generate import Answer
+__all__ = ["ServeSettings", "Service", "create_app"]
 
-MAX_QUERY_CHARS = 2000
-MAX_TEXT_CHARS = 20_000  # one passage to translate
-MAX_BODY_BYTES = 64 * 1024
+# 499: nginx's "client closed request", for work dropped because its client left (nobody reads it)
+CLIENT_GONE = 499
 
-
-class ServeSettings(BaseModel):
-    """How ``clir-rag serve`` runs; every field has a safe default."""
-
-    index: Path
-    llm_model: str | None = None  # a GGUF path, or a model name on ``base_url``; None: the embedded GGUF
-    base_url: str | None = None  # an OpenAI-compatible server
-    rerank: Literal["listwise", "pairwise-heap"] | None = None
-    rerank_depth: int = Field(10, ge=2, le=100)
-    translate_model: Path | None = None  # a CTranslate2 model directory; None: the LLM translates
-    api_key: str | None = None
-    cors_origins: list[str] = Field(default_factory=list)
-    workers: int = Field(1, ge=1)  # LLM jobs (answers, LLM translations) running at once
-    queue_size: int = Field(4, ge=0)  # ... and waiting; beyond that, 503 with Retry-After
-    retry_after_s: int = Field(10, ge=1)
-    top_k: int = Field(5, ge=1, le=20)  # passages in an answer's context
-
-
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SearchRequest(_Request):
-    """``POST /search``: a question in any language over the index's documents in any languages."""
-
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
-    k: int = Field(10, ge=1, le=100)
-    mode: Literal["dense", "bm25", "hybrid"] = "dense"
-    languages: list[str] | None = Field(None, max_length=64, description="only passages in these languages")
-    debias: Literal["auto", "none", "center", "zscore"] = "auto"
-    query_lang: str | None = Field(None, description="the question's language; detected when absent")
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("the query is blank")
-        return v
-
-
-class AnswerRequest(SearchRequest):
-    """``POST /answer``: :class:`SearchRequest` whose top ``k`` (reranked, if the service reranks) are answered from."""
-
-    k: int = Field(10, ge=1, le=50)
-
-
-class AnswerResponse(BaseModel):
-    """An answer in the question's language, its citations and the numbered passages it was given."""
-
-    query: Query
-    text: str
-    lang: str
-    citations: list[int]
-    passages: list[ScoredCandidate]
-    reranked: bool
-    error: str | None = None
-    wrong_language: bool = False
-    language_fixed: bool = False
-
-
-class TranslateRequest(_Request):
-    """``POST /translate``: one passage into one language."""
-
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    source_lang: str
-    target_lang: str
-
-
-class TranslateResponse(BaseModel):
-    """A translated passage and the translator that made it."""
-
-    text: str
-    source_lang: str
-    target_lang: str
-    translator: str
-
-
-class QueueFullError(ClirRagError):
-    """Every LLM slot is busy and the queue is full."""
-
-
-class _Queue:
-    """At most ``workers`` LLM jobs at once and ``size`` waiting: a request beyond that is refused at once."""
-
-    def __init__(self, workers: int, size: int) -> None:
-        self._running = threading.Semaphore(workers)
-        self._lock = threading.Lock()
-        self._admitted = 0
-        self._limit = workers + size
-
-    def admit(self) -> _Ticket:
-        """A place in the queue, or :class:`QueueFullError`; enter the ticket to wait for a slot and run."""
-        with self._lock:
-            if self._admitted >= self._limit:
-                raise QueueFullError(f"the service is busy ({self._limit} LLM requests running or waiting)")
-            self._admitted += 1
-        return _Ticket(self)
-
-    def _leave(self) -> None:
-        with self._lock:
-            self._admitted -= 1
-
-
-class _Ticket:
-    """A request's place in the :class:`_Queue`; given back once, on exit or :meth:`cancel`."""
-
-    def __init__(self, queue: _Queue) -> None:
-        self._queue = queue
-        self._held = True
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._queue._running.acquire()
-
-    def __exit__(self, *_: object) -> None:
-        self._queue._running.release()
-        self.cancel()
-
-    def cancel(self) -> None:
-        """Give the place back (a stream that never started); later calls do nothing."""
-        with self._lock:
-            held, self._held = self._held, False
-        if held:
-            self._queue._leave()
-
-
-class Service:
-    """What the endpoints share: the index (read only), the LLM, reranker and translator (loaded on first use)."""
-
-    def __init__(self, settings: ServeSettings) -> None:
-        from clir_rag.index import MANIFEST, CrossLingualIndex
-
-        if not (settings.index / MANIFEST).exists():
-            raise IndexCompatibilityError(f"{settings.index} is not an index (no {MANIFEST}): run clir-rag index first")
-        self.settings = settings
-        self.index = CrossLingualIndex(settings.index)
-        self.queue = _Queue(settings.workers, settings.queue_size)
-        # the parts load on first use, once: two first requests at once must not load a GGUF twice
-        self._load = threading.RLock()
-        self._parts: dict[str, Any] = {}
-
-    def _part(self, name: str, build: Callable[[], Any]) -> Any:
-        part = self._parts.get(name)
-        if part is None:
-            with self._load:
-                part = self._parts.get(name)
-                if part is None:
-                    part = self._parts[name] = build()
-        return part
-
-    @property
-    def client(self) -> Any:
-        """The LLM client (the embedded GGUF, a GGUF path, or an OpenAI-compatible server), built on first use."""
-        from clir_rag.llm import LLMClient, load_llm
-
-        return self._part("client", lambda: LLMClient(load_llm(self.settings.llm_model, self.settings.base_url)))
-
-    @property
-    def generator(self) -> Any:
-        """The answer generator over :attr:`client`."""
-        from clir_rag.rag.generate import AnswerGenerator
-
-        return self._part("generator", lambda: AnswerGenerator(self.client, top_k=self.settings.top_k))
-
-    @property
-    def reranker(self) -> Any:
-        """The reranker the settings name, over :attr:`client`."""
-        from clir_rag.rerank.factory import make_reranker
-
-        method, depth = self.settings.rerank or "listwise", self.settings.rerank_depth
-        return self._part("reranker", lambda: make_reranker(method, self.client, depth=depth))
-
-    @property
-    def translator(self) -> Any:
-        """CTranslate2 with ``translate_model``, else an LLM translator over :attr:`client`."""
-        model = self.settings.translate_model
-        if model is not None:
-            from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
-
-            return self._part("translator", lambda: CTranslate2Translator(model))
-        from clir_rag.translate.llm_translator import LLMTranslator
-
-        # strict: a failed or garbled translation is an error to show, not the source handed back as translated
-        return self._part("translator", lambda: LLMTranslator(self.client, sentence_level=False, strict=True))
-
-    def search(self, req: SearchRequest) -> Ranking:
-        """The top ``k`` passages for the request (languages normalised; unknown ones are an InputError)."""
-        langs = [normalize_language(x) for x in req.languages] if req.languages else None
-        query = Query(text=req.query, lang=normalize_language(req.query_lang) if req.query_lang else None)
-        return self.index.search(query, req.k, mode=req.mode, langs=langs, debias=req.debias)
-
-    def candidates(self, req: AnswerRequest) -> tuple[Ranking, bool]:
-        """The passages an answer is made from: retrieved, then reranked when the service reranks."""
-        ranking = self.search(req)
-        if self.settings.rerank is None or len(ranking.candidates) < 2:
-            return ranking, False
-        return self.reranker.rerank(ranking).ranking, True
-
-    def answer(self, ranking: Ranking, reranked: bool) -> AnswerResponse:
-        """An answer from ``ranking``'s passages; raises :class:`LLMError` when the LLM failed (a 503)."""
-        return self.response(self.generator.generate(ranking.query, ranking.candidates), reranked)
-
-    def response(self, answer: Answer, reranked: bool) -> AnswerResponse:
-        """``answer`` as the endpoints return it; raises :class:`LLMError` when the LLM failed (a 503)."""
-        from clir_rag.rag.check import citations
-
-        if answer.llm_failed:
-            raise LLMError((answer.error or "the LLM failed").removeprefix("LLM call failed: "))
-        return AnswerResponse(
-            query=answer.query,
-            text=answer.text,
-            lang=answer.lang,
-            citations=citations(answer.text, len(answer.passages)),
-            passages=answer.passages,
-            reranked=reranked,
-            error=answer.error,
-            wrong_language=answer.wrong_language,
-            language_fixed=answer.language_fixed,
-        )
-
-    def translate(self, req: TranslateRequest) -> TranslateResponse:
-        """One passage translated."""
-        src, tgt = normalize_language(req.source_lang), normalize_language(req.target_lang)
-        text = self.translator.translate([req.text], src, tgt)[0]
-        return TranslateResponse(text=text, source_lang=src, target_lang=tgt, translator=self.translator.name)
+_DOCUMENTS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "array",
+                "description": "documents as in a JSONL corpus: id (or docid, _id, doc_id), text, lang, title; "
+                "other fields are kept as metadata",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "text"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "text": {"type": "string"},
+                        "lang": {"type": "string"},
+                        "title": {"type": "string"},
+                    },
+                },
+            }
+        }
+    },
+}
 
 
 def create_app(settings: ServeSettings) -> Any:
     """The FastAPI app for ``settings`` (see :mod:`clir_rag.serve`)."""
     try:
-        from fastapi import Depends, FastAPI, Request, Security
+        from fastapi import Depends, FastAPI, Request, Response, Security
         from fastapi.exceptions import RequestValidationError
         from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
-        from fastapi.security import APIKeyHeader, HTTPBearer
+        from fastapi.security import APIKeyHeader, HTTPBasic, HTTPBearer
         from fastapi.staticfiles import StaticFiles
     except ImportError as e:
         raise missing_extra("clir-rag serve", "serve", e) from e
@@ -277,6 +91,7 @@ def create_app(settings: ServeSettings) -> Any:
     except ImportError:
         app = FastAPI(title=title, summary=summary)
     app.state.service = service
+    retry = {"Retry-After": str(settings.retry_after_s)}
 
     def one_line(status: int, message: str, **headers: str) -> JSONResponse:
         return JSONResponse({"detail": " ".join(message.split())}, status_code=status, headers=headers or None)
@@ -286,12 +101,16 @@ def create_app(settings: ServeSettings) -> Any:
         parts = []
         for err in exc.errors():
             where = ".".join(str(x) for x in err.get("loc", ())[1:]) or "body"
-            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+            parts.append(f"{where}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}")
         return one_line(422, "; ".join(parts))
 
     @app.exception_handler(QueueFullError)
     async def _busy(_: Request, exc: QueueFullError) -> JSONResponse:
-        return one_line(503, str(exc), **{"Retry-After": str(settings.retry_after_s)})
+        return one_line(503, str(exc), **retry)
+
+    @app.exception_handler(ClientGone)
+    async def _gone(_: Request, exc: ClientGone) -> Response:
+        return Response(status_code=CLIENT_GONE)
 
     @app.exception_handler(TranslationOutputError)
     async def _garbled(_: Request, exc: TranslationOutputError) -> JSONResponse:
@@ -299,7 +118,19 @@ def create_app(settings: ServeSettings) -> Any:
 
     @app.exception_handler(LLMError)
     async def _llm_down(_: Request, exc: LLMError) -> JSONResponse:
-        return one_line(503, f"the LLM is unavailable: {exc}", **{"Retry-After": str(settings.retry_after_s)})
+        return one_line(503, f"the LLM is unavailable: {exc}", **retry)
+
+    @app.exception_handler(StoreUnavailableError)
+    async def _store_down(_: Request, exc: StoreUnavailableError) -> JSONResponse:
+        return one_line(503, f"the vector store is unavailable: {exc}", **retry)
+
+    @app.exception_handler(IndexLockedError)
+    async def _locked(_: Request, exc: IndexLockedError) -> JSONResponse:
+        return one_line(503, str(exc), **retry)
+
+    @app.exception_handler(IndexReadOnlyError)
+    async def _read_only(_: Request, exc: IndexReadOnlyError) -> JSONResponse:
+        return one_line(403, str(exc))
 
     @app.exception_handler(InputError)
     async def _bad(_: Request, exc: InputError) -> JSONResponse:
@@ -309,68 +140,96 @@ def create_app(settings: ServeSettings) -> Any:
     async def _failed(_: Request, exc: ClirRagError) -> JSONResponse:
         return one_line(500, str(exc))
 
-    @app.middleware("http")
-    async def _bounded_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return one_line(413, f"request body over {MAX_BODY_BYTES} bytes")
-        return await call_next(request)
+    def body_limit(method: str, path: str) -> int:
+        if settings.allow_writes and method == "POST" and path == "/documents":
+            return settings.max_upload_bytes
+        return MAX_BODY_BYTES
 
+    # Starlette runs the last added outermost: the Host first, then CORS (a preflight carries no key), then the key
+    # and the body's size, all before the app reads anything.
+    app.add_middleware(KeyGuard, key=settings.api_key, limit=body_limit)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type"],
+        )
+    app.add_middleware(HostGuard, allowed=settings.allowed_hosts)
 
-    # Declared as OpenAPI security schemes, so that /docs has an Authorize button; checked here, not by them
-    # (auto_error off), so that a missing key is the same one-line 401 as a wrong one.
-    key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the service's --api-key")
-    bearer = HTTPBearer(auto_error=False, description="the service's --api-key as a Bearer token")
+    # Declared so that /docs has an Authorize button; KeyGuard checks the key, before the body is read.
+    key_header = APIKeyHeader(
+        name="X-API-Key", scheme_name="APIKeyHeader", auto_error=False, description="the service's API key"
+    )
+    bearer = HTTPBearer(
+        scheme_name="HTTPBearer", auto_error=False, description="the service's API key as a Bearer token"
+    )
 
-    # ``token`` is an HTTPAuthorizationCredentials or None; annotated Any because annotations are strings here
-    # and the class is imported in this function, out of FastAPI's reach
-    def authorized(x_api_key: str | None = Security(key_header), token: Any = Security(bearer)) -> None:
-        if settings.api_key is None:
-            return
-        given = x_api_key or (token.credentials if token else "")
-        if not secrets.compare_digest(given.encode(), settings.api_key.encode()):
-            raise _Unauthorized("missing or wrong API key (X-API-Key or Authorization: Bearer)")
+    class Basic(HTTPBasic):
+        # FastAPI's refuses a Basic header it cannot decode even without auto_error: KeyGuard has judged it
+        async def __call__(self, request: Request) -> None:  # type: ignore[override]
+            return None
 
-    @app.exception_handler(_Unauthorized)
-    async def _denied(_: Request, exc: _Unauthorized) -> JSONResponse:
-        return one_line(401, str(exc), **{"WWW-Authenticate": "Bearer"})
+    basic = Basic(scheme_name="HTTPBasic", description="the service's API key as the password (any user name)")
 
-    guarded = [Depends(authorized)]
+    def documented_key(_a: Any = Security(key_header), _b: Any = Security(bearer), _c: Any = Security(basic)) -> None:
+        return None
+
+    guarded = [Depends(documented_key)]
 
     static = Path(__file__).with_name("static")  # the page's files ship in the package, and only they are served
     app.mount("/static", StaticFiles(directory=static), name="static")
 
-    # Routes name their response types in the decorator: under ``from __future__ import annotations`` the return
-    # annotations are strings naming classes imported in this function, which FastAPI cannot resolve.
+    async def blocking(fn: Any, *args: Any) -> Any:
+        # in a worker thread, and not abandoned when the request is cancelled: a slot is given back only once
+        # the work holding it has stopped
+        return await anyio.to_thread.run_sync(fn, *args)
+
+    # Routes name their response types in the decorator, which is where FastAPI looks first.
     @app.get("/", include_in_schema=False, response_class=FileResponse, response_model=None)
     def page() -> FileResponse:
         return FileResponse(static / "index.html")
 
-    @app.get("/health", response_model=dict[str, Any])
-    def health() -> dict[str, Any]:
-        """Liveness and what is served (no API key needed)."""
-        return {
-            "status": "ok",
-            "passages": len(service.index),
-            "languages": service.index.bm25.languages,
-            "encoder": service.index.manifest.encoder,
-        }
+    @app.get("/health", response_model=HealthResponse, responses={503: {"description": "the index or store is down"}})
+    async def health(request: Request) -> JSONResponse:
+        """Index, vector store and LLM, each ok / degraded / down; what is served; the LLM queue (no key needed;
+        the reasons only with it, since they can name internal addresses)."""
+        components = await blocking(service.health)
+        passages, languages = await blocking(service.described)
+        states = {c.status for c in components.values()}
+        down = components["index"].status == "down" or components["store"].status == "down"
+        status = "down" if down else "degraded" if states != {"ok"} else "ok"
+        if not request.scope.get(AUTHORIZED, False):
+            for part in components.values():
+                part.reason = ""
+        body = HealthResponse(
+            status=status,
+            components=components,
+            passages=passages,
+            languages=languages,
+            encoder=service.index.manifest.encoder,
+            queue=service.admission.snapshot(),
+            writes=settings.allow_writes,
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=503 if down else 200)
 
     @app.post("/search", dependencies=guarded, response_model=Ranking)
-    def search(req: SearchRequest) -> Ranking:
+    async def search(req: SearchRequest) -> Ranking:
         """The top ``k`` passages for the question, in every language of the index (or ``languages``)."""
-        return service.search(req)
+        ranking: Ranking = await blocking(service.search, req)
+        return ranking
 
     @app.post("/answer", dependencies=guarded, response_model=AnswerResponse)
-    def answer(req: AnswerRequest) -> AnswerResponse:
-        """Retrieve, rerank if configured, and answer in the question's language with numbered citations."""
-        with service.queue.admit():
-            ranking, reranked = service.candidates(req)
-            return service.answer(ranking, reranked)
+    async def answer(req: AnswerRequest, request: Request) -> AnswerResponse:
+        """Retrieve, rerank if configured, and answer with numbered citations, in the language
+        ``answer_lang_source`` explains."""
+        async with service.admission.admit().run(request.is_disconnected):
+            lang = await blocking(service.answer_language, req)
+            ranking, reranked = await blocking(service.candidates, req)
+            done: AnswerResponse = await blocking(service.answer, ranking, reranked, lang)
+            return done
 
     sse: dict[int | str, dict[str, Any]] = {
         200: {"description": "events: sources, token..., answer (or error)", "content": {"text/event-stream": {}}}
@@ -379,51 +238,171 @@ def create_app(settings: ServeSettings) -> Any:
     @app.post(
         "/answer/stream", dependencies=guarded, response_class=StreamingResponse, response_model=None, responses=sse
     )
-    def answer_stream(req: AnswerRequest) -> StreamingResponse:
+    async def answer_stream(req: AnswerRequest, request: Request) -> StreamingResponse:
         """:func:`answer` as server-sent events.
 
-        ``sources`` (the passages and the answer's language) come first, then ``token`` events (the answer's
+        ``sources`` (the passages, the answer's language and why) come first, then ``token`` events (the answer's
         text as the model writes it), then ``answer`` (the whole answer; its text replaces the tokens, since a
-        wrong-language answer is replaced by its translation) or ``error``.
+        wrong-language answer is replaced by its translation) or ``error``. A client that leaves ends the
+        generation and frees its place at once.
         """
-        ticket = service.queue.admit()  # a full queue is a 503 before the stream starts
-
-        def events() -> Iterator[str]:
-            with ticket:
-                try:
-                    ranking, reranked = service.candidates(req)
-                    sources = [c.model_dump(mode="json") for c in ranking.candidates]
-                    lang = service.generator.target_language(ranking.query)
-                    yield _event("sources", {"passages": sources, "reranked": reranked, "lang": lang})
-                    stream = service.generator.stream(ranking.query, ranking.candidates)
-                    for piece in stream:
-                        yield _event("token", {"text": piece})
-                    try:
-                        done = service.response(stream.answer, reranked)
-                        yield _event("answer", done.model_dump(mode="json"))
-                    except LLMError as e:
-                        yield _event("error", {"detail": f"the LLM is unavailable: {e}", "status": 503})
-                except ClirRagError as e:
-                    yield _event("error", {"detail": str(e), "status": 400 if isinstance(e, InputError) else 500})
-
-        body = events()
-        # a client gone before the stream started leaves a generator that never runs its ``with``
-        weakref.finalize(body, ticket.cancel)
-        return StreamingResponse(body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        ticket = service.admission.admit()  # a full queue is a 503 before the stream starts
+        try:
+            lang = await blocking(service.answer_language, req)
+        except BaseException:
+            ticket.release()
+            raise
+        return _EventStream(_events(service, req, request, ticket, lang), ticket)
 
     @app.post("/translate", dependencies=guarded, response_model=TranslateResponse)
-    def translate(req: TranslateRequest) -> TranslateResponse:
+    async def translate(req: TranslateRequest, request: Request) -> TranslateResponse:
         """One passage translated (CTranslate2 when the service has a model, else the LLM)."""
+        out: TranslateResponse
         if settings.translate_model is None:
-            with service.queue.admit():
-                return service.translate(req)
-        return service.translate(req)
+            async with service.admission.admit().run(request.is_disconnected):
+                out = await blocking(service.translate, req)
+                return out
+        out = await blocking(service.translate, req)
+        return out
+
+    def writes_on() -> None:
+        if not settings.allow_writes:
+            raise _WritesOff("writes are off: start the service with --allow-writes (and an API key)")
+
+    @app.exception_handler(_WritesOff)
+    async def _no_writes(_: Request, exc: _WritesOff) -> JSONResponse:
+        return one_line(403, str(exc))
+
+    @app.post(
+        "/documents",
+        dependencies=guarded,
+        response_model=DocumentsResponse,
+        openapi_extra={"requestBody": _DOCUMENTS_BODY},
+    )
+    async def add_documents(request: Request) -> DocumentsResponse:
+        """Index documents (a JSON array of JSONL corpus records), all checked before any is written; by id:
+        an unchanged document costs nothing, a changed one replaces its passages. Needs ``--allow-writes``."""
+        writes_on()
+        docs = await blocking(_documents, await request.body(), settings.max_upload_documents)
+        added: DocumentsResponse = await blocking(service.add_documents, docs)
+        return added
+
+    @app.delete("/documents/{doc_id}", dependencies=guarded, response_model=DeletedResponse)
+    async def delete_document(doc_id: str) -> DeletedResponse:
+        """Remove a document (all its passages); 404 when the index has none by that id. Needs ``--allow-writes``."""
+        writes_on()
+        removed = await blocking(service.delete_document, doc_id)
+        if not removed:
+            raise _NotFound(f"no document {doc_id!r} in the index")
+        return DeletedResponse(doc_id=doc_id, passages=removed)
+
+    @app.exception_handler(_NotFound)
+    async def _missing(_: Request, exc: _NotFound) -> JSONResponse:
+        return one_line(404, str(exc))
 
     return app
 
 
-class _Unauthorized(ClirRagError):
+class _WritesOff(ClirRagError):
     pass
+
+
+class _NotFound(ClirRagError):
+    pass
+
+
+class _TooMany(InputError):
+    pass
+
+
+def _documents(body: bytes, limit: int) -> list[Document]:
+    """``POST /documents``'s body as checked documents; the first bad record is a one-line error naming it."""
+    from clir_rag.corpus.reader import record_document
+
+    try:
+        records = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CorpusError(f"body: not JSON ({e})") from None
+    if not isinstance(records, list):
+        raise CorpusError(f"body: expected a JSON array of documents, got {type(records).__name__}")
+    if not records:
+        raise CorpusError("body: no documents")
+    if len(records) > limit:
+        raise CorpusError(f"body: {len(records)} documents, more than the {limit} one request may hold")
+    docs: list[Document] = []
+    seen: dict[str, int] = {}
+    for i, record in enumerate(records):
+        doc = record_document(record, f"documents[{i}]", detect=True)
+        if doc.id in seen:
+            raise CorpusError(f"documents[{i}]: duplicate document id {doc.id!r} (first as documents[{seen[doc.id]}])")
+        seen[doc.id] = i
+        docs.append(doc)
+    return docs
+
+
+async def _events(
+    service: Service, req: AnswerRequest, request: Any, ticket: Ticket, lang: tuple[str, AnswerLangSource]
+) -> AsyncIterator[str]:
+    """The answer's server-sent events; the LLM's stream is closed and the place given back however it ends."""
+    stream: Iterator[str] | None = None
+    try:
+        async with ticket.run(request.is_disconnected):
+            ranking, reranked = await anyio.to_thread.run_sync(service.candidates, req)
+            sources = [c.model_dump(mode="json") for c in ranking.candidates]
+            yield _event(
+                "sources", {"passages": sources, "reranked": reranked, "lang": lang[0], "lang_source": lang[1]}
+            )
+            answering = service.generator.stream(service.for_answer(ranking, lang[0]), ranking.candidates)
+            stream = iter(answering)
+            while (piece := await anyio.to_thread.run_sync(next, stream, None)) is not None:
+                yield _event("token", {"text": piece})
+            try:
+                done = service.response(answering.answer, ranking, reranked, lang[1])
+                yield _event("answer", done.model_dump(mode="json"))
+            except LLMError as e:
+                yield _event("error", {"detail": f"the LLM is unavailable: {e}", "status": 503})
+    except ClientGone:
+        return
+    except StoreUnavailableError as e:
+        yield _event("error", {"detail": f"the vector store is unavailable: {e}", "status": 503})
+    except ClirRagError as e:
+        yield _event("error", {"detail": str(e), "status": 400 if isinstance(e, InputError) else 500})
+    finally:
+        if stream is not None:
+            # closing the generator closes the LLM's stream (an HTTP response, llama.cpp's lock); shielded, since
+            # a client that left has cancelled this task; done before the slot is given back (``run``'s exit)
+            close = getattr(stream, "close", None)
+            if close is not None:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(close)
+
+
+@functools.cache
+def _event_stream_class() -> Any:
+    from starlette.responses import StreamingResponse
+
+    class EventStream(StreamingResponse):
+        """A server-sent-event response that, however it ends (done, failed, the client gone), closes its
+        events' generator and gives the request's place back then, not when the garbage collector runs."""
+
+        def __init__(self, events: AsyncIterator[str], ticket: Ticket) -> None:
+            super().__init__(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+            self._events = events
+            self._ticket = ticket
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self._events.aclose()  # type: ignore[attr-defined]
+                self._ticket.release()  # a stream that never started never entered ``run``
+
+    return EventStream
+
+
+def _EventStream(events: AsyncIterator[str], ticket: Ticket) -> Any:
+    return _event_stream_class()(events, ticket)
 
 
 def _event(name: str, data: Any) -> str:

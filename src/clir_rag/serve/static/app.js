@@ -4,6 +4,11 @@
 const RTL = new Set(["ar", "he", "fa", "ur", "ps", "yi", "dv", "ckb", "sd", "ug"]);
 const $ = (id) => document.getElementById(id);
 let answerLang = null;
+// Why the answer is in its language, when it is not simply the question's.
+const WHY = {
+  client: " (your browser's language: the question's was unsure)",
+  index: " (the language of most sources: the question's was unsure)",
+};
 
 function headers() {
   const h = { "Content-Type": "application/json" };
@@ -117,7 +122,11 @@ function showAnswer(answer) {
     if (cited) cited.classList.add("cited");
   }
   if (answer.error) setStatus(answer.error, true);
-  else setStatus(`Answered in ${answer.lang}, citing ${(answer.citations || []).map((n) => `[${n}]`).join(" ") || "no source"}.`);
+  else {
+    const why = WHY[answer.answer_lang_source] || "";
+    const cited = (answer.citations || []).map((n) => `[${n}]`).join(" ") || "no source";
+    setStatus(`Answered in ${answer.lang}${why}, citing ${cited}.`);
+  }
 }
 
 async function ask(event) {
@@ -134,7 +143,13 @@ async function ask(event) {
     const resp = await fetch("/answer/stream", {
       method: "POST",
       headers: headers(),
-      body: JSON.stringify({ query, k: 5, languages: languages.length ? languages : null }),
+      // the browser's language answers when the question's own is unsure ("Eiffel tower" could be many)
+      body: JSON.stringify({
+        query,
+        k: 5,
+        languages: languages.length ? languages : null,
+        client_lang: navigator.language || null,
+      }),
     });
     if (!resp.ok) {
       const body = await resp.json().catch(() => ({}));
