@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from clir_rag.errors import ClirRagError, IndexCompatibilityError, InputError, LanguageError, LLMError
@@ -27,58 +26,6 @@ from clir_rag.types import Document, Query, Ranking
 
 if TYPE_CHECKING:
     from clir_rag.rag.generate import Answer
-
-
-class _ReadWriteLock:
-    """Many searches at once, or one write (with no search) at a time; a waiting write goes before new searches.
-
-    So that a search never sees a write half done (new passages stored, the statistics not yet).
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writing = False
-        self._writers_waiting = 0
-
-    @contextmanager
-    def read(self, timeout: float | None = None) -> Iterator[None]:
-        """Held by a search; raises :class:`_Busy` when a write holds it for more than ``timeout`` seconds."""
-        with self._cond:
-            if not self._cond.wait_for(lambda: not (self._writing or self._writers_waiting), timeout):
-                raise _Busy
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            try:
-                while self._writing or self._readers:
-                    self._cond.wait()
-            finally:
-                self._writers_waiting -= 1
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writing = False
-                self._cond.notify_all()
-
-
-class _Busy(Exception):
-    """A write holds the index (``/health`` does not wait for it)."""
-
-
-# /health answers from what it last saw rather than wait longer than this for a write
-_HEALTH_WAIT_S = 1.0
 
 
 def _language(value: str, field: str) -> str:
@@ -102,7 +49,6 @@ class Service:
         # ``wait``: a write waits this long for another process's writer lock (searches never wait for it)
         self.index = CrossLingualIndex(settings.index, wait=settings.write_wait_s)
         self.admission = Admission(settings.workers, settings.queue_size)
-        self._rw = _ReadWriteLock()
         # the parts load on first use, once: two first requests at once must not load a GGUF twice
         self._load = threading.RLock()
         self._parts: dict[str, Any] = {}
@@ -172,8 +118,8 @@ class Service:
         """The top ``k`` passages for the request (languages normalised; unknown ones are an InputError)."""
         langs = [_language(x, "languages") for x in req.languages] if req.languages else None
         query = Query(text=req.query, lang=_language(req.query_lang, "query_lang") if req.query_lang else None)
-        with self._rw.read():
-            return self.index.search(query, req.k, mode=req.mode, langs=langs, debias=req.debias)
+        # no lock: the index answers from its last committed state while a write runs (clir_rag.index.reader)
+        return self.index.search(query, req.k, mode=req.mode, langs=langs, debias=req.debias)
 
     def candidates(self, req: AnswerRequest) -> tuple[Ranking, bool]:
         """The passages an answer is made from: retrieved, then reranked when the service reranks."""
@@ -205,8 +151,7 @@ class Service:
     def dominant_language(self) -> str | None:
         """The language most of the index's passages are in (None for an empty index or unreadable statistics)."""
         try:
-            with self._rw.read():
-                counts = {lang: m.count for lang, m in self.index.language_stats.passages.items()}
+            counts = {lang: m.count for lang, m in self.index.language_stats.passages.items()}
         except ClirRagError:
             return None
         return max(sorted(counts), key=lambda lang: counts[lang]) if counts else None
@@ -250,9 +195,8 @@ class Service:
 
     def add_documents(self, documents: list[Document]) -> DocumentsResponse:
         """Index ``documents`` (checked already; unchanged ones cost nothing, changed ones replace theirs) under
-        the index's writer lock, with no search in between."""
-        with self._rw.write():
-            stats = self.index.add(documents, progress=False)
+        the index's writer lock; searches meanwhile answer from the state before, then from the new one."""
+        stats = self.index.add(documents, progress=False)
         return DocumentsResponse(
             documents=stats.documents,
             passages=stats.passages,
@@ -263,22 +207,17 @@ class Service:
 
     def delete_document(self, doc_id: str) -> int:
         """Remove a document's passages; the number removed (0: no such document)."""
-        with self._rw.write():
-            return self.index.delete([doc_id])
+        return self.index.delete([doc_id])
 
     # -- health -------------------------------------------------------------------------
 
     def health(self) -> dict[str, ComponentHealth]:
         """Index, store and LLM, each ``ok``, ``degraded`` or ``down`` with the reason."""
         components: dict[str, ComponentHealth] = {}
-        check = getattr(self.index, "health", None)
         try:
-            with self._rw.read(_HEALTH_WAIT_S):
-                found = check() if check is not None else {}
+            found = self.index.health()
         except ClirRagError as e:
             found = {"index": {"status": "down", "reason": str(e)}}
-        except _Busy:
-            found = {"index": {"status": "degraded", "reason": "a write is under way: searches wait for it"}}
         for name in ("index", "store"):
             part = found.get(name, {"status": "ok", "reason": ""})
             components[name] = ComponentHealth(status=part["status"], reason=part.get("reason", ""))
@@ -301,10 +240,9 @@ class Service:
         """Passages and languages served (None and [] while the store cannot say; what was last seen while a
         write is under way)."""
         try:
-            with self._rw.read(_HEALTH_WAIT_S):
-                self._described = (len(self.index), self.index.bm25.languages)
+            snap = self.index.snapshot()  # the committed state searches answer from, not a write half done
+            passages = snap.manifest.passages if snap.manifest.passages is not None else len(self.index)
+            self._described = (passages, self.index.bm25.languages)
         except ClirRagError:
             return None, []
-        except _Busy:
-            pass
         return self._described
