@@ -168,11 +168,11 @@ def test_an_abandoned_in_process_call_is_not_queued_behind() -> None:
     llm = HeldLLM()
     client = LLMClient(llm, timeout=0.2, max_retries=3, backoff=0.0)
     other = LLMClient(llm)  # a second client over the same model sees the same held model
-    with pytest.raises(LLMTimeoutError, match="still running in this process.*no retry is queued"):
+    with pytest.raises(LLMTimeoutError, match=r"still running in this process.*no retry is queued"):
         client.generate(MSG)
     assert llm.calls == 1  # no retry was started behind the running call
     for c in (client, other):
-        with pytest.raises(LLMTransientError, match="still running in this process .* not queueing behind it"):
+        with pytest.raises(LLMTransientError, match=r"still running in this process .* not queueing behind it"):
             c.generate(MSG)
         with pytest.raises(LLMTransientError, match="still running in this process"):
             list(c.stream(MSG))

@@ -108,6 +108,7 @@ class LLMClient:
 
     @breaker_cooldown.setter
     def breaker_cooldown(self, seconds: float) -> None:
+        """Change the cool-down; it applies at once, to a circuit already open too."""
         self._breaker.cooldown = seconds
 
     @property
@@ -240,7 +241,9 @@ class LLMClient:
         """
         clock = self._clock(deadline)
         if not supports_streaming(self.llm):  # generate does the caching, retries and accounting
-            done = self._generate(messages, clock, max_tokens=max_tokens, stop=stop, temperature=temperature, usage=usage)
+            done = self._generate(
+                messages, clock, max_tokens=max_tokens, stop=stop, temperature=temperature, usage=usage
+            )
             yield done.text
             return
         key = self._generation_key(messages, max_tokens, stop, temperature)
@@ -517,7 +520,8 @@ class LLMClient:
                         "be cancelled), so no retry is queued behind it"
                     ) from e
             elif isinstance(e, LLMTransientError):
-                self._breaker.responded(f"{self._name}: {e}")  # an error answer (429, 5xx, a cut stream): the backend is there
+                # an error answer (429, 5xx, a cut stream): the backend is there, only struggling
+                self._breaker.responded(f"{self._name}: {e}")
                 trial = None
             else:  # a plain LLMError: the backend answered; retrying would get the same answer
                 self._breaker.responded("")
@@ -574,8 +578,8 @@ class LLMClient:
         if wait is None and local is None:
             return fn()
         started = time.monotonic()
-        if local is not None and not local.gate.acquire(timeout=-1 if wait is None else wait):
-            raise _QueuedTimeout(f"the model stayed busy with other calls for {_secs(wait or 0)}; this one never started")
+        if local is not None:
+            local.enter(wait)
         job = _Job(fn, local)
         job.start()
         return job.result(None if wait is None else max(0.0, wait - (time.monotonic() - started)))
@@ -633,7 +637,7 @@ class _Breaker:
         return None
 
     def admit(self, usage: Usage | None, account: Callable[..., None]) -> object | None:
-        """Let a call through (returning a token when it is the half-open trial) or raise :class:`LLMUnavailableError`."""
+        """Let a call through (a token when it is the half-open trial) or raise :class:`LLMUnavailableError`."""
         with self._lock:
             refusal = self._refusal(time.monotonic())
             if refusal is None and self._opened_at is not None:
@@ -704,6 +708,13 @@ class _LocalBackend:
         self.gate = threading.Lock()
         self._lock = threading.Lock()
         self._abandoned: dict[int, float] = {}  # id of the job -> when it was given up
+
+    def enter(self, wait: float | None) -> None:
+        """Take the gate within ``wait`` seconds (None: however long), else raise :class:`_QueuedTimeout`."""
+        if not self.gate.acquire(timeout=-1 if wait is None else wait):
+            raise _QueuedTimeout(
+                f"the model stayed busy with other calls for {_secs(wait or 0)}; this one never started"
+            )
 
     def abandon(self, job: object) -> None:
         with self._lock:
@@ -806,8 +817,8 @@ class _Feed(_Job):
         super().__init__(start, local)
         self._pieces: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._stop = threading.Event()
-        if local is not None and not local.gate.acquire(timeout=-1 if wait is None else wait):
-            raise _QueuedTimeout(f"the model stayed busy with other calls for {_secs(wait or 0)}; this one never started")
+        if local is not None:
+            local.enter(wait)
         self.start()
 
     def _body(self) -> None:
