@@ -185,6 +185,25 @@ def test_an_abandoned_in_process_call_is_not_queued_behind() -> None:
     assert client.health() == ("ok", "")
 
 
+def test_a_call_that_times_out_queued_behind_a_busy_in_process_model_never_runs() -> None:
+    llm = HeldLLM()
+    busy = LLMClient(llm, timeout=None)
+    first = threading.Thread(target=busy.generate, args=(MSG,))
+    first.start()
+    try:
+        assert llm.running.wait(WAIT_S)
+        queued = LLMClient(llm, timeout=0.2, max_retries=1, backoff=0.0)
+        with pytest.raises(LLMError, match=r"gave up after 2 tries: .*busy with other calls.*never started"):
+            queued.generate(MSG)
+        # a model that is busy is not a backend that is down: the circuit stays closed
+        assert queued.breaker_state == "closed" and queued.health()[0] == "degraded"
+    finally:
+        llm.release.set()
+        first.join(WAIT_S)
+    assert llm.calls == 1  # the queued call was not generated later, for nobody
+    assert queued.generate(MSG).text == "done" and llm.calls == 2
+
+
 def test_a_stream_closed_early_lets_go_of_the_in_process_model(local_llm) -> None:
     """Real llama.cpp in-process: a reader that leaves after the first piece (a browser tab closed)."""
     client = LLMClient(local_llm, timeout=120.0)

@@ -270,7 +270,7 @@ class LLMClient:
                 feed: _Feed | None = None
                 failure: LLMError | None = None
                 try:
-                    feed = _Feed(start, self._local, wait)
+                    feed = _Feed(start, self._local, wait, lambda: self._piece_wait(clock))
                     while (part := feed.next(lambda: self._piece_wait(clock))) is not None:
                         prompt_tokens += part.prompt_tokens
                         completion_tokens += part.completion_tokens
@@ -553,7 +553,7 @@ class LLMClient:
                 wait = self._try_wait(clock, attempt, usage)
                 begun = time.perf_counter()
                 try:
-                    result = self._run(fn, wait)
+                    result = self._run(fn, wait, lambda: self._piece_wait(clock))
                 except LLMError as e:
                     self._account(usage, calls=1, seconds=time.perf_counter() - begun)
                     trial = self._failed(e, attempt=attempt, clock=clock, trial=trial, usage=usage)
@@ -566,23 +566,23 @@ class LLMClient:
         finally:
             self._breaker.release(trial)
 
-    def _run(self, fn: Callable[[], T], wait: float | None) -> T:
+    def _run(self, fn: Callable[[], T], wait: float | None, then: Callable[[], float | None]) -> T:
         """``fn()``, given up after ``wait`` seconds (None: waited for).
 
         A daemon thread per try rather than a pool: a try that times out cannot be stopped, and an
         abandoned one must neither hold a pool worker that later calls queue behind nor keep the
-        process from exiting (a pool's workers are joined at exit). In-process backends also take
-        their model's gate, so a call waits for a busy model no longer than its own ``wait``.
+        process from exiting (a pool's workers are joined at exit). In-process backends first take
+        their model's gate, waiting for a busy model at most ``wait``; the call itself then gets
+        ``then()`` seconds (the timeout again, within what the deadline leaves).
         """
         local = self._local
         if wait is None and local is None:
             return fn()
-        started = time.monotonic()
         if local is not None:
-            local.enter(wait)
+            wait = local.enter(wait, then)
         job = _Job(fn, local)
         job.start()
-        return job.result(None if wait is None else max(0.0, wait - (time.monotonic() - started)))
+        return job.result(wait)
 
 
 class _Clock:
@@ -709,12 +709,21 @@ class _LocalBackend:
         self._lock = threading.Lock()
         self._abandoned: dict[int, float] = {}  # id of the job -> when it was given up
 
-    def enter(self, wait: float | None) -> None:
-        """Take the gate within ``wait`` seconds (None: however long), else raise :class:`_QueuedTimeout`."""
+    def enter(self, wait: float | None, then: Callable[[], float | None]) -> float | None:
+        """Take the gate within ``wait`` seconds (None: however long); the call then gets ``then()`` seconds.
+
+        Raises :class:`_QueuedTimeout` when the gate stays taken, or when no time is left after the wait:
+        a call that cannot end in time is not started (it could not be stopped).
+        """
         if not self.gate.acquire(timeout=-1 if wait is None else wait):
             raise _QueuedTimeout(
                 f"the model stayed busy with other calls for {_secs(wait or 0)}; this one never started"
             )
+        left = then()
+        if left is not None and left <= 0:
+            self.gate.release()
+            raise _QueuedTimeout("the model stayed busy with other calls until the deadline; this one never started")
+        return left
 
     def abandon(self, job: object) -> None:
         with self._lock:
@@ -774,11 +783,11 @@ class _Job:
             self._body()
         finally:
             with self._lock:
-                self._done.set()
-                if self._local is not None:
+                if self._local is not None:  # the model is free before the caller hears the job is done
                     self._local.gate.release()
                     if self._abandoned:
                         self._local.finished(self)
+                self._done.set()
 
     def _body(self) -> None:
         try:
@@ -812,13 +821,17 @@ class _Feed(_Job):
     """
 
     def __init__(
-        self, start: Callable[[], Iterator[Completion]], local: _LocalBackend | None, wait: float | None
+        self,
+        start: Callable[[], Iterator[Completion]],
+        local: _LocalBackend | None,
+        wait: float | None,
+        then: Callable[[], float | None],
     ) -> None:
         super().__init__(start, local)
         self._pieces: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._stop = threading.Event()
         if local is not None:
-            local.enter(wait)
+            local.enter(wait, then)
         self.start()
 
     def _body(self) -> None:
