@@ -51,6 +51,10 @@ class LLMTransientError(LLMError):
     """A failure worth retrying: a timeout, a dropped connection, a 429 or 5xx answer."""
 
 
+class LLMTimeoutError(LLMTransientError):
+    """No answer in time: a hung or overloaded server, or a model slower than the timeout (trips the breaker)."""
+
+
 class LLMUnavailableError(LLMError):
     """The backend cannot serve at all (server down, model missing): retrying will not help."""
 

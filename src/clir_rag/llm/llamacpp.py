@@ -22,6 +22,8 @@ class LlamaCppLLM(BaseLLM):
 
     backend = "llama.cpp"
     native_stop = True
+    # runs in this process: a timed-out call cannot be cancelled and keeps the model (LLMClient fails fast)
+    in_process = True
 
     def __init__(
         self,

@@ -13,7 +13,14 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 
-from clir_rag.errors import InputError, LLMError, LLMTransientError, LLMUnavailableError, missing_extra
+from clir_rag.errors import (
+    InputError,
+    LLMError,
+    LLMTimeoutError,
+    LLMTransientError,
+    LLMUnavailableError,
+    missing_extra,
+)
 from clir_rag.llm.base import BaseLLM, Completion, Message, plain_messages
 
 
@@ -59,7 +66,7 @@ class OpenAICompatibleLLM(BaseLLM):
     def _translate(self, e: Exception) -> Exception:
         o = self._openai
         if isinstance(e, o.APITimeoutError):
-            return LLMTransientError(f"{self._where}: request timed out")
+            return LLMTimeoutError(f"{self._where}: request timed out")
         if isinstance(e, o.APIConnectionError):
             return LLMUnavailableError(
                 f"cannot reach the OpenAI-compatible server at {self._where}: {e.__cause__ or e}"
@@ -125,6 +132,8 @@ class OpenAICompatibleLLM(BaseLLM):
                         )
         except self._openai.OpenAIError as e:
             raise self._translate(e) from e
+        except httpx.TimeoutException as e:  # a server that stopped sending mid-answer (hung, SIGSTOPped)
+            raise LLMTimeoutError(f"{self._where}: the answer stream stalled: {e or type(e).__name__}") from e
         except httpx.HTTPError as e:
             raise LLMTransientError(f"{self._where}: the answer stream broke: {e}") from e
         if not finished:  # a stream that ends with no finish reason was cut off (a server that went away)

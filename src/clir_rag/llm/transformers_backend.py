@@ -19,6 +19,8 @@ class TransformersLLM(BaseLLM):
     """``model_name_or_path``: a hub id (needs internet) or a local folder saved with ``save_pretrained``."""
 
     backend = "transformers"
+    # runs in this process: a timed-out call cannot be cancelled and keeps the model (LLMClient fails fast)
+    in_process = True
 
     def __init__(
         self,
