@@ -588,7 +588,7 @@ def serve(
     queue_size: Annotated[int, typer.Option(min=0, help="LLM requests that may wait; beyond, 503.")] = 4,
     llm_deadline: Annotated[
         float, typer.Option(min=0.0, help="Seconds one LLM request may take, retries included (0: no limit).")
-    ] = 60.0,
+    ] = 180.0,
     llm_cooldown: Annotated[
         float, typer.Option(min=0.0, help="Seconds an LLM found down is left alone before it is tried again.")
     ] = 10.0,

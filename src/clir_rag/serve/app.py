@@ -6,9 +6,11 @@ before the app), :mod:`~clir_rag.serve.admission` (LLM work), :mod:`~clir_rag.se
 # No ``from __future__ import annotations``: FastAPI reads the routes' annotations, which name classes imported
 # inside create_app (the [serve] extra), as objects.
 
+import asyncio
 import functools
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +86,18 @@ def create_app(settings: ServeSettings) -> Any:
 
     service = Service(settings)
     title, summary = "clir-rag", "Cross-lingual search and question answering over one index"
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(service.close)  # served-query means written, the LLM client closed
+
     try:  # the API docs' Swagger UI and ReDoc from the package: FastAPI's own load them from a CDN
         from fastapi_offline import FastAPIOffline
 
-        app = FastAPIOffline(static_url="/static-docs", title=title, summary=summary)
+        app = FastAPIOffline(static_url="/static-docs", title=title, summary=summary, lifespan=lifespan)
     except ImportError:
-        app = FastAPI(title=title, summary=summary)
+        app = FastAPI(title=title, summary=summary, lifespan=lifespan)
     app.state.service = service
     retry = {"Retry-After": str(settings.retry_after_s)}
 

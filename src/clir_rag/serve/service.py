@@ -3,7 +3,6 @@ routes run it in worker threads)."""
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -74,15 +73,8 @@ class Service:
         from clir_rag.llm import LLMClient, load_llm
 
         llm = load_llm(self.settings.llm_model, self.settings.base_url)
-        accepts = inspect.signature(LLMClient).parameters
-        kwargs: dict[str, Any] = {}
-        deadline = self.settings.llm_deadline_s
-        if "deadline" in accepts:  # a total deadline per request and a breaker that half-opens
-            kwargs["deadline"] = deadline
-            kwargs["breaker_cooldown"] = self.settings.llm_cooldown_s
-        elif deadline is not None:  # an LLMClient without them: bound each try instead
-            kwargs["timeout"] = deadline
-        return LLMClient(llm, **kwargs)
+        # a total deadline per request, and a breaker that half-opens: an LLM that restarts is found again
+        return LLMClient(llm, deadline=self.settings.llm_deadline_s, breaker_cooldown=self.settings.llm_cooldown_s)
 
     @property
     def generator(self) -> Any:
@@ -224,17 +216,23 @@ class Service:
         components["llm"] = self.llm_health()
         return components
 
+    def close(self) -> None:
+        """On shutdown: served-query means written (if the writer lock is free within 1 s), the LLM client closed."""
+        try:
+            self.index.flush(wait=1.0)
+        except ClirRagError:
+            pass  # they stay unwritten: served queries only refine a running mean
+        client = self._parts.get("client")
+        if client is not None:
+            client.close()
+
     def llm_health(self) -> ComponentHealth:
         """The LLM's state as its client knows it (not loaded yet: ``ok``, since nothing failed)."""
         client = self._parts.get("client")
         if client is None:
             return ComponentHealth(status="ok", reason="not loaded yet (the first answer loads it)")
-        check = getattr(client, "health", None)
-        if check is not None:
-            status, reason = check()
-            return ComponentHealth(status=status, reason=reason)
-        down = getattr(client, "_unavailable", None)  # an LLMClient without health(): its breaker's verdict
-        return ComponentHealth(status="down", reason=down) if down else ComponentHealth(status="ok")
+        status, reason = client.health()
+        return ComponentHealth(status=status, reason=reason)
 
     def described(self) -> tuple[int | None, list[str]]:
         """Passages and languages served (None and [] while the store cannot say; what was last seen while a

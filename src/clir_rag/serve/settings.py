@@ -34,7 +34,9 @@ class ServeSettings(BaseModel):
     queue_size: int = Field(4, ge=0)  # ... and waiting; beyond that, 503 with Retry-After
     retry_after_s: int = Field(10, ge=1)
     top_k: int = Field(5, ge=1, le=20)  # passages in an answer's context
-    llm_deadline_s: float | None = Field(60.0, gt=0)  # one LLM request, retries included
+    # one LLM request, retries included: bounded (a hung server is a 503, not 3 x 120 s), yet long enough for a
+    # listwise rerank by the embedded model on 2 busy cores
+    llm_deadline_s: float | None = Field(180.0, gt=0)
     llm_cooldown_s: float = Field(10.0, ge=0)  # a tripped breaker lets a request through again after this
     # below this lingua confidence, a query's detected language is a guess: the client's language (or the
     # index's) answers instead ("Eiffel tower" is Welsh at 0.13)
