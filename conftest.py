@@ -56,6 +56,17 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def xquad_de_index(shared_data: Path, tmp_path_factory: pytest.TempPathFactory, encoder) -> Path:
+    """XQuAD's 240 German paragraphs indexed once, at the default passage length, for every test that needs them
+    (embedding them is a minute on 2 cores); tests that write copy it."""
+    from clir_rag.eval import load_xquad
+
+    path = tmp_path_factory.mktemp("xquad") / "xquad-de"
+    CrossLingualIndex(path, encoder=encoder).add(load_xquad("en", "de", shared_data).documents, progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
 def local_llm():
     """The embedded GGUF in-process, loaded once per session."""
     pytest.importorskip("llama_cpp")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 from pathlib import Path
 
 import ir_measures
@@ -116,7 +117,11 @@ def _rescore(path: Path, qrels: dict, measure: str) -> float:
     ]
 
 
-def test_xquad_experiment_writes_runs_table_plots_and_the_oracle(shared_data: Path, encoder, tmp_path: Path):
+def test_xquad_experiment_writes_runs_table_plots_and_the_oracle(
+    shared_data: Path, encoder, tmp_path: Path, xquad_de_index: Path
+):
+    # the 256-token index is the session's (its documents are unchanged, so the run embeds nothing for it)
+    shutil.copytree(xquad_de_index, tmp_path / "idx" / "xquad-en-de-p256")
     cfg = ExperimentConfig(
         name="xq",
         dataset={"type": "xquad", "query_lang": "en", "doc_langs": "de"},
