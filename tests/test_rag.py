@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -176,7 +177,10 @@ def test_check_and_summary_count_what_they_cannot_score() -> None:
 
 
 @pytest.mark.shared_data
-def test_rag_check_cli_on_xquad_with_the_embedded_model(shared_data: Path, tmp_path: Path, local_llm) -> None:
+def test_rag_check_cli_on_xquad_with_the_embedded_model(
+    shared_data: Path, tmp_path: Path, local_llm, xquad_de_index: Path
+) -> None:
+    shutil.copytree(xquad_de_index, tmp_path / "idx" / "xquad-en-de-p256")  # the session's: nothing to embed
     config = tmp_path / "rag.yaml"
     cfg = yaml.safe_load((Path(__file__).parents[1] / "evals" / "rag-xquad-en-de.yaml").read_text())
     cfg.update(limit=3, data=str(shared_data), work=str(tmp_path / "idx"))
