@@ -45,6 +45,7 @@ def test_xquad_debias_experiment_reports_balance_and_never_scores_calibration_qu
             "doc_langs": ["zh", "en"],
             "calibration": "half-articles",
             "parallel_langs": ["en"],
+            "articles": 8,  # 80 paragraphs, not 480: the balance shows as well, in a fifth of the time
         },
         data=str(shared_data),
         retrievers=["dense"],
@@ -66,7 +67,8 @@ def test_xquad_debias_experiment_reports_balance_and_never_scores_calibration_qu
 
     from clir_rag.eval import load_xquad
 
-    full = load_xquad("zh", "de", shared_data / "xquad", calibration="half-articles")
+    full = load_xquad("zh", "de", shared_data / "xquad", calibration="half-articles", articles=8)
+    assert len(full.calibration_queries) > 50 and full.name == "xquad-zh-de-a8-half"
     scored = set(json.loads((tmp_path / "out" / "results.json").read_text())["runs"][0]["per_query"])
     assert scored and not scored & {q.id for q in full.calibration_queries}
     report = (tmp_path / "out" / "report.md").read_text()
@@ -91,6 +93,11 @@ def test_mrc_needs_a_parallel_collection_and_calibration_split_names_are_checked
 
     with pytest.raises(CorpusError, match="calibration split"):
         load_xquad("en", "de", shared_data / "xquad", calibration="odd")
+    with pytest.raises(CorpusError, match="articles must be a positive number, not 0"):
+        load_xquad("en", "de", shared_data / "xquad", articles=0)
+    two = load_xquad("en", "de", shared_data / "xquad", articles=2)
+    assert {d.id.split("-")[0] for d in two.documents} == {"de:0", "de:1"} and two.name == "xquad-en-de-a2"
+    assert all(next(iter(two.qrels[q.id])).split("-")[0] in ("de:0", "de:1") for q in two.queries)
 
 
 def test_ciral_calibration_split_reads_other_topics(tmp_path: Path) -> None:
