@@ -97,6 +97,8 @@ def test_mrc_needs_a_parallel_collection_and_calibration_split_names_are_checked
         load_xquad("en", "de", shared_data / "xquad", articles=0)
     two = load_xquad("en", "de", shared_data / "xquad", articles=2)
     assert {d.id.split("-")[0] for d in two.documents} == {"de:0", "de:1"} and two.name == "xquad-en-de-a2"
+    # questions in another language, the same documents: one index between them
+    assert two.index_name == load_xquad("zh", "de", shared_data / "xquad", articles=2).index_name == "xquad-de-a2"
     assert all(next(iter(two.qrels[q.id])).split("-")[0] in ("de:0", "de:1") for q in two.queries)
 
 

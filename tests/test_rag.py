@@ -180,7 +180,7 @@ def test_check_and_summary_count_what_they_cannot_score() -> None:
 def test_rag_check_cli_on_xquad_with_the_embedded_model(
     shared_data: Path, tmp_path: Path, local_llm, xquad_de_index: Path
 ) -> None:
-    shutil.copytree(xquad_de_index, tmp_path / "idx" / "xquad-en-de-p256")  # the session's: nothing to embed
+    shutil.copytree(xquad_de_index, tmp_path / "idx" / "xquad-de-p256")  # the session's: nothing to embed
     config = tmp_path / "rag.yaml"
     cfg = yaml.safe_load((Path(__file__).parents[1] / "evals" / "rag-xquad-en-de.yaml").read_text())
     cfg.update(limit=3, data=str(shared_data), work=str(tmp_path / "idx"))
@@ -196,7 +196,7 @@ def test_rag_check_cli_on_xquad_with_the_embedded_model(
     assert summary["llm_usage"]["calls"] + summary["llm_usage"]["cache_hits"] == 3
     assert summary["f1"] == pytest.approx(sum(r["f1"] for r in rows) / 3)
     # issue 14: ``work`` holds indexes, one per collection and passage length, as in the eval configs
-    assert [p.name for p in (tmp_path / "idx").iterdir()] == ["xquad-en-de-p256"]
+    assert [p.name for p in (tmp_path / "idx").iterdir()] == ["xquad-de-p256"]
 
 
 def test_questions_are_the_first_n_or_spread_over_the_collection(tmp_path: Path) -> None:

@@ -44,6 +44,9 @@ def test_xquad_articles_are_long_parallel_documents(shared_data: Path) -> None:
     en = load_xquad("de", "en", shared_data / "xquad", documents="articles")
     zh = load_xquad("de", "zh", shared_data / "xquad", documents="articles")
     assert en.name == "xquad-de-en-articles" and len(en.documents) == len(zh.documents) == 48
+    assert en.index_name == "xquad-en-articles"
+    short = load_xquad("zh", "en", shared_data / "xquad", documents="articles", min_words=0, articles=3)
+    assert short.index_name == "xquad-en-a3-articles-w0" and len(short.documents) == 3
     assert all(2000 <= len(d.text.split()) < 4500 for d in en.documents)
     first = en.documents[0]
     assert first.id == "en:0" and first.title == "Super Bowl 50" and first.lang == "en"

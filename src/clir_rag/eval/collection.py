@@ -63,6 +63,14 @@ class Collection:
     calibration_queries: list[Query] = field(default_factory=list)
     # The same queries in other languages (same ids), where the collection is parallel (XQuAD).
     parallel_queries: dict[str, list[Query]] = field(default_factory=dict)
+    # The name of the documents alone, where collections with other queries share them (XQuAD in
+    # several query languages): experiments keep one index per corpus, not one per query language.
+    corpus: str = ""
+
+    @property
+    def index_name(self) -> str:
+        """The folder name of this collection's index in an experiment's ``work`` (without the passage length)."""
+        return self.corpus or self.name.removesuffix("-half")
 
     def describe(self) -> str:
         """One line for logs and reports: what was loaded."""

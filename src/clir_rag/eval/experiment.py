@@ -119,7 +119,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
     parallel = _parallel_queries(cfg, collection, queries)
     for tokens in cfg.passage_tokens:
         index = CrossLingualIndex(
-            work / f"{collection.name.removesuffix('-half')}-p{tokens}",
+            work / f"{collection.index_name}-p{tokens}",
             encoder=cfg.encoder,
             max_tokens=tokens,
             overlap=min(cfg.overlap, tokens // 4),

@@ -59,6 +59,8 @@ def load_xquad(
     ``doc_langs`` is one language, a list, or ``"all"`` (the 12 languages pooled). The name is
     ``xquad-<q>-<d>`` for one document language, ``xquad-<q>-pooled`` for all 12 and
     ``xquad-<q>-<d1>+<d2>..`` for another selection, so results of different settings never share a name.
+    :attr:`Collection.corpus` names the documents alone (``xquad-<d>...``): experiments in several
+    query languages share one index.
 
     ``calibration="half-articles"`` splits the questions by article: those of even-numbered articles
     (0, 2, ...; 24 of 48) become :attr:`Collection.calibration_queries` and are never scored, the
@@ -142,17 +144,19 @@ def load_xquad(
             ]
     qrels = {q.id: {f"{lang}:{para_of[q.id]}": 1 for lang in dlangs} for q in queries}
     if len(dlangs) == 1:
-        name = f"xquad-{qlang}-{dlangs[0]}"
+        corpus = dlangs[0]
     elif sorted(dlangs) == sorted(XQUAD_LANGUAGES):
-        name = f"xquad-{qlang}-pooled"
+        corpus = "pooled"
     else:
-        name = f"xquad-{qlang}-{'+'.join(dlangs)}"
+        corpus = "+".join(dlangs)
     if articles is not None:
-        name += f"-a{articles}"
+        corpus += f"-a{articles}"
+    name = f"xquad-{qlang}-{corpus}"
     if calibration:
         name += "-half"
     if documents == "articles":
         name += "-articles"
+        corpus += "-articles" + ("" if min_words == 2000 else f"-w{min_words}")
     return Collection(
         name,
         queries,
@@ -163,4 +167,5 @@ def load_xquad(
         answers,
         calibration_queries=calibration_queries,
         parallel_queries=parallel,
+        corpus=f"xquad-{corpus}",
     )

@@ -219,7 +219,7 @@ def run_rag_check(
         raise InputError(f"{collection.name}: no questions to check")
     index = CrossLingualIndex(
         # ``work`` holds indexes, as in the eval configs, so the two can share them
-        (Path(cfg.work) if cfg.work else out / "indexes") / f"{collection.name}-p{cfg.passage_tokens}",
+        (Path(cfg.work) if cfg.work else out / "indexes") / f"{collection.index_name}-p{cfg.passage_tokens}",
         encoder=cfg.encoder,
         max_tokens=cfg.passage_tokens,
     )
