@@ -108,7 +108,9 @@ def test_bm25_documents_equal_brute_force(long_and_short: CrossLingualIndex) -> 
 
 
 def test_hybrid_documents_fuse_the_exact_document_rankings(long_and_short: CrossLingualIndex) -> None:
-    retriever = long_and_short.retriever("hybrid", documents="maxp", debias="none")
+    retriever = long_and_short.retriever("hybrid", fusion="rrf", documents="maxp", debias="none")
+    balanced = long_and_short.retriever("hybrid", documents="maxp", debias="none")
+    dense = long_and_short.retriever("dense", documents="maxp", debias="none")
     assert isinstance(retriever.inner, DocumentRetriever) and isinstance(retriever.inner.retriever, HybridRetriever)
     depth = retriever.retriever.depth
     for query in QUERIES:
@@ -122,6 +124,10 @@ def test_hybrid_documents_fuse_the_exact_document_rankings(long_and_short: Cross
         got = retriever.retrieve(query, 10)
         assert got.ids == [d for d, _ in fused[:10]]
         assert got.level == "document" and len(got) == 10
+        # balanced fusion over the same exact document rankings: the dense ranking's languages, place for place
+        fair = balanced.retrieve(query, 10)
+        assert fair.level == "document" and len(fair) == 10
+        assert [c.lang for c in fair.candidates] == [c.lang for c in dense.retrieve(query, 10).candidates]
 
 
 def test_debiased_documents_equal_brute_force_maxp_of_the_corrected_scores(long_and_short: CrossLingualIndex) -> None:

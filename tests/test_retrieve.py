@@ -6,6 +6,7 @@ from clir_rag.retrieve import (
     DocumentRetriever,
     HybridRetriever,
     Retriever,
+    balanced_fusion,
     reciprocal_rank_fusion,
     weighted_score_fusion,
 )
@@ -65,7 +66,7 @@ def test_bm25_with_query_per_language(demo_index) -> None:
 
 def test_hybrid_is_rrf_of_dense_and_bm25(demo_index) -> None:
     q = Query(text="Mount Kilimanjaro glaciers")
-    hybrid = demo_index.retriever("hybrid")
+    hybrid = demo_index.retriever("hybrid", fusion="rrf", debias="none")
     assert isinstance(hybrid.inner, HybridRetriever) and hybrid.rrf_k == 60
     dense = DenseRetriever(demo_index.store, demo_index.encoder).retrieve(q, 100)
     bm25 = BM25Retriever(demo_index.bm25, demo_index.store).retrieve(q, 100)
@@ -78,6 +79,52 @@ def test_hybrid_is_rrf_of_dense_and_bm25(demo_index) -> None:
 
 def _r(*pairs: tuple[str, float]) -> Ranking:
     return Ranking(query=Query(text="q"), candidates=[ScoredCandidate(id=i, doc_id=i, score=s) for i, s in pairs])
+
+
+def _l(*ids: str) -> Ranking:
+    """A ranking of ids written ``lang:name``, best first."""
+    cands = [ScoredCandidate(id=i, doc_id=i, score=-n, lang=i.split(":")[0]) for n, i in enumerate(ids)]
+    return Ranking(query=Query(text="q"), candidates=cands)
+
+
+def test_balanced_fusion_by_hand() -> None:
+    dense = _l("zh:a", "en:b", "de:c", "en:d", "zh:e")
+    bm25 = _l("zh:e", "zh:f", "en:d", "zh:a")
+    fused = balanced_fusion([dense, bm25], "zh")
+    # the dense ranking's languages, place for place; within Chinese, RRF of the ranks among Chinese
+    # candidates: e (2nd in dense, 1st in BM25) before a (1st, 3rd); f (BM25 only) finds no place and follows
+    assert [c.id for c in fused] == ["zh:e", "en:b", "de:c", "en:d", "zh:a", "zh:f"]
+    # BM25 does not count in English (not the query's language): d stays behind b
+    assert [c.lang for c in fused[:5]] == [c.lang for c in dense.candidates]
+    assert [c.score for c in fused] == sorted((c.score for c in fused), reverse=True)
+    assert fused[0].score == pytest.approx(1 / 61)
+    # a query language that is not known: BM25 counts everywhere (one language: plain RRF)
+    assert [c.id for c in balanced_fusion([dense, bm25], None)][:5] == ["zh:e", "en:d", "de:c", "en:b", "zh:a"]
+    one = [_l("en:a", "en:b", "en:c"), _l("en:c", "en:b")]
+    assert [c.id for c in balanced_fusion(one, "en")] == [
+        c.id for c in sorted(reciprocal_rank_fusion(one), key=lambda c: (-c.score, c.id))
+    ]
+    assert balanced_fusion([], "en") == []
+
+
+def test_the_hybrid_keeps_the_languages_of_the_corrected_dense_ranking(demo_index) -> None:
+    """Issue 26: RRF with BM25 handed the query's language the top ranks again (the demo's Chinese World Cup
+    question got the Chinese solar-energy and Everest passages at ranks 2 and 3)."""
+    queries = [
+        Query(text="世界杯冠军最多的国家是哪个？", lang="zh"),
+        Query(text="Who discovered artemisinin?", lang="en"),
+        Query(text="Warum sterben die Bienen?"),  # language detected
+        Query(text="Kilimanjaro", lang="sw"),
+    ]
+    hybrid, dense = demo_index.retriever("hybrid"), demo_index.retriever("dense")
+    for q in queries:
+        h, d = hybrid.retrieve(q, 10), dense.retrieve(q, 10)
+        assert [c.lang for c in h.candidates] == [c.lang for c in d.candidates], q.text
+    world_cup = hybrid.retrieve(queries[0], 5)
+    cups = {"en-world-cup", "de-wm-2014", "es-mundial-1986", "ar-kas-alalam", "zh-shijiebei"}
+    assert set(world_cup.doc_ids) == cups  # as dense retrieval (auto) returns them
+    plain = demo_index.retriever("hybrid", fusion="rrf").retrieve(queries[0], 5)
+    assert sum(c.lang == "zh" for c in plain.candidates) > sum(c.lang == "zh" for c in world_cup.candidates)
 
 
 def test_rrf_by_hand() -> None:

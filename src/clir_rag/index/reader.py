@@ -40,6 +40,7 @@ from clir_rag.manifest import IndexManifest
 from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, HybridRetriever, Retriever
 from clir_rag.retrieve.base import BaseRetriever
 from clir_rag.retrieve.debias import DEFAULT_SHRINK, DebiasedDenseRetriever, check_debias, resolve_auto
+from clir_rag.retrieve.fusion import FusionMethod
 from clir_rag.store.bm25 import BM25Index
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.store.stats import LanguageStats, QueryMean
@@ -388,7 +389,7 @@ class IndexReader:
         self,
         mode: Mode = "dense",
         *,
-        fusion: Literal["rrf", "weighted"] = "rrf",
+        fusion: FusionMethod = "balanced",
         weights: Sequence[float] | None = None,
         documents: Literal["maxp", "firstp"] | None = None,
         debias: DebiasOption = "auto",
@@ -408,8 +409,11 @@ class IndexReader:
 
         ``dense`` is the default because, across languages and without translation,
         BM25 mostly adds noise: on XQuAD en->de, RRF of dense and BM25 scores nDCG@20
-        0.67 against dense's 0.92 (evals/README.md). ``hybrid`` pays off for
-        same-language queries and over translated text.
+        0.67 against dense's 0.92 (evals/README.md). ``hybrid`` fuses them with
+        ``fusion="balanced"`` by default (:func:`~clir_rag.retrieve.fusion.balanced_fusion`):
+        the dense ranking's languages stay where they are and BM25 reorders documents in the
+        query's language only, so a multilingual index keeps its balance and a cross-lingual
+        query loses nothing to BM25 noise. ``fusion="rrf"`` is plain reciprocal rank fusion.
 
         ``debias`` corrects the dense side for language bias (see
         :mod:`clir_rag.retrieve.debias`): ``center``, ``zscore``, ``none``, or ``auto``
