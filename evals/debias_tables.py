@@ -1,6 +1,6 @@
 """Collect the language-bias tables of evals/README.md from finished `clir-rag eval` runs.
 
-    for c in xquad-{en,de,zh}-pooled-debias xquad-{en-de,en-zh,en-th,de-en}-query-centering; do
+    for c in xquad-{en,de,zh}-pooled-{debias,hybrid} xquad-{en-de,en-zh,en-th,de-en}-query-centering; do
         clir-rag eval evals/$c.yaml; done
     python evals/debias_tables.py [--runs runs/eval]
 
@@ -25,11 +25,13 @@ def main() -> None:
     print("| query language | run | nDCG@20 | R@100 | MRR@10 | largest share (top 20) | own-language share | MRC |")
     print("|---|---|---|---|---|---|---|---|")
     for lang in ("en", "de", "zh"):
-        file = root / f"xquad-{lang}-pooled-debias" / "results.json"
-        if not file.exists():
-            continue
-        data = json.loads(file.read_text(encoding="utf-8"))
-        for run in data["runs"]:
+        runs = []
+        for kind in ("debias", "hybrid"):  # the hybrid runs share the index and questions of the debias ones
+            file = root / f"xquad-{lang}-pooled-{kind}" / "results.json"
+            if file.exists():
+                data = json.loads(file.read_text(encoding="utf-8"))
+                runs += data["runs"]
+        for run in runs:
             if run["kind"] != "first":
                 continue
             share = run.get("language_share", {})

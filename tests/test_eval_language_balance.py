@@ -48,7 +48,7 @@ def test_xquad_debias_experiment_reports_balance_and_never_scores_calibration_qu
             "articles": 8,  # 80 paragraphs, not 480: the balance shows as well, in a fifth of the time
         },
         data=str(shared_data),
-        retrievers=["dense"],
+        retrievers=["dense", "hybrid", "hybrid-rrf"],
         debias=["none", "center", "auto"],
         limit=12,
         oracle_depths=[],
@@ -57,8 +57,13 @@ def test_xquad_debias_experiment_reports_balance_and_never_scores_calibration_qu
         work=str(tmp_path / "idx"),
     )
     result = run_experiment(cfg, progress=False)
-    assert [r.name for r in result.runs] == ["dense", "dense-center"]  # auto is center here: not run twice
+    names = [r.name for r in result.runs]  # auto is center here: not run twice
+    assert names == ["dense", "dense-center", "hybrid", "hybrid-center", "hybrid-rrf", "hybrid-rrf-center"]
     plain, fair = result.get("dense"), result.get("dense-center")
+    # issue 26: the balanced hybrid keeps the corrected dense ranking's language shares; plain RRF does not
+    assert result.get("hybrid-center").extra["language_share"] == pytest.approx(fair.extra["language_share"])
+    rrf_share = result.get("hybrid-rrf-center").extra["own_language_share"]
+    assert rrf_share > fair.extra["own_language_share"] + 0.1
     assert plain.extra["own_language_share"] > 0.6  # Chinese questions, Chinese passages first
     assert fair.extra["own_language_share"] < plain.extra["own_language_share"]
     assert max(fair.extra["language_share"].values()) < max(plain.extra["language_share"].values())

@@ -18,6 +18,8 @@ from clir_rag.errors import InputError, describe_validation, missing_extra
 from clir_rag.eval.metrics import DEFAULT_MEASURES
 
 Retrieval = Literal["dense", "bm25", "hybrid"]
+# An experiment may also run the hybrid with plain RRF (``hybrid-rrf``), to compare it with the balanced default.
+ExperimentRetrieval = Literal["dense", "bm25", "hybrid", "hybrid-rrf"]
 # one meaning in both configs, so an eval and a RAG check over one collection share its index
 _WORK = "folder holding the indexes, one per collection and passage length (default <out>/indexes)"
 
@@ -87,7 +89,7 @@ class ExperimentConfig(StrictModel):
     name: str
     dataset: DatasetSpec
     data: str | None = Field(None, description="folder holding xquad/ and ciral/ (default ../shared/data)")
-    retrievers: list[Retrieval] = ["dense", "bm25", "hybrid"]
+    retrievers: list[ExperimentRetrieval] = ["dense", "bm25", "hybrid"]
     debias: list[Literal["auto", "none", "center", "zscore"]] = Field(
         ["auto"], description="language-bias corrections of the dense side (dense and hybrid runs)"
     )

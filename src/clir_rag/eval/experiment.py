@@ -130,7 +130,9 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
             index.calibrate(collection.calibration_queries, persist=False, replace=True)
         for mode, method in _first_stages(cfg, index, collection.query_lang):
             name = mode + ("" if method == "none" else f"-{method}") + (f"-p{tokens}" if several else "")
-            retriever = DocumentRetriever(index.retriever(mode, debias=method), "maxp")  # type: ignore[arg-type]
+            fusion = "rrf" if mode == "hybrid-rrf" else "balanced"
+            inner = index.retriever(mode.removesuffix("-rrf"), debias=method, fusion=fusion)  # type: ignore[arg-type]
+            retriever = DocumentRetriever(inner, "maxp")
             rankings = []
             t = time.perf_counter()
             with _bar(progress, name, len(queries)) as step:
