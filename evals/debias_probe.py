@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("--index", default="runs/eval/indexes/xquad-pooled-p256")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--langs", default="en,de,zh")
+    ap.add_argument("--documents", default="paragraphs", choices=["paragraphs", "articles"])
+    ap.add_argument("--min-words", type=int, default=2000, help="articles: repeat each to this many words")
     args = ap.parse_args()
     index = CrossLingualIndex(Path(args.index))
     m = index.store.matrix()
@@ -54,7 +56,8 @@ def main() -> None:
         return out
 
     for qlang in args.langs.split(","):
-        col = load_xquad(qlang, "all", Path(args.data) / "xquad", calibration="half-articles")
+        kw = {"documents": "articles", "min_words": args.min_words} if args.documents == "articles" else {}
+        col = load_xquad(qlang, "all", Path(args.data) / "xquad", calibration="half-articles", **kw)
         v = index.encoder.encode_queries([q.text for q in col.queries]).astype(np.float64)
         cal = index.encoder.encode_queries([q.text for q in col.calibration_queries]).astype(np.float64)
         u = v - cal.mean(0)
