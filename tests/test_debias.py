@@ -61,6 +61,27 @@ def _brute_zscore(index: CrossLingualIndex, query: Query) -> list[tuple[str, flo
     return sorted(out, key=lambda x: (-x[1], x[0]))
 
 
+def _brute_center_zscore(
+    index: CrossLingualIndex, query: Query, langs: list[str] | None = None
+) -> list[tuple[str, float]]:
+    """Centred cosines around each language's reference point, z-normalised per language over its passages."""
+    ids, vectors, plangs = _stored(index)
+    stats = index.language_stats
+    q = np.asarray(index.encoder.encode_queries([query.text])[0], dtype=np.float64)
+    mq, _ = query_mean(stats, query.lang)
+    u = q - mq if mq is not None else q
+    u /= np.linalg.norm(u)
+    out = []
+    for lang in set(plangs):
+        mask = np.array([x == lang for x in plangs])
+        c = vectors[mask] - stats.passages[lang].ref
+        s = c @ u / np.linalg.norm(c, axis=1)
+        z = (s - s.mean()) / s.std() if s.std() > 1e-6 else np.zeros_like(s)
+        if not langs or lang in langs:
+            out.extend(zip(np.asarray(ids)[mask].tolist(), z.tolist(), strict=True))
+    return sorted(out, key=lambda x: (-x[1], x[0]))
+
+
 @pytest.fixture(params=["in-memory", "store-search"])
 def search_path(request, demo_index: CrossLingualIndex):
     """Both exact paths: every passage scored in memory, and Chroma's search deepened by the bound."""
@@ -99,6 +120,19 @@ def test_zscore_equals_per_language_z_normalisation_over_all_passages(
         assert got.ids == [pid for pid, _ in want]
         assert [c.score for c in got] == pytest.approx([s for _, s in want], abs=1e-5)
         assert all("cosine" in c.metadata and "_raw" not in c.metadata for c in got)
+
+
+@pytest.mark.parametrize("k", [1, 10, 41])
+def test_center_zscore_equals_brute_force_over_all_passages(demo_index: CrossLingualIndex, k: int, search_path) -> None:
+    retriever = demo_index.retriever("dense", debias="center-zscore")
+    for query in QUERIES:
+        got = retriever.retrieve(query, k)
+        assert got.retriever == "dense-center-zscore"
+        want = _brute_center_zscore(demo_index, query)[:k]
+        assert got.ids == [pid for pid, _ in want]
+        assert [c.score for c in got] == pytest.approx([s for _, s in want], abs=1e-5)
+    filtered = retriever.retrieve(QUERIES[0], 5, langs=["en", "de"])
+    assert filtered.ids == [pid for pid, _ in _brute_center_zscore(demo_index, QUERIES[0], ["en", "de"])[:5]]
 
 
 def test_center_puts_other_languages_world_cup_passages_up_for_the_chinese_question(
@@ -141,6 +175,12 @@ def test_statistics_stay_exact_through_two_runs_a_changed_document_and_a_deletio
         lo, hi = kept.radius_bounds()
         radii = np.linalg.norm(vectors[np.array(langs) == lang] - kept.mean, axis=1)
         assert lo - 1e-9 <= radii.min() and radii.max() <= hi + 1e-9  # the search's bounds hold
+        # the direction moments are those of the stored vectors around the kept reference point
+        mine = vectors[np.array(langs) == lang] - kept.ref
+        mine /= np.linalg.norm(mine, axis=1, keepdims=True)
+        mean, cov = kept.direction_moments()
+        np.testing.assert_allclose(mean, mine.mean(0), atol=1e-7)  # float32-stored vectors, divided by |p - ref|
+        np.testing.assert_allclose(cov, np.cov(mine.T, bias=True), atol=1e-7)
     assert not any(pid.startswith(f"{demo_docs[7].id}#") for pid in ids)
 
 
@@ -190,6 +230,27 @@ def test_missing_or_foreign_statistics_are_a_clear_error_and_rebuild_fixes_them(
     (demo_index_copy / "clir-rag.json").write_text(json.dumps({**manifest, "bm25_stale": True}))
     with pytest.raises(IndexStatsError, match="cover 41 passages but the vector store holds 42"):
         CrossLingualIndex(demo_index_copy, encoder=encoder).search("malaria", 3, debias="center")
+
+
+def test_version_one_statistics_load_and_gain_direction_moments_on_the_next_write(
+    demo_index_copy: Path, demo_docs: list[Document], encoder
+) -> None:
+    """Statistics written before center-zscore (format 1) serve the other methods and are upgraded, not refused."""
+    file = demo_index_copy / STATS_FILE
+    with np.load(file) as z:
+        old = {k: z[k] for k in z.files if not k.endswith(("/nsum", "/nsq"))}
+    old["version"] = np.array(1)
+    np.savez(file, **old)
+    idx = CrossLingualIndex(demo_index_copy, encoder=encoder)
+    assert idx.search(QUERIES[0], 3, debias="center").ids
+    with pytest.raises(IndexStatsError, match="predate center-zscore.*clir-rag stats --rebuild"):
+        idx.search(QUERIES[0], 3, debias="center-zscore")
+    CrossLingualIndex(demo_index_copy, encoder=encoder).add([demo_docs[0]], progress=False)  # unchanged: no write
+    idx.add([Document(id="neu", text="Die Bienen sterben an Pestiziden.", lang="de")], progress=False)
+    upgraded = CrossLingualIndex(demo_index_copy, encoder=encoder)
+    assert all(m.has_directions for m in upgraded.language_stats.passages.values())
+    got = upgraded.search(QUERIES[2], 5, debias="center-zscore")
+    assert got.ids == [pid for pid, _ in _brute_center_zscore(upgraded, QUERIES[2])[:5]]
 
 
 def test_query_mean_precedence_calibration_served_passages_global(
@@ -371,3 +432,35 @@ def test_zscore_needs_only_the_top_k_of_each_language(tmp_path: Path) -> None:
     assert {c.lang for c in got} != {"de"}  # without correction the German offset wins every slot
     plain = sorted(range(len(passages)), key=lambda i: -(vectors[i] @ v))[:12]
     assert {passages[i].lang for i in plain} == {"de"}
+
+
+def test_center_zscore_bound_is_exact_on_the_store_path(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    store, stats, vectors, passages, offsets = _synthetic_store(tmp_path, rng)
+    calls: list[int] = []
+    original = store.nearest_vectors
+
+    def counting(embedding, n, langs=None):
+        calls.append(n)
+        return original(embedding, n, langs)
+
+    store.nearest_vectors = counting  # type: ignore[method-assign]
+    qvecs = {f"q{i}": offsets["zh"] + rng.normal(size=24) for i in range(6)}
+    retriever = DebiasedDenseRetriever(store, _Queries(qvecs), lambda: stats, "center-zscore")
+    langs = np.array([p.lang for p in passages])
+    for text, q in qvecs.items():
+        u = q - centre_of(stats, "zh")  # no calibration: the passages' mean in the query's language
+        u /= np.linalg.norm(u)
+        z = np.empty(len(passages))
+        for lang in ("en", "de", "zh"):
+            c = vectors[langs == lang] - stats.passages[lang].ref
+            s = c @ u / np.linalg.norm(c, axis=1)
+            z[langs == lang] = (s - s.mean()) / s.std()
+        for k in (1, 7, 40):
+            calls.clear()
+            got = retriever.retrieve(Query(text=text, lang="zh"), k)
+            order = sorted(range(len(passages)), key=lambda i: (-z[i], passages[i].id))[:k]
+            assert got.ids == [passages[i].id for i in order]
+            assert [c.score for c in got] == pytest.approx([z[i] for i in order], abs=1e-6)
+            if k == 1:
+                assert max(calls) < len(passages)  # the bound stops the search before everything is fetched

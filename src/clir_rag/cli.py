@@ -213,7 +213,7 @@ def search(
         str,
         typer.Option(
             help="Language-bias correction of dense scores: auto (center when the index holds several "
-            "languages), center, zscore or none."
+            "languages), center, zscore, center-zscore or none."
         ),
     ] = "auto",
     query_lang: Annotated[

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from clir_rag.errors import InputError, describe_validation, missing_extra
 from clir_rag.eval.metrics import DEFAULT_MEASURES
+from clir_rag.types import Debias
 
 Retrieval = Literal["dense", "bm25", "hybrid"]
 # An experiment may also run the hybrid with plain RRF (``hybrid-rrf``), to compare it with the balanced default.
@@ -90,7 +91,7 @@ class ExperimentConfig(StrictModel):
     dataset: DatasetSpec
     data: str | None = Field(None, description="folder holding xquad/ and ciral/ (default ../shared/data)")
     retrievers: list[ExperimentRetrieval] = ["dense", "bm25", "hybrid"]
-    debias: list[Literal["auto", "none", "center", "zscore"]] = Field(
+    debias: list[Debias] = Field(
         ["auto"], description="language-bias corrections of the dense side (dense and hybrid runs)"
     )
     language_share_depth: int = Field(20, ge=1, description="report each document language's share of the top n")

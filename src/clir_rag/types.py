@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clir_rag.languages import normalize_language
+
+# The language-bias corrections of dense scores (clir_rag.retrieve.debias says what each does).
+Debias = Literal["auto", "none", "center", "zscore", "center-zscore"]
+DEBIAS_METHODS: tuple[str, ...] = get_args(Debias)
 
 
 def _nonblank(value: str, what: str) -> str:

@@ -16,8 +16,8 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from clir_rag.index import CrossLingualIndex
 from clir_rag.languages import detect_language
+from clir_rag.types import Debias, Query, ScoredCandidate
 from clir_rag.types import Document as ClirDocument
-from clir_rag.types import Query, ScoredCandidate
 
 # where LangChain's loaders record a document's origin: ids derived from them survive re-loading
 _SOURCE_KEYS = ("doc_id", "id", "source", "file_path", "url")
@@ -29,7 +29,7 @@ class CrossLingualRetriever(BaseRetriever):
     ``mode``: ``dense`` (multilingual e5, the default across languages), ``bm25`` or ``hybrid``.
     ``k`` results (also per call: ``invoke(query, k=3)``), optionally only in documents of
     ``langs``; ``documents="maxp"`` ranks whole documents by their best passage. ``debias``
-    corrects dense scores for language bias (``auto``, ``center``, ``zscore``, ``none``). The
+    corrects dense scores for language bias (``auto``, ``center``, ``zscore``, ``center-zscore``, ``none``). The
     query's language is ``query_lang``, else detected (lingua, offline). Each returned
     ``Document`` carries ``id`` (the passage), ``metadata["doc_id"]``, ``["lang"]``, ``["score"]``
     and ``["rank"]``.
@@ -42,7 +42,7 @@ class CrossLingualRetriever(BaseRetriever):
     k: int = Field(4, ge=1, description="results per query")
     langs: list[str] | None = None
     query_lang: str | None = None
-    debias: Literal["auto", "none", "center", "zscore"] = "auto"
+    debias: Debias = "auto"
     documents: Literal["maxp", "firstp"] | None = None
     _index: CrossLingualIndex = PrivateAttr()
 

@@ -44,10 +44,10 @@ from clir_rag.retrieve.fusion import FusionMethod
 from clir_rag.store.bm25 import BM25Index
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.store.stats import LanguageStats, QueryMean
-from clir_rag.types import Query, Ranking
+from clir_rag.types import Debias, Query, Ranking
 
 Mode = Literal["dense", "bm25", "hybrid"]
-DebiasOption = Literal["auto", "none", "center", "zscore"]
+DebiasOption = Debias
 Health = dict[str, dict[str, str]]
 log = logging.getLogger("clir_rag")
 # How often a reader reloads when writers keep committing while it loads, before it serves what it has.

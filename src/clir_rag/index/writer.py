@@ -433,8 +433,10 @@ class IndexWriter(IndexReader):
 
     def _save_stats(self, lang_stats: LanguageStats, touched: Iterable[str] = ()) -> None:
         ws = self._writer_store()
-        for lang in sorted(set(touched)):
-            if lang in lang_stats.passages and lang_stats.needs_tightening(lang):
+        # statistics from before the direction moments (version 1) gain them on the first write
+        old = {lang for lang, m in lang_stats.passages.items() if not m.has_directions}
+        for lang in sorted(set(touched) | old):
+            if lang in lang_stats.passages and (lang in old or lang_stats.needs_tightening(lang)):
                 lang_stats.tighten(lang, np.concatenate([v for v, _ in ws.iter_vectors(lang=lang)]))
         lang_stats.save_passages(self.path)  # the query means have writers of their own
         self._stats = lang_stats

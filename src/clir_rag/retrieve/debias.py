@@ -18,6 +18,15 @@ get top-20 lists that are 97% Chinese. Two training-free corrections:
     ``(s - mean_l(s)) / std_l(s)`` with ``s = cos(q, p)``, the mean and the
     standard deviation taken over *all* passages of ``p``'s language,
     computed exactly from the stored first and second moments.
+``center-zscore``
+    ``center``, then ``zscore`` on the centred cosines: with ``n_p = (p - c) /
+    |p - c|`` (``c`` the reference point of ``p``'s language, its passage mean
+    when the statistics were last tightened) and ``u`` the centred query as for
+    ``center``, the score is ``(u.n_p - mean_l(u.n)) / std_l(u.n)`` over all
+    passages of ``p``'s language, exact from the stored moments of the
+    directions ``n``. Centring removes the language direction; the z-score then
+    puts every language's centred cosines on one scale (a probe on pooled
+    XQuAD: +1.3 to +1.7 nDCG@20 over ``center``, evals/README.md).
 
 Below the store's exact-search limit (:mod:`clir_rag.store.matrix`) every
 passage is scored in memory. Above it, Chroma cannot rank by either score, so
@@ -49,11 +58,9 @@ from clir_rag.retrieve.base import BaseRetriever
 from clir_rag.retrieve.dense import document_ranking, materialise
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.store.matrix import Refine, VectorMatrix
-from clir_rag.store.stats import LanguageStats
-from clir_rag.types import Query, Ranking, ScoredCandidate
+from clir_rag.store.stats import LanguageStats, PassageMoments, directions
+from clir_rag.types import DEBIAS_METHODS, Debias, Query, Ranking, ScoredCandidate
 
-Debias = Literal["auto", "none", "center", "zscore"]
-DEBIAS_METHODS: tuple[str, ...] = ("auto", "none", "center", "zscore")
 QuerySource = Literal["calibration", "served", "passages", "global", "none"]
 
 # Below this many passages a language's own mean is mostly topic, not language: shrink it toward the
@@ -65,7 +72,7 @@ _EPS = 1e-9
 
 
 def check_debias(method: str) -> str:
-    """``method`` if it is a debiasing method (auto, none, center, zscore); else InputError."""
+    """``method`` if it is a debiasing method (:data:`DEBIAS_METHODS`); else InputError."""
     if method not in DEBIAS_METHODS:
         raise InputError(f"unknown debias method {method!r}: use {', '.join(DEBIAS_METHODS)}")
     return method
@@ -175,6 +182,8 @@ class DebiasedDenseRetriever(BaseRetriever):
         else:
             if method == "center":
                 scored = self._center(stats, vec, qlang, k, doc_langs)
+            elif method == "center-zscore":
+                scored = self._center_zscore(stats, vec, qlang, k, doc_langs)
             else:
                 scored = self._zscore(stats, vec, k, doc_langs)
             cands = self._materialise(scored, vec, k)
@@ -241,12 +250,18 @@ class DebiasedDenseRetriever(BaseRetriever):
                     rows = codes == i
                     scores[rows] = (raw[rows] - float(v @ s.mean)) * (1.0 / sd if sd > 1e-6 else 0.0)
             return scores, raw, None
-        mq, _ = query_mean(stats, qlang, min_served=self.min_served)
-        u = vec - mq if mq is not None else vec.copy()
-        if float(np.linalg.norm(u)) < _EPS:
-            u = vec.copy()
-        u /= float(np.linalg.norm(u))
+        u = self._centred_query(stats, vec, qlang)
         known = [lang for lang in names if lang in doc_langs]
+        if method == "center-zscore":
+            # as for zscore, the division by a language's spread needs float64 throughout
+            vz = m.vectors64
+            for i, lang in enumerate(names):
+                if lang in known:
+                    pm = stats.passages[lang]
+                    mean, sd = _direction_scale(pm, u)
+                    rows = codes == i
+                    scores[rows] = (directions(vz[rows], pm.ref) @ u - mean) * (1.0 / sd if sd > 1e-6 else 0.0)
+            return scores, raw, None
         centres = np.stack([centre_of(stats, lang, self.shrink) for lang in known]) if known else np.zeros((0, len(v)))
         pu = (m.vectors @ u.astype(np.float32)).astype(np.float64)
         pc = (m.vectors @ centres.T.astype(np.float32)).astype(np.float64)  # rows x languages
@@ -352,15 +367,19 @@ class DebiasedDenseRetriever(BaseRetriever):
 
     # -- center ---------------------------------------------------------------------
 
-    def _center(
-        self, stats: LanguageStats, vec: np.ndarray, qlang: str | None, k: int, doc_langs: list[str]
-    ) -> list[_Scored]:
+    def _centred_query(self, stats: LanguageStats, vec: np.ndarray, qlang: str | None) -> np.ndarray:
+        """The query minus its language's mean (:func:`query_mean`), unit length."""
         mq, _ = query_mean(stats, qlang, min_served=self.min_served)
         u = vec - mq if mq is not None else vec.copy()
         norm = float(np.linalg.norm(u))
         if norm < _EPS:  # the query is its language's mean: nothing to rank by but the raw vector
             u, norm = vec.copy(), float(np.linalg.norm(vec))
-        u /= norm
+        return u / norm
+
+    def _center(
+        self, stats: LanguageStats, vec: np.ndarray, qlang: str | None, k: int, doc_langs: list[str]
+    ) -> list[_Scored]:
+        u = self._centred_query(stats, vec, qlang)
         centres = {lang: centre_of(stats, lang, self.shrink) for lang in doc_langs}
         offsets = {lang: float(u @ c) for lang, c in centres.items()}
         radii = {}
@@ -378,6 +397,36 @@ class DebiasedDenseRetriever(BaseRetriever):
             gap = a - offsets[lang]
             lo, hi = radii[lang]
             return gap / lo if gap > 0 else gap / hi
+
+        return self._search(stats, u, k, doc_langs, _Correction(score, bound))
+
+    # -- center-zscore --------------------------------------------------------------
+
+    def _center_zscore(
+        self, stats: LanguageStats, vec: np.ndarray, qlang: str | None, k: int, doc_langs: list[str]
+    ) -> list[_Scored]:
+        u = self._centred_query(stats, vec, qlang)
+        refs = {lang: stats.passages[lang].ref for lang in doc_langs}
+        offsets = {lang: float(u @ c) for lang, c in refs.items()}
+        mean, scale = {}, {}
+        for lang in doc_langs:
+            mean[lang], sd = _direction_scale(stats.passages[lang], u)
+            scale[lang] = 1.0 / sd if sd > 1e-6 else 0.0  # no spread (one passage): the language scores 0
+
+        def score(vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
+            out = np.zeros(len(langs))
+            for lang in set(langs.tolist()):
+                rows = langs == lang
+                out[rows] = (directions(vectors[rows], refs[lang]) @ u - mean[lang]) * scale[lang]
+            return out
+
+        def bound(lang: str, a: float) -> float:
+            # the centred cosine's bound as for center (the radius bounds are around this very
+            # reference point, so without drift), then the language's increasing affine map
+            gap = a - offsets[lang]
+            m = stats.passages[lang]
+            cos = gap / max(m.r_lo, _EPS) if gap > 0 else gap / max(m.r_hi, _EPS)
+            return (min(cos, 1.0) - mean[lang]) * scale[lang]
 
         return self._search(stats, u, k, doc_langs, _Correction(score, bound))
 
@@ -400,6 +449,12 @@ class DebiasedDenseRetriever(BaseRetriever):
             return (vectors @ v - mu) * sc
 
         return self._search(stats, v, k, doc_langs, _Correction(score, lambda lang, a: (a - mean[lang]) * scale[lang]))
+
+
+def _direction_scale(m: PassageMoments, u: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of ``u . n`` over a language's unit directions ``n`` (exact, from moments)."""
+    mean, cov = m.direction_moments()
+    return float(u @ mean), math.sqrt(max(float(u @ cov @ u), 0.0))
 
 
 @dataclass

@@ -13,7 +13,11 @@ module keeps what the correction needs, per document language:
   point ``ref``. They let :mod:`clir_rag.retrieve.debias` stop fetching
   candidates exactly when no unseen passage can still enter the top k. Since
   ``| |p - mu| - |p - ref| | <= |mu - ref|``, they stay valid as the mean
-  moves, only looser; :meth:`LanguageStats.tighten` makes them tight again.
+  moves, only looser; :meth:`LanguageStats.tighten` makes them tight again;
+* the first and second moments of the *directions* ``(p - ref) / |p - ref|``
+  around that same reference point, which ``center-zscore`` standardises
+  by. They are exact sums while ``ref`` stays put, and are recomputed from
+  the stored vectors whenever :meth:`LanguageStats.tighten` moves it.
 
 and, per query language, the mean of calibration queries
 (:meth:`clir_rag.index.CrossLingualIndex.calibrate`) and optionally of the
@@ -39,7 +43,9 @@ from clir_rag.errors import IndexStatsError, InputError
 
 STATS_FILE = "stats.npz"
 QUERY_STATS_FILE = "query-stats.npz"
-STATS_VERSION = 1
+STATS_VERSION = 2
+# Version 1 files lack the direction moments; they still load, and center-zscore asks for a rebuild.
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass
@@ -52,6 +58,10 @@ class PassageMoments:
     ref: np.ndarray  # (d,) the point the radius bounds refer to
     r_lo: float = np.inf  # min |p - ref| over the language's passages (a lower bound once any were removed)
     r_hi: float = 0.0  # max |p - ref| (an upper bound once any were removed)
+    # sums of the unit directions (p - ref) / |p - ref| and of their outer products; None in statistics
+    # written before they existed (version 1), until rebuilt
+    nsum: np.ndarray | None = None
+    nsq: np.ndarray | None = None
 
     @property
     def mean(self) -> np.ndarray:
@@ -62,6 +72,29 @@ class PassageMoments:
         """The covariance of the passage vectors (population form)."""
         mu = self.mean
         return self.sq / max(self.count, 1) - np.outer(mu, mu)
+
+    @property
+    def has_directions(self) -> bool:
+        """Whether the direction moments are kept (statistics written since version 2)."""
+        return self.nsum is not None and self.nsq is not None
+
+    def direction_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and covariance (population form) of the unit directions ``(p - ref) / |p - ref|``."""
+        if self.nsum is None or self.nsq is None:
+            raise IndexStatsError(
+                "the language statistics predate center-zscore (no direction moments): "
+                "rebuild them with clir-rag stats --rebuild"
+            )
+        n = max(self.count, 1)
+        mean = self.nsum / n
+        return mean, self.nsq / n - np.outer(mean, mean)
+
+    def _fold_directions(self, x: np.ndarray, sign: float) -> None:
+        if self.nsum is None or self.nsq is None:
+            return
+        u = directions(x, self.ref)
+        self.nsum += sign * u.sum(axis=0)
+        self.nsq += sign * (u.T @ u)
 
     def radius_bounds(self) -> tuple[float, float]:
         """Bounds on ``|p - mean|`` that hold for every stored passage of the language."""
@@ -104,11 +137,15 @@ class LanguageStats:
         for lang, x in _groups(vectors, langs, self.dim):
             m = self.passages.get(lang)
             if m is None:
-                m = PassageMoments(0, np.zeros(self.dim), np.zeros((self.dim, self.dim)), x.mean(axis=0))
+                zeros = np.zeros((self.dim, self.dim))
+                m = PassageMoments(
+                    0, np.zeros(self.dim), zeros, x.mean(axis=0), nsum=np.zeros(self.dim), nsq=zeros.copy()
+                )
                 self.passages[lang] = m
             m.count += len(x)
             m.sum += x.sum(axis=0)
             m.sq += x.T @ x
+            m._fold_directions(x, 1.0)
             r = np.linalg.norm(x - m.ref, axis=1)
             m.r_lo = min(m.r_lo, float(r.min()))
             m.r_hi = max(m.r_hi, float(r.max()))
@@ -128,16 +165,23 @@ class LanguageStats:
             m.count -= len(x)
             m.sum -= x.sum(axis=0)
             m.sq -= x.T @ x
+            m._fold_directions(x, -1.0)
             if m.count == 0:
                 del self.passages[lang]
 
     def tighten(self, lang: str, vectors: np.ndarray) -> None:
-        """Make ``lang``'s radius bounds exact around its current mean, given all its stored vectors."""
+        """Move ``lang``'s reference point to its current mean, given all its stored vectors.
+
+        The radius bounds become exact around it and the direction moments are recomputed
+        (also where they were missing: this is how version-1 statistics gain them).
+        """
         m = self.passages[lang]
-        x = np.asarray(vectors, dtype=np.float64)
+        x = np.asarray(vectors, dtype=np.float64).reshape(-1, self.dim)
         m.ref = m.mean.copy()
         r = np.linalg.norm(x - m.ref, axis=1) if len(x) else np.zeros(1)
         m.r_lo, m.r_hi = float(r.min()), float(r.max())
+        u = directions(x, m.ref)
+        m.nsum, m.nsq = u.sum(axis=0), u.T @ u
 
     def needs_tightening(self, lang: str, tolerance: float = 0.25) -> bool:
         """Whether the mean moved far enough from the bounds' reference that fetching gets wasteful."""
@@ -198,6 +242,9 @@ class LanguageStats:
             arrays[f"p/{lang}/sq"] = m.sq
             arrays[f"p/{lang}/ref"] = m.ref
             arrays[f"p/{lang}/bounds"] = np.array([m.r_lo, m.r_hi])
+            if m.nsum is not None and m.nsq is not None:
+                arrays[f"p/{lang}/nsum"] = m.nsum
+                arrays[f"p/{lang}/nsq"] = m.nsq
         self._write(Path(directory) / STATS_FILE, arrays)
 
     def save_queries(self, directory: str | Path) -> None:
@@ -259,7 +306,14 @@ class LanguageStats:
             if kind == "p":
                 lo, hi = (float(x) for x in data[f"p/{lang}/bounds"])
                 stats.passages[lang] = PassageMoments(
-                    count, data[f"p/{lang}/sum"], data[f"p/{lang}/sq"], data[f"p/{lang}/ref"], lo, hi
+                    count,
+                    data[f"p/{lang}/sum"],
+                    data[f"p/{lang}/sq"],
+                    data[f"p/{lang}/ref"],
+                    lo,
+                    hi,
+                    data.get(f"p/{lang}/nsum"),
+                    data.get(f"p/{lang}/nsq"),
                 )
             else:
                 target = stats.calibration if kind == "c" else stats.served
@@ -277,9 +331,16 @@ def _read(file: Path, directory: Path) -> dict[str, np.ndarray]:
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError) as e:
         raise IndexStatsError(f"{file}: unreadable language statistics ({e}); {fix}") from None
-    if "version" not in data or int(data["version"]) != STATS_VERSION:
+    if "version" not in data or int(data["version"]) not in READABLE_VERSIONS:
         raise IndexStatsError(f"{file}: not statistics format {STATS_VERSION}; {fix}")
     return data
+
+
+def directions(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Unit vectors ``(x - ref) / |x - ref|`` row by row; a row at ``ref`` has no direction and gives 0."""
+    d = np.asarray(x, dtype=np.float64) - ref
+    norm = np.linalg.norm(d, axis=1, keepdims=True)
+    return np.divide(d, norm, out=np.zeros_like(d), where=norm > 1e-9)
 
 
 def _groups(vectors: np.ndarray, langs: Sequence[str], dim: int) -> Iterable[tuple[str, np.ndarray]]:

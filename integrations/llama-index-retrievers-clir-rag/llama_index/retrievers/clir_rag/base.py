@@ -25,8 +25,8 @@ from clir_rag.errors import InputError
 from clir_rag.index import CrossLingualIndex
 from clir_rag.languages import detect_language
 from clir_rag.retrieve import Retriever
+from clir_rag.types import Debias, Query, ScoredCandidate
 from clir_rag.types import Document as ClirDocument
-from clir_rag.types import Query, ScoredCandidate
 
 # Positional bookkeeping that helps tracing but only distracts an LLM or an embedder.
 _HIDDEN_KEYS = ["passage_index", "start", "end", "retriever", "passage_id", "lang_detected"]
@@ -94,7 +94,7 @@ class CrossLingualRetriever(BaseRetriever):
     restricts results to documents in those languages. ``debias`` (in the
     ``from_*`` constructors) corrects dense scores for language bias, so a
     multilingual collection does not answer every query in its own language:
-    ``auto`` (default), ``center``, ``zscore`` or ``none``
+    ``auto`` (default), ``center``, ``zscore``, ``center-zscore`` or ``none``
     (see :mod:`clir_rag.retrieve.debias`).
     """
 
@@ -124,7 +124,7 @@ class CrossLingualRetriever(BaseRetriever):
         index: CrossLingualIndex,
         mode: Literal["dense", "bm25", "hybrid"] = "dense",
         documents: Literal["maxp", "firstp"] | None = None,
-        debias: Literal["auto", "none", "center", "zscore"] = "auto",
+        debias: Debias = "auto",
         **kwargs: Any,
     ) -> CrossLingualRetriever:
         """Retrieve over an open index; ``mode``, ``documents`` and ``debias`` as in its ``retriever``."""
