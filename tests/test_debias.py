@@ -243,7 +243,7 @@ def test_version_one_statistics_load_and_gain_direction_moments_on_the_next_writ
     np.savez(file, **old)
     idx = CrossLingualIndex(demo_index_copy, encoder=encoder)
     assert idx.search(QUERIES[0], 3, debias="center").ids
-    with pytest.raises(IndexStatsError, match="predate center-zscore.*clir-rag stats --rebuild"):
+    with pytest.raises(IndexStatsError, match=r"predate center-zscore.*clir-rag stats --rebuild"):
         idx.search(QUERIES[0], 3, debias="center-zscore")
     CrossLingualIndex(demo_index_copy, encoder=encoder).add([demo_docs[0]], progress=False)  # unchanged: no write
     idx.add([Document(id="neu", text="Die Bienen sterben an Pestiziden.", lang="de")], progress=False)
