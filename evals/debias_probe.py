@@ -1,12 +1,14 @@
 """Probe language-bias corrections over a pooled XQuAD index by brute force (numpy, document-level MaxP).
 
     clir-rag eval evals/xquad-en-pooled-debias.yaml      # builds runs/eval/indexes/xquad-pooled-p256 once
-    python evals/debias_probe.py [--index runs/eval/indexes/xquad-pooled-p256] [--langs en,de,zh]
+    python evals/debias_probe.py [--index runs/eval/indexes/xquad-pooled-p256] [--langs en,de,zh] [--scatter]
 
 A quick way to try a correction before building it into ``clir_rag.retrieve.debias`` (where it must be
 exact on the store path too): every passage is scored in memory, so a variant is a few lines here. The
 query mean comes from the calibration half of the questions (even-numbered articles), as in the
-packaged configs; the scored half is the rest. Prints nDCG@20, MRR@10, R@100 and the largest language
+packaged configs; the scored half is the rest. ``--scatter`` keeps each paragraph in one random
+language (a multilingual collection whose documents are not translations of each other; one relevant
+document per question). Prints nDCG@20, MRR@10, R@100 and the largest language
 share of the top 20 per variant.
 """
 
@@ -30,19 +32,31 @@ def main() -> None:
     ap.add_argument("--langs", default="en,de,zh")
     ap.add_argument("--documents", default="paragraphs", choices=["paragraphs", "articles"])
     ap.add_argument("--min-words", type=int, default=2000, help="articles: repeat each to this many words")
+    ap.add_argument(
+        "--scatter",
+        action="store_true",
+        help="keep each document in one random language (seed 0): a multilingual collection without translations",
+    )
     args = ap.parse_args()
     index = CrossLingualIndex(Path(args.index))
     m = index.store.matrix()
     if m is None:
         raise SystemExit(f"{args.index}: above the exact-search limit, nothing to probe in memory")
-    p = m.vectors.astype(np.float64)
-    langs = sorted(set(m.langs))
-    rows = {x: np.where(m.langs == x)[0] for x in langs}
+    p, plangs, doc_ids = m.vectors.astype(np.float64), m.langs, m.doc_ids
+    if args.scatter:
+        rng = np.random.default_rng(0)
+        same = np.array([d.split(":", 1)[1] for d in doc_ids])  # XQuAD ids are lang:paragraph
+        pick = {b: rng.choice(sorted(set(plangs))) for b in sorted(set(same))}
+        keep = np.array([pick[b] == x for b, x in zip(same, plangs, strict=True)])
+        p, plangs, doc_ids = p[keep], plangs[keep], doc_ids[keep]
+    langs = sorted(set(plangs))
+    rows = {x: np.where(plangs == x)[0] for x in langs}
     mu = {x: p[rows[x]].mean(0) for x in langs}
     cov = {x: np.cov(p[rows[x]].T, bias=True) for x in langs}
-    order = np.argsort(m.doc_ids, kind="stable")
-    starts = np.r_[0, np.where(m.doc_ids[order][1:] != m.doc_ids[order][:-1])[0] + 1]
-    docs = m.doc_ids[order][starts]
+    order = np.argsort(doc_ids, kind="stable")
+    starts = np.r_[0, np.where(doc_ids[order][1:] != doc_ids[order][:-1])[0] + 1]
+    docs = doc_ids[order][starts]
+    present = set(docs.tolist())
     doc_lang = np.array([d.split(":")[0] for d in docs])
     centred = np.empty_like(p)
     for x in langs:
@@ -88,7 +102,7 @@ def main() -> None:
             top = np.argsort(-doc_scores, axis=1)[:, :100]
             ndcg, rr, rec, share = [], [], [], {}
             for i, q in enumerate(col.queries):
-                rel = col.qrels[q.id]
+                rel = {d for d in col.qrels[q.id] if d in present}
                 hits = np.array([d in rel for d in docs[top[i]]])
                 ndcg.append((hits[:20] * DISC).sum() / DISC[: min(len(rel), 20)].sum())
                 first = np.where(hits[:10])[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,7 @@ def test_xquad_debias_experiment_reports_balance_and_never_scores_calibration_qu
     names = [r.name for r in result.runs]  # auto is center here: not run twice
     assert names == ["dense", "dense-center", "hybrid", "hybrid-center", "hybrid-rrf", "hybrid-rrf-center"]
     plain, fair = result.get("dense"), result.get("dense-center")
+    assert fair.extra["auto"] and not plain.extra["auto"]  # the report says which run auto is
     # issue 26: the balanced hybrid keeps the corrected dense ranking's language shares; plain RRF does not
     assert result.get("hybrid-center").extra["language_share"] == pytest.approx(fair.extra["language_share"])
     rrf_share = result.get("hybrid-rrf-center").extra["own_language_share"]
@@ -105,6 +107,37 @@ def test_mrc_needs_a_parallel_collection_and_calibration_split_names_are_checked
     # questions in another language, the same documents: one index between them
     assert two.index_name == load_xquad("zh", "de", shared_data / "xquad", articles=2).index_name == "xquad-de-a2"
     assert all(next(iter(two.qrels[q.id])).split("-")[0] in ("de:0", "de:1") for q in two.queries)
+
+
+def test_scatter_keeps_every_paragraph_in_one_language_and_judges_only_that_copy(shared_data: Path) -> None:
+    from clir_rag.eval import load_xquad
+
+    a = load_xquad("en", "scatter", shared_data / "xquad", calibration="half-articles")
+    b = load_xquad("zh", "scatter", shared_data / "xquad", calibration="half-articles")
+    units = [d.id.split(":", 1)[1] for d in a.documents]
+    assert len(units) == len(set(units)) == 240  # each paragraph once, in one language
+    assert len({d.lang for d in a.documents}) == 12 and max(Counter(d.lang for d in a.documents).values()) < 40
+    assert [d.id for d in a.documents] == [d.id for d in b.documents]  # the same draw whatever the question language
+    assert a.index_name == b.index_name == "xquad-scattered" and a.name == "xquad-en-scattered-half"
+    ids = {d.id for d in a.documents}
+    assert all(len(rel) == 1 and set(rel) <= ids for rel in a.qrels.values())
+
+
+def test_an_experiment_with_a_title_format_gets_its_own_index(shared_data: Path, encoder, tmp_path: Path) -> None:
+    common = {
+        "dataset": {"type": "xquad", "query_lang": "en", "doc_langs": "de", "articles": 1},
+        "data": str(shared_data),
+        "retrievers": ["dense"],
+        "limit": 3,
+        "oracle_depths": [],
+        "work": str(tmp_path / "idx"),
+    }
+    run_experiment(ExperimentConfig(name="dot", title_format="dot", out=str(tmp_path / "a"), **common), progress=False)
+    run_experiment(ExperimentConfig(name="default", out=str(tmp_path / "b"), **common), progress=False)
+    made = sorted(p.name for p in (tmp_path / "idx").iterdir())
+    assert made == ["xquad-de-a1-p256", "xquad-de-a1-p256-tdot"]
+    manifest = json.loads((tmp_path / "idx" / "xquad-de-a1-p256-tdot" / "clir-rag.json").read_text())
+    assert manifest["title_format"] == "dot"
 
 
 def test_ciral_calibration_split_reads_other_topics(tmp_path: Path) -> None:

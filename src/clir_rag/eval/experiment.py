@@ -19,7 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from clir_rag.config import DatasetSpec, ExperimentConfig, load_config
+from clir_rag.embed import Encoder, load_encoder
 from clir_rag.errors import InputError
 from clir_rag.eval.collection import Collection
 from clir_rag.eval.metrics import evaluate, paired_ttest
@@ -117,12 +120,15 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
     several = len(cfg.passage_tokens) > 1
     doc_lang = {d.id: d.lang or "und" for d in collection.documents}
     parallel = _parallel_queries(cfg, collection, queries)
+    # every run asks for the same questions: encode each once (most of a run's time otherwise)
+    encoder = _QueryCache(load_encoder(cfg.encoder))
     for tokens in cfg.passage_tokens:
         index = CrossLingualIndex(
-            work / f"{collection.index_name}-p{tokens}",
-            encoder=cfg.encoder,
+            work / f"{collection.index_name}-p{tokens}{'' if cfg.title_format is None else f'-t{cfg.title_format}'}",
+            encoder=encoder,
             max_tokens=tokens,
             overlap=min(cfg.overlap, tokens // 4),
+            title_format=cfg.title_format,
         )
         index.add(collection.documents, progress=progress)
         if collection.calibration_queries:
@@ -146,6 +152,10 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
             res = score(name, run, "first", mode, tokens, base if base != name else None)
             res.extra["ms_per_query"] = 1000 * secs / len(queries)
             res.extra["debias"] = method
+            if mode != "bm25" and "auto" in cfg.debias:
+                # auto's run is the run of the method it resolves to (deduplicated): say which one it is
+                qlang = collection.query_lang if collection.query_lang != "und" else None
+                res.extra["auto"] = index.resolve_debias("auto", qlang) == method
             res.extra["language_share"] = language_share(ranked, doc_lang, cfg.language_share_depth)
             res.extra["own_language_share"] = res.extra["language_share"].get(collection.query_lang, 0.0)
             if parallel and cfg.mrc is not None:
@@ -162,6 +172,24 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
     result = ExperimentResult(cfg, collection.name, len(queries), len(docs_by_id), results, out)
     write_report(result)
     return result
+
+
+class _QueryCache:
+    """An encoder that encodes each distinct query text once; everything else is the wrapped encoder's."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self._encoder = encoder
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._encoder, name)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for ``texts``, from the cache where a text was encoded before."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if todo:
+            self._vectors.update(zip(todo, self._encoder.encode_queries(todo), strict=True))
+        return np.stack([self._vectors[t] for t in texts]) if texts else self._encoder.encode_queries([])
 
 
 def _first_stages(cfg: ExperimentConfig, index: Any, query_lang: str) -> list[tuple[str, str]]:

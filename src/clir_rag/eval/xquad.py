@@ -14,6 +14,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from clir_rag.errors import CorpusError
 from clir_rag.eval.collection import Collection
 from clir_rag.languages import normalize_language
@@ -53,10 +55,13 @@ def load_xquad(
     documents: str = "paragraphs",
     min_words: int = 2000,
     articles: int | None = None,
+    titles: bool = False,
 ) -> Collection:
     """Build the collection; ``limit`` keeps the first n questions (all paragraphs are kept).
 
-    ``doc_langs`` is one language, a list, or ``"all"`` (the 12 languages pooled). The name is
+    ``doc_langs`` is one language, a list, ``"all"`` (the 12 languages pooled), or ``"scatter"``:
+    each paragraph (article) kept in one of the 12 languages, drawn with a fixed seed, so the
+    collection is multilingual but holds no translations (one relevant document per question). The name is
     ``xquad-<q>-<d>`` for one document language, ``xquad-<q>-pooled`` for all 12 and
     ``xquad-<q>-<d1>+<d2>..`` for another selection, so results of different settings never share a name.
     :attr:`Collection.corpus` names the documents alone (``xquad-<d>...``): experiments in several
@@ -77,6 +82,9 @@ def load_xquad(
     default 2,000, each is 2-6 copies, 2,000-3,000 words). The relevant document of a question is its article
     (the name gets ``-articles``).
 
+    ``titles=True`` gives each paragraph its article's title (as articles always have): titled
+    passages, the common RAG corpus, for deciding how titles join text (the name gets ``-titled``).
+
     ``articles=n`` keeps the first n of the 48 articles (their paragraphs and questions, about five
     paragraphs and 25 questions each): a small collection for quick runs (the name gets ``-a<n>``).
     """
@@ -84,7 +92,8 @@ def load_xquad(
     if (folder / "xquad").is_dir():
         folder = folder / "xquad"
     qlang = normalize_language(query_lang)
-    if isinstance(doc_langs, str) and doc_langs.strip().lower() == "all":
+    scatter = isinstance(doc_langs, str) and doc_langs.strip().lower() == "scatter"
+    if isinstance(doc_langs, str) and doc_langs.strip().lower() in ("all", "scatter"):
         doc_langs = list(XQUAD_LANGUAGES)
     requested = [doc_langs] if isinstance(doc_langs, str) else doc_langs
     dlangs = list(dict.fromkeys(normalize_language(x) for x in requested))  # a repeated language would repeat ids
@@ -110,10 +119,18 @@ def load_xquad(
                 docs.append(Document(id=f"{lang}:{a}", text="\n\n".join([text] * copies[a]), lang=lang, title=title))
             for p, para in enumerate(article["paragraphs"]):
                 if documents == "paragraphs":
-                    docs.append(Document(id=f"{lang}:{a}-{p}", text=para["context"], lang=lang))
+                    title = (str(article.get("title", "")).replace("_", " ") or None) if titles else None
+                    docs.append(Document(id=f"{lang}:{a}-{p}", text=para["context"], lang=lang, title=title))
                 for qa in para["qas"]:
                     para_of[qa["id"]] = f"{a}-{p}" if documents == "paragraphs" else str(a)
                     answers.setdefault(qa["id"], {})[lang] = [x["text"] for x in qa["answers"]]
+    if scatter:
+        # one language per paragraph (article), drawn with a fixed seed: a multilingual collection
+        # whose documents are not translations of each other
+        rng = np.random.default_rng(0)
+        units = sorted({d.id.split(":", 1)[1] for d in docs})
+        home = {u: str(rng.choice(sorted(XQUAD_LANGUAGES))) for u in units}
+        docs = [d for d in docs if d.lang == home[d.id.split(":", 1)[1]]]
     if calibration not in (None, "half-articles"):
         raise CorpusError(f"unknown XQuAD calibration split {calibration!r}: use 'half-articles'")
     queries: list[Query] = []
@@ -143,7 +160,10 @@ def load_xquad(
                 if qa["id"] in wanted
             ]
     qrels = {q.id: {f"{lang}:{para_of[q.id]}": 1 for lang in dlangs} for q in queries}
-    if len(dlangs) == 1:
+    if scatter:
+        qrels = {q: {d: 1 for d in rel if d.split(":", 1)[0] == home[d.split(":", 1)[1]]} for q, rel in qrels.items()}
+        corpus = "scattered"
+    elif len(dlangs) == 1:
         corpus = dlangs[0]
     elif sorted(dlangs) == sorted(XQUAD_LANGUAGES):
         corpus = "pooled"
@@ -151,6 +171,8 @@ def load_xquad(
         corpus = "+".join(dlangs)
     if articles is not None:
         corpus += f"-a{articles}"
+    if titles and documents == "paragraphs":
+        corpus += "-titled"
     name = f"xquad-{qlang}-{corpus}"
     if calibration:
         name += "-half"
