@@ -12,6 +12,7 @@ lengths are compared), ``<first stage>+oracle@<depth>``,
 
 from __future__ import annotations
 
+import base64
 import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from clir_rag.cache import SqliteCache, cache_key
 from clir_rag.config import DatasetSpec, ExperimentConfig, load_config
 from clir_rag.embed import Encoder, load_encoder
 from clir_rag.errors import InputError
@@ -120,8 +122,9 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
     several = len(cfg.passage_tokens) > 1
     doc_lang = {d.id: d.lang or "und" for d in collection.documents}
     parallel = _parallel_queries(cfg, collection, queries)
-    # every run asks for the same questions: encode each once (most of a run's time otherwise)
-    encoder = _QueryCache(load_encoder(cfg.encoder))
+    # every run asks for the same questions, and experiments over other collections ask them again:
+    # encode each once (most of a run's time otherwise), kept beside the indexes
+    encoder = _QueryCache(load_encoder(cfg.encoder), SqliteCache(work / "query-vectors.sqlite"))
     for tokens in cfg.passage_tokens:
         index = CrossLingualIndex(
             work / f"{collection.index_name}-p{tokens}{'' if cfg.title_format is None else f'-t{cfg.title_format}'}",
@@ -175,20 +178,38 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
 
 
 class _QueryCache:
-    """An encoder that encodes each distinct query text once; everything else is the wrapped encoder's."""
+    """An encoder that encodes each distinct query text once (in memory, and in ``store`` across runs).
 
-    def __init__(self, encoder: Encoder) -> None:
+    Everything but :meth:`encode_queries` is the wrapped encoder's. Stored vectors are the encoder's
+    float32 output, byte for byte, so a cached run scores exactly as an uncached one.
+    """
+
+    def __init__(self, encoder: Encoder, store: SqliteCache | None = None) -> None:
         self._encoder = encoder
+        self._store = store
         self._vectors: dict[str, np.ndarray] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._encoder, name)
 
+    def _key(self, text: str) -> str:
+        return cache_key(kind="query-vector", encoder=self._encoder.spec, text=text)
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for ``texts``, from the cache where a text was encoded before."""
         todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if todo and self._store is not None:
+            keys = {self._key(t): t for t in todo}
+            for key, value in self._store.get_many(list(keys)).items():
+                self._vectors[keys[key]] = np.frombuffer(base64.b64decode(value), dtype=np.float32).copy()
+            todo = [t for t in todo if t not in self._vectors]
         if todo:
-            self._vectors.update(zip(todo, self._encoder.encode_queries(todo), strict=True))
+            fresh = np.asarray(self._encoder.encode_queries(todo), dtype=np.float32)
+            self._vectors.update(zip(todo, fresh, strict=True))
+            if self._store is not None:
+                self._store.put_many(
+                    {self._key(t): base64.b64encode(v.tobytes()).decode() for t, v in zip(todo, fresh, strict=True)}
+                )
         return np.stack([self._vectors[t] for t in texts]) if texts else self._encoder.encode_queries([])
 
 

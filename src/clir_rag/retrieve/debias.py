@@ -82,7 +82,10 @@ def resolve_auto(stats: LanguageStats, query_lang: str | None) -> str:
     """What ``auto`` does for a query: ``center`` where it was measured to help, else ``none``.
 
     Measured on XQuAD (evals/README.md): with several document languages, centring lifts pooled
-    nDCG@20 a lot. With one document language it helps a cross-lingual query only when the query
+    nDCG@20 a lot. ``center-zscore`` ranks higher where every answer exists in every language (a
+    collection of translations) but lower where each document exists in one language only (XQuAD
+    paragraphs scattered one language each), the usual multilingual collection: ``auto`` keeps
+    ``center``. With one document language it helps a cross-lingual query only when the query
     itself can be centred with a mean of queries in its language (calibration or served queries):
     centring the passages alone changes little, and subtracting another language's mean costs
     nDCG. A query in the documents' own language is left alone (monolingual search: every
