@@ -253,3 +253,31 @@ def test_the_plot_title_names_only_the_bars_drawn() -> None:
     assert plot_legend({"first"}) == "first stage (blue)"
     assert plot_legend({"first", "oracle"}) == "first stage (blue), oracle (grey)"
     assert plot_legend({"rerank", "first", "oracle"}) == "first stage (blue), oracle (grey), reranked (orange)"
+
+
+def test_query_vectors_are_encoded_once_and_read_back_byte_for_byte(encoder, tmp_path: Path) -> None:
+    import numpy as np
+
+    from clir_rag.cache import SqliteCache
+    from clir_rag.eval.experiment import _QueryCache
+
+    class Counting:
+        def __init__(self, inner):
+            self.inner, self.texts = inner, []
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def encode_queries(self, texts):
+            self.texts += list(texts)
+            return self.inner.encode_queries(texts)
+
+    first = Counting(encoder)
+    a = _QueryCache(first, SqliteCache(tmp_path / "q.sqlite"))
+    got = a.encode_queries(["Wer gewann die WM?", "世界杯", "Wer gewann die WM?"])
+    assert first.texts == ["Wer gewann die WM?", "世界杯"]  # a repeated text is encoded once
+    again = Counting(encoder)
+    b = _QueryCache(again, SqliteCache(tmp_path / "q.sqlite"))  # another experiment, same folder
+    assert np.array_equal(b.encode_queries(["世界杯", "Wer gewann die WM?"]), got[[1, 0]])
+    assert again.texts == [] and b.spec == encoder.spec and b.dim == encoder.dim
+    assert np.array_equal(got[1], encoder.encode_queries(["世界杯"])[0])
