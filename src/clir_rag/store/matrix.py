@@ -42,6 +42,8 @@ class VectorMatrix:
     _id_rank: np.ndarray | None = field(default=None, repr=False)
     _lang_codes: tuple[list[str], np.ndarray] | None = field(default=None, repr=False)
     _vectors64: np.ndarray | None = field(default=None, repr=False)
+    # values derived from these rows by other modules (one matrix is one committed state)
+    memo: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
