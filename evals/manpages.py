@@ -48,6 +48,10 @@ _BOILERPLATE = {
     "VERTALING",
     "TRADUÇÃO",
 }
+# Untranslated pages (a translation package that ships the English text): more than this share of
+# English function words in a non-English body. English bodies have ~0.2, translated ones 0.00-0.08.
+_ENGLISH_WORDS = {"the", "and", "of", "to", "is", "a", "in", "that", "for", "with"}
+MAX_ENGLISH_SHARE = 0.1
 _DASH = re.compile(r"\s+[-‐‑–—−]+\s+|\s*\\-\s*")
 
 
@@ -129,6 +133,12 @@ def split_page(rendered: str) -> tuple[str, str]:
     return description, text
 
 
+def english_share(text: str) -> float:
+    """Share of English function words among the words of ``text``."""
+    words = text.lower().split()
+    return sum(w in _ENGLISH_WORDS for w in words) / max(len(words), 1)
+
+
 def manpage_corpus(
     langs: tuple[str, ...] | list[str] = DEFAULT_LANGS,
     min_words: int = 1500,
@@ -139,7 +149,8 @@ def manpage_corpus(
     """``{page: {lang: (description, body)}}`` for pages in every language of ``langs``.
 
     Kept: pages (not aliases) whose English body has at least ``min_words`` words, whose every body
-    has at least half of that, and whose description has at least two words in every language; a
+    has at least half of that, whose description has at least two words in every language and whose
+    translations are not English text (at most ``MAX_ENGLISH_SHARE`` English function words); a
     page whose English body equals an earlier one's is dropped. Sorted by page name; ``max_pages``
     keeps the first n.
     """
@@ -158,7 +169,9 @@ def manpage_corpus(
             continue
         seen.add(en[1])
         got = {lang: split_page(render(files[lang][key], cache_dir)) for lang in langs}
-        if all(len(d.split()) >= 2 and len(b.split()) >= min_words // 2 for d, b in got.values()):
+        if all(len(d.split()) >= 2 and len(b.split()) >= min_words // 2 for d, b in got.values()) and all(
+            english_share(got[lang][1]) <= MAX_ENGLISH_SHARE for lang in langs if lang != "en"
+        ):
             out[page] = got
         if max_pages is not None and len(out) >= max_pages:
             break
