@@ -17,7 +17,14 @@ Settings (``--configs``, comma-separated):
 * ``c<T>o<O>``: ``clir_rag.chunk.Chunker(T, O, encoder.count_tokens)``, the index's chunker
   (exact token windows, original whitespace kept);
 * ``c<T>o<O>n``: the Chunker over text whose whitespace was normalised first (all runs of
-  whitespace, newlines included, to one space).
+  whitespace, newlines included, to one space);
+* ``h<W>o<O>``: the Chunker counting words, capped at the encoder's input: a window's cost is
+  ``max(words, ceil(tokens * W / 508))``, so windows hold W words (O shared) unless W words would
+  exceed the 508 tokens the encoder reads, where they stop at 508 tokens instead of being truncated.
+  ``Chunker(W, O, word count)`` alone cuts exactly the ``w<W>s<W-O>`` windows.
+
+Windows whose text (whitespace aside: the encoder ignores it) is already embedded by a cached word
+window setting of the same documents reuse that vector.
 
 Window statistics (windows, mean words and tokens per window) are printed per document language.
 """
@@ -73,6 +80,16 @@ def windows_for(config: str, text: str, enc) -> list[str]:
             text = " ".join(text.split())
         chunker = Chunker(int(m.group(1)), int(m.group(2)), enc.count_tokens)
         return [text[s:e] for s, e in chunker.spans(text)]
+    m = re.fullmatch(r"h(\d+)o(\d+)", config)
+    if m:
+        size = int(m.group(1))
+        limit = enc.max_input_tokens
+
+        def cost(t: str) -> int:
+            return max(len(t.split()), -(-enc.count_tokens(t) * size // limit))
+
+        chunker = Chunker(size, int(m.group(2)), cost)
+        return [text[s:e] for s, e in chunker.spans(text)]
     raise SystemExit(f"unknown setting {config!r}")
 
 
@@ -89,11 +106,20 @@ def embed_windows(config: str, coll: Collection, enc, cache: Path) -> tuple[np.n
         texts.extend(ws)
         doc_of.extend([d] * len(ws))
     tokens = [enc.count_tokens(t) for t in texts]
+    known: dict[str, np.ndarray] = {}
+    for f in cache.glob("w*.npy"):  # word windows already embedded: reuse their vectors
+        if f.stem == config or not f.with_suffix(".json").exists():
+            continue
+        old = [w for doc in coll.documents for w in windows_for(f.stem, doc.text, enc)]
+        vs = np.load(f)
+        if len(old) == len(vs):
+            known.update({" ".join(w.split()): v for w, v in zip(old, vs)})
+    todo = [t for t in dict.fromkeys(" ".join(t.split()) for t in texts) if t not in known]
     t0 = time.perf_counter()
-    vecs = []
-    for i in range(0, len(texts), 16):
-        vecs.append(enc.encode_passages(texts[i : i + 16]))
-    pv = np.concatenate(vecs).astype(np.float32)
+    for i in range(0, len(todo), 16):
+        for t, v in zip(todo[i : i + 16], enc.encode_passages(todo[i : i + 16])):
+            known[t] = v
+    pv = np.stack([known[" ".join(t.split())] for t in texts]).astype(np.float32)
     stats = {
         "windows": len(texts),
         "words": float(np.mean([len(t.split()) for t in texts])),
@@ -101,6 +127,7 @@ def embed_windows(config: str, coll: Collection, enc, cache: Path) -> tuple[np.n
         "max_tokens": int(max(tokens)),
         "truncated": int(sum(t > enc.max_input_tokens for t in tokens)),
         "embed_s": round(time.perf_counter() - t0, 1),
+        "embedded": len(todo),
     }
     np.save(vec_file, pv)
     meta_file.write_text(json.dumps({"doc_of": doc_of, "stats": stats}))
