@@ -72,7 +72,7 @@ def main() -> None:
             pv, doc_of, st = settings["w120s60"]
             for name, keep in (("w120s120", lambda k: k % 2 == 0), ("w120s120+60", lambda k: k % 2 == 1 or k == 0)):
                 idx = subset(doc_of, keep)
-                settings[name] = (pv[idx], doc_of[idx], {**st, "windows": len(idx), "embed_s": 0})
+                settings[name] = (pv[idx], doc_of[idx], {"windows": len(idx), "of": "w120s60", "idx": idx})
         # Chunker counting words instead of tokens == plain word windows?
         words_chunker = Chunker(120, 20, lambda t: len(t.split()))
         same = sum(
@@ -82,7 +82,7 @@ def main() -> None:
         )
         print(f"\nChunker(120, 20, word count) == w120s100 windows in {same}/{len(first.documents)} documents")
         words_of = {}
-        for name in list(settings):
+        for name in [n for n in settings if "of" not in settings[n][2]]:
             if name.startswith("c") and "-" not in name:
                 nw = np.array([len(w.split()) for d in first.documents for w in windows_for(name, d.text, enc)])
                 words_of[name] = nw
@@ -94,8 +94,8 @@ def main() -> None:
                     if not keep[w].any():
                         keep[w[np.argmax(nw[w])]] = True
                 idx = np.where(keep)[0]
-                settings[f"{name}-min{cut}w"] = (pv[idx], doc_of[idx], {**st, "windows": len(idx), "embed_s": 0})
-            elif name.startswith("w") and "+" not in name and name in ("w120s100", "w120s60"):
+                settings[f"{name}-min{cut}w"] = (pv[idx], doc_of[idx], {"windows": len(idx), "of": name, "idx": idx})
+            elif name.startswith(("w", "h")) and "+" not in name:
                 words_of[name] = np.array([len(w.split()) for d in first.documents for w in windows_for(name, d.text, enc)])
         print("\nWindows that outrank the relevant document's best window (cross-lingual queries): how many words they hold")
         for name, nw in words_of.items():
@@ -141,6 +141,9 @@ def main() -> None:
                         wins += d > 1e-9
                         losses += d < -1e-9
             st = settings[s][2]
+            if "of" in st:  # a derived subset: words from the parent's windows, tokens not counted
+                parent = words_of.get(st["of"])
+                st = {**st, "words": float(parent[st["idx"]].mean()) if parent is not None else float("nan"), "tokens": float("nan")}
             cmp = f"{100 * np.mean(diffs):+.1f} pts, {wins}/{losses}" if diffs and s != "w120s100" else "-"
             print(
                 f"| {s} | {st['windows']} | {st['words']:.0f} / {st['tokens']:.0f} | " + " | ".join(cells)
