@@ -144,7 +144,13 @@ def main() -> None:
             if "of" in st:  # a derived subset: words from the parent's windows, tokens not counted
                 parent = words_of.get(st["of"])
                 st = {**st, "words": float(parent[st["idx"]].mean()) if parent is not None else float("nan"), "tokens": float("nan")}
-            cmp = f"{100 * np.mean(diffs):+.1f} pts, {wins}/{losses}" if diffs and s != "w120s100" else "-"
+            if diffs and s != "w120s100":
+                from scipy.stats import binomtest
+
+                p = binomtest(wins, wins + losses).pvalue if wins + losses else 1.0
+                cmp = f"{100 * np.mean(diffs):+.1f} pts, {wins}/{losses} (sign test p={p:.2f})"
+            else:
+                cmp = "-"
             print(
                 f"| {s} | {st['windows']} | {st['words']:.0f} / {st['tokens']:.0f} | " + " | ".join(cells)
                 + f" | {np.mean(mrrs):.3f} | {cmp} |"
