@@ -42,9 +42,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from clir_rag.chunk import Chunker  # noqa: E402
-from clir_rag.embed import load_encoder  # noqa: E402
-from clir_rag.eval.collection import Collection  # noqa: E402
+from clir_rag.chunk import Chunker
+from clir_rag.embed import load_encoder
+from clir_rag.eval.collection import Collection
 
 
 def word_windows(text: str, size: int, stride: int, line_starts: bool = False) -> list[str]:
@@ -113,11 +113,11 @@ def embed_windows(config: str, coll: Collection, enc, cache: Path) -> tuple[np.n
         old = [w for doc in coll.documents for w in windows_for(f.stem, doc.text, enc)]
         vs = np.load(f)
         if len(old) == len(vs):
-            known.update({" ".join(w.split()): v for w, v in zip(old, vs)})
+            known.update({" ".join(w.split()): v for w, v in zip(old, vs, strict=True)})
     todo = [t for t in dict.fromkeys(" ".join(t.split()) for t in texts) if t not in known]
     t0 = time.perf_counter()
     for i in range(0, len(todo), 16):
-        for t, v in zip(todo[i : i + 16], enc.encode_passages(todo[i : i + 16])):
+        for t, v in zip(todo[i : i + 16], enc.encode_passages(todo[i : i + 16]), strict=True):
             known[t] = v
     pv = np.stack([known[" ".join(t.split())] for t in texts]).astype(np.float32)
     stats = {
@@ -180,9 +180,7 @@ def load(bench: str, qlang: str, dlang: str, args, corpus_cache: dict) -> Collec
     if bench == "xquad":
         from clir_rag.eval.xquad import load_xquad
 
-        return load_xquad(
-            qlang, dlang, documents="articles", min_words=args.min_words, articles=args.articles or None
-        )
+        return load_xquad(qlang, dlang, documents="articles", min_words=args.min_words, articles=args.articles or None)
     raise SystemExit(f"unknown benchmark {bench!r}")
 
 
@@ -228,8 +226,11 @@ def main() -> None:
             ws = windows_for("c256o32", first.documents[0].text, enc)[:4]
             v = enc.encode_passages(ws + [" ".join(w.split()) for w in ws])
             cos = [round(float(v[i] @ v[i + len(ws)]), 6) for i in range(len(ws))]
-            print(f"{dlang}: identical windows after normalising whitespace in {same}/{len(first.documents)} documents; "
-                  f"cosine of raw and normalised windows {cos}", flush=True)
+            print(
+                f"{dlang}: identical windows after normalising whitespace in {same}/{len(first.documents)} documents; "
+                f"cosine of raw and normalised windows {cos}",
+                flush=True,
+            )
             continue
         for config in configs:
             if args.stats_only:

@@ -13,7 +13,8 @@ Besides the embedded settings it derives, without embedding anything:
   a test of whether those windows are what costs the token windows their ranks;
 
 the share of few-word windows among the windows that outrank a query's relevant document, a check
-that ``Chunker(120, 20, token_counter=<word count>)`` cuts exactly the ``w120s100`` windows, and paired comparisons (mean difference of per-query RR@10 with a two-sided sign test count) of
+that ``Chunker(120, 20, token_counter=<word count>)`` cuts exactly the ``w120s100`` windows, and
+paired comparisons (mean difference of per-query RR@10 with a two-sided sign test count) of
 every setting against ``w120s100``.
 """
 
@@ -28,10 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from document_windows import load, maxp_scores, windows_for  # noqa: E402
+from document_windows import load, maxp_scores, windows_for
 
-from clir_rag.chunk import Chunker  # noqa: E402
-from clir_rag.embed import load_encoder  # noqa: E402
+from clir_rag.chunk import Chunker
+from clir_rag.embed import load_encoder
 
 
 def subset(doc_of: np.ndarray, keep) -> np.ndarray:
@@ -96,8 +97,13 @@ def main() -> None:
                 idx = np.where(keep)[0]
                 settings[f"{name}-min{cut}w"] = (pv[idx], doc_of[idx], {"windows": len(idx), "of": name, "idx": idx})
             elif name.startswith(("w", "h")) and "+" not in name:
-                words_of[name] = np.array([len(w.split()) for d in first.documents for w in windows_for(name, d.text, enc)])
-        print("\nWindows that outrank the relevant document's best window (cross-lingual queries): how many words they hold")
+                words_of[name] = np.array(
+                    [len(w.split()) for d in first.documents for w in windows_for(name, d.text, enc)]
+                )
+        print(
+            "\nWindows that outrank the relevant document's best window (cross-lingual queries): "
+            "how many words they hold"
+        )
         for name, nw in words_of.items():
             pv, doc_of, _ = settings[name]
             half = nw < 0.5 * np.median(nw)
@@ -111,13 +117,18 @@ def main() -> None:
                     r = [d.id for d in coll.documents].index(next(iter(coll.qrels[query.id])))
                     beat.extend(np.where((sims[qi] > sims[qi, doc_of == r].max()) & (doc_of != r))[0].tolist())
             print(
-                f"  {name}: {100 * half.mean():.1f}% of all windows have under half the median words ({np.median(nw):.0f}); "
-                f"{100 * half[beat].mean():.1f}% of the {len(beat)} outranking windows do (mean words {nw[beat].mean():.0f} vs {nw.mean():.0f})"
+                f"  {name}: {100 * half.mean():.1f}% of all windows have under half the median words "
+                f"({np.median(nw):.0f}); {100 * half[beat].mean():.1f}% of the {len(beat)} outranking windows do "
+                f"(mean words {nw[beat].mean():.0f} vs {nw.mean():.0f})"
             )
         order = sorted(settings, key=lambda s: (s[0], int("".join(c for c in s[1:5] if c.isdigit()) or 0), s))
         print(f"\n### {first.corpus}: {len(first.documents)} documents, {len(first.queries)} queries per language\n")
         pairs = [f"{q}->{dlang}" for q in qlangs]
-        print("| setting | windows | words / tokens per window | " + " | ".join(pairs) + " | mean MRR@10 | vs w120s100 (RR@10 diff, wins/losses) |")
+        print(
+            "| setting | windows | words / tokens per window | "
+            + " | ".join(pairs)
+            + " | mean MRR@10 | vs w120s100 (RR@10 diff, wins/losses) |"
+        )
         print("|---|---|---|" + "---|" * (len(pairs) + 2))
         per: dict[str, dict[str, dict]] = {}
         for s in order:
@@ -143,7 +154,11 @@ def main() -> None:
             st = settings[s][2]
             if "of" in st:  # a derived subset: words from the parent's windows, tokens not counted
                 parent = words_of.get(st["of"])
-                st = {**st, "words": float(parent[st["idx"]].mean()) if parent is not None else float("nan"), "tokens": float("nan")}
+                st = {
+                    **st,
+                    "words": float(parent[st["idx"]].mean()) if parent is not None else float("nan"),
+                    "tokens": float("nan"),
+                }
             if diffs and s != "w120s100":
                 from scipy.stats import binomtest
 
@@ -152,7 +167,8 @@ def main() -> None:
             else:
                 cmp = "-"
             print(
-                f"| {s} | {st['windows']} | {st['words']:.0f} / {st['tokens']:.0f} | " + " | ".join(cells)
+                f"| {s} | {st['windows']} | {st['words']:.0f} / {st['tokens']:.0f} | "
+                + " | ".join(cells)
                 + f" | {np.mean(mrrs):.3f} | {cmp} |"
             )
         print("\n(cells: MRR@10 / nDCG@10; mean MRR@10 and the comparison over the cross-lingual pairs only)")
