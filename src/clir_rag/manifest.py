@@ -23,7 +23,7 @@ FORMAT_VERSION = 1
 TitleFormat = Literal["none", "newline", "dot", "title-prefix"]
 TITLE_FORMATS: tuple[str, ...] = ("none", "newline", "dot", "title-prefix")
 # Chosen by measurement (evals/README.md, "How titles join the text"); indexes record theirs.
-DEFAULT_TITLE_FORMAT: TitleFormat = "newline"
+DEFAULT_TITLE_FORMAT: TitleFormat = "dot"
 
 
 class BM25Params(BaseModel):
