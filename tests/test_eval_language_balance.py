@@ -135,7 +135,7 @@ def test_an_experiment_with_a_title_format_gets_its_own_index(shared_data: Path,
     }
     run_experiment(ExperimentConfig(name="dot", title_format="dot", out=str(tmp_path / "a"), **common), progress=False)
     run_experiment(ExperimentConfig(name="default", out=str(tmp_path / "b"), **common), progress=False)
-    made = sorted(p.name for p in (tmp_path / "idx").iterdir())
+    made = sorted(p.name for p in (tmp_path / "idx").iterdir() if p.is_dir())  # beside them: cached query vectors
     assert made == ["xquad-de-a1-p256", "xquad-de-a1-p256-tdot"]
     manifest = json.loads((tmp_path / "idx" / "xquad-de-a1-p256-tdot" / "clir-rag.json").read_text())
     assert manifest["title_format"] == "dot"
