@@ -301,14 +301,23 @@ class DebiasedDenseRetriever(BaseRetriever):
         u = self._centred_query(stats, vec, qlang)
         known = [lang for lang in names if lang in doc_langs]
         if method == "center-zscore":
-            # as for zscore, the division by a language's spread needs float64 throughout
+            # as for zscore, the division by a language's spread needs float64 throughout; the centred
+            # cosine comes from products with the query and the reference points, without a row-sized
+            # copy: |p - r|^2 = |p|^2 - 2 p.r + |r|^2
             vz = m.vectors64
-            for i, lang in enumerate(names):
-                if lang in known:
-                    pm = stats.passages[lang]
-                    mean, sd = _direction_scale(pm, u)
-                    rows = codes == i
-                    scores[rows] = (directions(vz[rows], pm.ref) @ u - mean) * (1.0 / sd if sd > 1e-6 else 0.0)
+            if "sqnorm64" not in m.memo:
+                m.memo["sqnorm64"] = np.einsum("ij,ij->i", vz, vz)
+            sqnorm: np.ndarray = m.memo["sqnorm64"]  # type: ignore[assignment]
+            refs = np.stack([stats.passages[lang].ref for lang in known]) if known else np.zeros((0, len(u)))
+            pu, pr = vz @ u, vz @ refs.T  # rows, rows x languages
+            for j, lang in enumerate(known):
+                rows = codes == names.index(lang)
+                r = refs[j]
+                sq = sqnorm[rows] - 2.0 * pr[rows, j] + float(r @ r)
+                far = sq > 1e-18  # a passage at the reference point has no direction: it scores 0 there
+                cos = np.where(far, (pu[rows] - float(u @ r)) / np.sqrt(np.where(far, sq, 1.0)), 0.0)
+                mean, sd = _direction_scale(stats.passages[lang], u)
+                scores[rows] = (cos - mean) * (1.0 / sd if sd > 1e-6 else 0.0)
             return scores, raw, None
         centres = np.stack([centre_of(stats, lang, self.shrink) for lang in known]) if known else np.zeros((0, len(v)))
         pu = (m.vectors @ u.astype(np.float32)).astype(np.float64)
