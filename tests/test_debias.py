@@ -30,14 +30,33 @@ def _stored(index: CrossLingualIndex) -> tuple[list[str], np.ndarray, list[str]]
     return got["ids"], np.asarray(got["embeddings"], dtype=np.float64), [m["lang"] for m in got["metadatas"]]
 
 
+def _centred_query(index: CrossLingualIndex, query: Query) -> np.ndarray:
+    """The query minus its language's mean (as the retriever resolves it), unit length."""
+    q = np.asarray(index.encoder.encode_queries([query.text])[0], dtype=np.float64)
+    mq, _ = query_mean(index.language_stats, query.lang)
+    u = q - mq if mq is not None else q
+    return u / np.linalg.norm(u)
+
+
+def _per_language_z(
+    ids: list[str], scores: np.ndarray, plangs: list[str], langs: list[str] | None = None
+) -> list[tuple[str, float]]:
+    """``scores`` z-normalised over each language's passages (0 without spread), best first, ties by id."""
+    out = []
+    for lang in set(plangs):
+        mask = np.array([x == lang for x in plangs])
+        s = scores[mask]
+        z = (s - s.mean()) / s.std() if s.std() > 1e-6 else np.zeros_like(s)
+        if not langs or lang in langs:
+            out.extend(zip(np.asarray(ids)[mask].tolist(), z.tolist(), strict=True))
+    return sorted(out, key=lambda x: (-x[1], x[0]))
+
+
 def _brute_center(index: CrossLingualIndex, query: Query, langs: list[str] | None = None) -> list[tuple[str, float]]:
     """The centred cosine of every stored passage, computed from scratch (no bounds, no store search)."""
     ids, vectors, plangs = _stored(index)
     stats = index.language_stats
-    q = np.asarray(index.encoder.encode_queries([query.text])[0], dtype=np.float64)
-    mq, _ = query_mean(stats, query.lang)
-    u = q - mq if mq is not None else q
-    u /= np.linalg.norm(u)
+    u = _centred_query(index, query)
     out = []
     for pid, p, lang in zip(ids, vectors, plangs, strict=True):
         if langs and lang not in langs:
@@ -50,15 +69,7 @@ def _brute_center(index: CrossLingualIndex, query: Query, langs: list[str] | Non
 def _brute_zscore(index: CrossLingualIndex, query: Query) -> list[tuple[str, float]]:
     ids, vectors, plangs = _stored(index)
     q = np.asarray(index.encoder.encode_queries([query.text])[0], dtype=np.float64)
-    q /= np.linalg.norm(q)
-    raw = vectors @ q
-    out = []
-    for lang in set(plangs):
-        mask = np.array([x == lang for x in plangs])
-        s = raw[mask]
-        z = (s - s.mean()) / s.std() if s.std() > 1e-6 else np.zeros_like(s)
-        out.extend(zip(np.asarray(ids)[mask].tolist(), z.tolist(), strict=True))
-    return sorted(out, key=lambda x: (-x[1], x[0]))
+    return _per_language_z(ids, vectors @ (q / np.linalg.norm(q)), plangs)
 
 
 def _brute_center_zscore(
@@ -66,20 +77,9 @@ def _brute_center_zscore(
 ) -> list[tuple[str, float]]:
     """Centred cosines around each language's reference point, z-normalised per language over its passages."""
     ids, vectors, plangs = _stored(index)
-    stats = index.language_stats
-    q = np.asarray(index.encoder.encode_queries([query.text])[0], dtype=np.float64)
-    mq, _ = query_mean(stats, query.lang)
-    u = q - mq if mq is not None else q
-    u /= np.linalg.norm(u)
-    out = []
-    for lang in set(plangs):
-        mask = np.array([x == lang for x in plangs])
-        c = vectors[mask] - stats.passages[lang].ref
-        s = c @ u / np.linalg.norm(c, axis=1)
-        z = (s - s.mean()) / s.std() if s.std() > 1e-6 else np.zeros_like(s)
-        if not langs or lang in langs:
-            out.extend(zip(np.asarray(ids)[mask].tolist(), z.tolist(), strict=True))
-    return sorted(out, key=lambda x: (-x[1], x[0]))
+    refs = np.stack([index.language_stats.passages[x].ref for x in plangs])
+    c = vectors - refs
+    return _per_language_z(ids, c @ _centred_query(index, query) / np.linalg.norm(c, axis=1), plangs, langs)
 
 
 @pytest.fixture(params=["in-memory", "store-search"])

@@ -216,11 +216,11 @@ class DebiasedDenseRetriever(BaseRetriever):
         return query.lang or detect_language(query.text)
 
     def _retrieve(self, q: Query, k: int, langs: list[str] | None) -> Ranking:
-        vec, qlang, method, doc_langs, stats = self._prepare(q, langs)
+        m = self.store.matrix()
+        vec, qlang, method, doc_langs, stats = self._prepare(q, langs, m)
         name = "dense" if method == "none" else f"dense-{method}"
         if k <= 0 or not doc_langs:
             return Ranking(query=q, candidates=[], retriever=name)
-        m = self.store.matrix()
         if m is not None:
             scores, extra, refine = self._matrix_scores(m, stats, vec, qlang, method, doc_langs)
             top = m.top(scores, k, m.rows(langs), refine)
@@ -244,7 +244,7 @@ class DebiasedDenseRetriever(BaseRetriever):
         m = self.store.matrix()
         if m is None:
             return None
-        vec, qlang, correction, doc_langs, stats = self._prepare(q, langs)
+        vec, qlang, correction, doc_langs, stats = self._prepare(q, langs, m)
         name = "dense" if correction == "none" else f"dense-{correction}"
         if k <= 0 or not doc_langs:
             return Ranking(query=q, candidates=[], retriever=f"{name}+{method}", level="document")
@@ -254,14 +254,15 @@ class DebiasedDenseRetriever(BaseRetriever):
         return document_ranking(q, cands, f"{name}+{method}")
 
     def _prepare(
-        self, q: Query, langs: list[str] | None
+        self, q: Query, langs: list[str] | None, m: VectorMatrix | None
     ) -> tuple[np.ndarray, str | None, str, list[str], LanguageStats]:
-        """Encode the query, find its language and the correction to apply; record it if asked."""
+        """Encode the query, find its language and the correction to apply (``m``: the store's matrix,
+        fetched once per search); record the query if asked."""
         stats = self._stats()
         vec = np.asarray(self.encoder.encode_queries([q.text])[0], dtype=np.float64)
         qlang = self.query_language(q)
         doc_langs = [lang for lang in sorted(stats.passages) if langs is None or lang in langs]
-        method = resolve_auto(stats, qlang, self.store.matrix()) if self.method == "auto" else self.method
+        method = resolve_auto(stats, qlang, m) if self.method == "auto" else self.method
         if self.record_queries is not None and qlang is not None:
             self.record_queries(vec, qlang)
         return vec, qlang, method, doc_langs, stats
