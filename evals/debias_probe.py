@@ -22,7 +22,7 @@ import numpy as np
 
 from clir_rag.cache import SqliteCache
 from clir_rag.eval import load_xquad
-from clir_rag.eval.experiment import _QueryCache
+from clir_rag.eval.experiment import QueryVectorCache
 from clir_rag.index import CrossLingualIndex
 
 DISC = 1 / np.log2(np.arange(2, 22))
@@ -43,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     index = CrossLingualIndex(Path(args.index))
     # the eval harness's query vectors, where it ran first (same encoder, byte for byte)
-    encoder = _QueryCache(index.encoder, SqliteCache(Path(args.index).parent / "query-vectors.sqlite"))
+    encoder = QueryVectorCache(index.encoder, SqliteCache(Path(args.index).parent / "query-vectors.sqlite"))
     m = index.store.matrix()
     if m is None:
         raise SystemExit(f"{args.index}: above the exact-search limit, nothing to probe in memory")

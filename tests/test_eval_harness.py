@@ -259,7 +259,7 @@ def test_query_vectors_are_encoded_once_and_read_back_byte_for_byte(encoder, tmp
     import numpy as np
 
     from clir_rag.cache import SqliteCache
-    from clir_rag.eval.experiment import _QueryCache
+    from clir_rag.eval.experiment import QueryVectorCache
 
     class Counting:
         def __init__(self, inner):
@@ -273,11 +273,11 @@ def test_query_vectors_are_encoded_once_and_read_back_byte_for_byte(encoder, tmp
             return self.inner.encode_queries(texts)
 
     first = Counting(encoder)
-    a = _QueryCache(first, SqliteCache(tmp_path / "q.sqlite"))
+    a = QueryVectorCache(first, SqliteCache(tmp_path / "q.sqlite"))
     got = a.encode_queries(["Wer gewann die WM?", "世界杯", "Wer gewann die WM?"])
     assert first.texts == ["Wer gewann die WM?", "世界杯"]  # a repeated text is encoded once
     again = Counting(encoder)
-    b = _QueryCache(again, SqliteCache(tmp_path / "q.sqlite"))  # another experiment, same folder
+    b = QueryVectorCache(again, SqliteCache(tmp_path / "q.sqlite"))  # another experiment, same folder
     assert np.array_equal(b.encode_queries(["世界杯", "Wer gewann die WM?"]), got[[1, 0]])
     assert again.texts == [] and b.spec == encoder.spec and b.dim == encoder.dim
     assert np.array_equal(got[1], encoder.encode_queries(["世界杯"])[0])

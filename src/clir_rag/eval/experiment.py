@@ -124,7 +124,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
     parallel = _parallel_queries(cfg, collection, queries)
     # every run asks for the same questions, and experiments over other collections ask them again:
     # encode each once (most of a run's time otherwise), kept beside the indexes
-    encoder = _QueryCache(load_encoder(cfg.encoder), SqliteCache(work / "query-vectors.sqlite"))
+    encoder = QueryVectorCache(load_encoder(cfg.encoder), SqliteCache(work / "query-vectors.sqlite"))
     for tokens in cfg.passage_tokens:
         index = CrossLingualIndex(
             work / f"{collection.index_name}-p{tokens}{'' if cfg.title_format is None else f'-t{cfg.title_format}'}",
@@ -177,7 +177,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
     return result
 
 
-class _QueryCache:
+class QueryVectorCache:
     """An encoder that encodes each distinct query text once (in memory, and in ``store`` across runs).
 
     Everything but :meth:`encode_queries` is the wrapped encoder's. Stored vectors are the encoder's
