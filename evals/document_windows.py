@@ -18,7 +18,7 @@ Settings (``--configs``, comma-separated):
   (exact token windows, original whitespace kept);
 * ``c<T>o<O>n``: the Chunker over text whose whitespace was normalised first (all runs of
   whitespace, newlines included, to one space);
-* ``h<W>o<O>``: the Chunker counting words, capped at the encoder's input: a window's cost is
+* ``h<W>o<O>``: the index's word windows (``Chunker(W, O, unit="words", token_limit=508)``): a window's cost is
   ``max(words, ceil(tokens * W / 508))``, so windows hold W words (O shared) unless W words would
   exceed the 508 tokens the encoder reads, where they stop at 508 tokens instead of being truncated.
   ``Chunker(W, O, word count)`` alone cuts exactly the ``w<W>s<W-O>`` windows.
@@ -81,14 +81,10 @@ def windows_for(config: str, text: str, enc) -> list[str]:
         chunker = Chunker(int(m.group(1)), int(m.group(2)), enc.count_tokens)
         return [text[s:e] for s, e in chunker.spans(text)]
     m = re.fullmatch(r"h(\d+)o(\d+)", config)
-    if m:
-        size = int(m.group(1))
-        limit = enc.max_input_tokens
-
-        def cost(t: str) -> int:
-            return max(len(t.split()), -(-enc.count_tokens(t) * size // limit))
-
-        chunker = Chunker(size, int(m.group(2)), cost)
+    if m:  # the index's word windows: CrossLingualIndex(passage_unit="words")
+        chunker = Chunker(
+            int(m.group(1)), int(m.group(2)), enc.count_tokens, unit="words", token_limit=enc.max_input_tokens
+        )
         return [text[s:e] for s, e in chunker.spans(text)]
     raise SystemExit(f"unknown setting {config!r}")
 

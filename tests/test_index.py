@@ -264,3 +264,22 @@ def test_a_document_that_changes_between_the_check_and_the_indexing_is_an_error(
 
     with pytest.raises(InputError, match="'b' changed or appeared while it was being indexed"):
         CrossLingualIndex(tmp_path / "idx", encoder=encoder).add(Shifty(), progress=False)
+
+
+def test_an_index_of_word_windows_records_its_unit_and_keeps_it(tmp_path: Path, encoder) -> None:
+    text = " ".join(f"Satz {i} handelt von Kaffee heute." for i in range(60))  # 360 words
+    idx = CrossLingualIndex(tmp_path / "i", encoder=encoder, passage_unit="words")
+    idx.add([Document(id="a", text=text, lang="de")], progress=False)
+    manifest = json.loads((tmp_path / "i" / "clir-rag.json").read_text())
+    assert (manifest["passage_unit"], manifest["max_tokens"], manifest["overlap"]) == ("words", 120, 20)
+    words = sorted(len(text.split()) for _, text, _ in idx.store.iter_passages())
+    assert words == [60, 120, 120, 120]  # 120-word windows, 100 apart
+    assert CrossLingualIndex(tmp_path / "i", encoder=encoder).chunker.unit == "words"
+    with pytest.raises(IndexCompatibilityError, match="passage_unit=words, not tokens"):
+        CrossLingualIndex(tmp_path / "i", encoder=encoder, passage_unit="tokens")
+    with pytest.raises(InputError, match="passage unit 'lines'"):
+        CrossLingualIndex(tmp_path / "j", encoder=encoder, passage_unit="lines")  # type: ignore[arg-type]
+    # an index from before the choice existed counted tokens
+    del manifest["passage_unit"]
+    (tmp_path / "i" / "clir-rag.json").write_text(json.dumps(manifest))
+    assert CrossLingualIndex(tmp_path / "i", encoder=encoder).chunker.unit == "tokens"

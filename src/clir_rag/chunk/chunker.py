@@ -1,4 +1,4 @@
-"""Token-window chunking with overlap, keeping character offsets.
+"""Token- or word-window chunking with overlap, keeping character offsets.
 
 Text is cut into units (a word with its trailing space, or a single
 character with its combining marks in scripts written without spaces: CJK,
@@ -10,6 +10,12 @@ document. Counting whole windows (not summing
 per-word counts) stays exact for scripts without spaces, where a lone
 character costs an extra word-boundary token that it does not cost inside
 a sentence. Cutting at unit boundaries keeps exact character offsets.
+
+Windows are measured in tokens (the default) or in words (``unit="words"``,
+for document-level MaxP indexes: evals/document_windows.md). A word-sized
+window is also held to the encoder's input limit, so a token-dense stretch
+(an option list, a table of numbers) grows up to what the encoder reads and
+no further.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
+from typing import Literal
 
 from clir_rag.errors import InputError
 from clir_rag.types import Document, Passage
@@ -47,6 +55,14 @@ _MARKS = "".join(
 _UNIT = re.compile(rf"[{_NO_SPACE}][{_MARKS}]*\s*|[^\s{_NO_SPACE}]+\s*")
 _NO_SPACE_CHAR = re.compile(rf"[{_NO_SPACE}]")
 _WORD = re.compile(rf"[^\s{_NO_SPACE}]+")
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+_SEA_CHAR = re.compile(rf"(?![{_MARKS}])[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
+# Characters that make one word in scripts written without spaces, so that a window of n words holds
+# about as much text in every language: XQuAD's parallel paragraphs have 1.87 Chinese characters and
+# 4.68 Thai letters (combining marks not counted) per English word. Lao, Khmer and Burmese take Thai's
+# figure and Japanese kana take Chinese's, unmeasured.
+CJK_CHARS_PER_WORD = 1.87
+SEA_LETTERS_PER_WORD = 4.68
 
 
 def approximate_token_count(text: str) -> int:
@@ -58,16 +74,37 @@ def approximate_token_count(text: str) -> int:
     return len(_NO_SPACE_CHAR.findall(text)) + sum(-(-len(w) // 4) for w in _WORD.findall(text))
 
 
+def count_words(text: str) -> float:
+    """Words in ``text``: whitespace-separated words, plus characters of scripts without spaces at
+    :data:`CJK_CHARS_PER_WORD` (Chinese, Japanese) or :data:`SEA_LETTERS_PER_WORD` (Thai, Lao, Khmer,
+    Burmese) per word."""
+    return (
+        len(_WORD.findall(text))
+        + len(_CJK_CHAR.findall(text)) / CJK_CHARS_PER_WORD
+        + len(_SEA_CHAR.findall(text)) / SEA_LETTERS_PER_WORD
+    )
+
+
+PassageUnit = Literal["tokens", "words"]
+PASSAGE_UNITS: tuple[str, ...] = ("tokens", "words")
+
 # The chunking defaults, stated once: the Chunker, a new index and the YAML configs take them from here.
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_OVERLAP = 32
+# Word windows: what document-level MaxP ranked best on long documents (evals/document_windows.md).
+DEFAULT_MAX_WORDS = 120
+DEFAULT_WORD_OVERLAP = 20
 
 
 class Chunker:
     """Split documents into passages of at most ``max_tokens`` tokens, ``overlap`` tokens shared.
 
+    With ``unit="words"``, ``max_tokens`` and ``overlap`` count words (:func:`count_words`)
+    instead, and ``token_limit`` (the encoder's input limit, if given) caps a window's tokens
+    too: a window of 120 words ends early where 120 words would run past it.
+
     A document that fits is one passage. A single unit longer than the window (a long
-    URL, a run of text without spaces) is cut at the token limit into passages of its
+    URL, a run of text without spaces) is cut at the limit into passages of its
     own; :attr:`cut_units` counts such units, so that callers can warn.
     """
 
@@ -76,15 +113,29 @@ class Chunker:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         overlap: int = DEFAULT_OVERLAP,
         token_counter: TokenCounter | None = None,
+        *,
+        unit: PassageUnit = "tokens",
+        token_limit: int | None = None,
     ) -> None:
+        if unit not in PASSAGE_UNITS:
+            raise InputError(f"passage unit must be one of {', '.join(PASSAGE_UNITS)}, got {unit!r}")
         if max_tokens < 8:
-            raise InputError(f"max_tokens must be at least 8, got {max_tokens}")
+            raise InputError(f"max_tokens must be at least 8 {unit}, got {max_tokens}")
         if not 0 <= overlap <= max_tokens // 2:
-            raise InputError(f"overlap must be in [0, max_tokens/2], got {overlap} for max_tokens={max_tokens}")
+            raise InputError(f"overlap must be in [0, max_tokens/2], got {overlap} for max_tokens={max_tokens} {unit}")
         self.max_tokens = max_tokens
         self.overlap = overlap
-        self.count = token_counter or approximate_token_count
-        self.cut_units = 0  # units longer than max_tokens, cut at the token limit (over this chunker's life)
+        self.unit: PassageUnit = unit
+        tokens = token_counter or approximate_token_count
+        self.count: TokenCounter = tokens
+        if unit == "words":
+            self.count = functools.partial(_capped_words, tokens, max_tokens / token_limit if token_limit else 0.0)
+        self.cut_units = 0  # units longer than max_tokens, cut at the limit (over this chunker's life)
+
+    def estimate_passages(self, text: str) -> int:
+        """About how many passages ``text`` makes, from its length alone (for sizing shards and blocks)."""
+        size = count_words(text) if self.unit == "words" else approximate_token_count(text)
+        return 1 + int(size) // max(1, self.max_tokens - self.overlap)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans ``(start, end)`` of the passages of ``text``, trailing spaces excluded.
@@ -220,6 +271,12 @@ def truncate_to_tokens(text: str, max_tokens: int, count: TokenCounter) -> str:
 
 def _is_mark(ch: str) -> bool:
     return unicodedata.category(ch).startswith("M")
+
+
+def _capped_words(tokens: TokenCounter, words_per_token: float, text: str) -> int:
+    """Words of ``text``, or its tokens in words' stead where they would pass the encoder's limit."""
+    words = math.ceil(count_words(text))
+    return max(words, math.ceil(tokens(text) * words_per_token)) if words_per_token else words
 
 
 def _last_true(ok: Callable[[int], bool], lo: int, hi: int, guess: int) -> int:

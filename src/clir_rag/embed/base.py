@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from clir_rag.chunk import Chunker, PassageUnit
+
 if TYPE_CHECKING:
     from clir_rag.types import Document, Passage
 
@@ -66,6 +68,17 @@ class Chunking:
     max_tokens: int
     overlap: int
     title_format: str
+    unit: PassageUnit = "tokens"  # what max_tokens and overlap count
+
+    def chunker(self, encoder: Encoder) -> Chunker:
+        """The index's chunker for ``encoder``: its tokenizer counts, and its input limit caps word windows."""
+        return Chunker(
+            self.max_tokens,
+            self.overlap,
+            encoder.count_tokens,
+            unit=self.unit,
+            token_limit=getattr(encoder, "max_input_tokens", None),
+        )
 
 
 @dataclass

@@ -126,11 +126,14 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, llm: Any = N
     # encode each once (most of a run's time otherwise), kept beside the indexes
     encoder = QueryVectorCache(load_encoder(cfg.encoder), SqliteCache(work / "query-vectors.sqlite"))
     for tokens in cfg.passage_tokens:
+        unit = "w" if cfg.passage_unit == "words" else ""
+        titles = "" if cfg.title_format is None else f"-t{cfg.title_format}"
         index = CrossLingualIndex(
-            work / f"{collection.index_name}-p{tokens}{'' if cfg.title_format is None else f'-t{cfg.title_format}'}",
+            work / f"{collection.index_name}-p{tokens}{unit}{titles}",
             encoder=encoder,
             max_tokens=tokens,
             overlap=min(cfg.overlap, tokens // 4),
+            passage_unit=cfg.passage_unit,
             title_format=cfg.title_format,
         )
         index.add(collection.documents, progress=progress)

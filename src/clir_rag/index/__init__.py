@@ -13,8 +13,16 @@ from pathlib import Path
 
 from typing_extensions import TypeIs
 
-from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, Chunker
+from clir_rag.chunk import (
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MAX_WORDS,
+    DEFAULT_OVERLAP,
+    DEFAULT_WORD_OVERLAP,
+    PASSAGE_UNITS,
+    PassageUnit,
+)
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
+from clir_rag.embed.base import Chunking
 from clir_rag.errors import IndexCompatibilityError, InputError
 from clir_rag.index.layout import IndexLayout, check_collection_name, check_title_format, index_text
 from clir_rag.index.reader import DebiasOption, FollowingRetriever, IndexReader, Mode, Snapshot
@@ -50,7 +58,10 @@ class CrossLingualIndex(IndexWriter):
     gets a collection of its own there, named from the index's id (or ``collection``), and a
     collection recorded for another index is refused.
     ``title_format`` says how a title joins its passage's text (:func:`index_text`); like the
-    chunking it is fixed when the index is created. Up to ``exact_limit`` passages, dense
+    chunking it is fixed when the index is created. Passages are ``max_tokens`` long with
+    ``overlap`` shared, counted in ``passage_unit``: ``"tokens"`` (the default, 256/32) or
+    ``"words"`` (default 120/20, capped at what the encoder reads), the better setting for
+    document-level MaxP over long documents (evals/document_windows.md). Up to ``exact_limit`` passages, dense
     search scores every passage in memory (exact and reproducible; :mod:`clir_rag.store.matrix`).
 
     Nothing is written until the first :meth:`add`, and only after its documents were checked.
@@ -75,6 +86,7 @@ class CrossLingualIndex(IndexWriter):
         encoder: Encoder | str | None = None,
         max_tokens: int | None = None,
         overlap: int | None = None,
+        passage_unit: PassageUnit | None = None,
         chroma_url: str | None = None,
         collection: str | None = None,
         k1: float = DEFAULT_K1,
@@ -94,20 +106,22 @@ class CrossLingualIndex(IndexWriter):
             if collection is None:  # on a shared server every index needs a collection of its own
                 collection = f"clir_{index_id[:16]}" if chroma_url else DEFAULT_COLLECTION
             check_collection_name(collection)
+            words = passage_unit == "words"
             manifest = IndexManifest(
                 index_id=index_id,
                 encoder=self.encoder.spec,
                 model=getattr(self.encoder, "model_name", self.encoder.spec),
                 dim=self.encoder.dim,
-                max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
-                overlap=overlap if overlap is not None else DEFAULT_OVERLAP,
+                max_tokens=max_tokens or (DEFAULT_MAX_WORDS if words else DEFAULT_MAX_TOKENS),
+                overlap=overlap if overlap is not None else (DEFAULT_WORD_OVERLAP if words else DEFAULT_OVERLAP),
+                passage_unit=_check_passage_unit(passage_unit or "tokens"),
                 title_format=check_title_format(title_format or DEFAULT_TITLE_FORMAT),
                 chroma_url=chroma_url,
                 collection=collection,
                 bm25=BM25Params(k1=k1, b=b),
             )
         else:
-            self._check_compatible(manifest, encoder, max_tokens, overlap, title_format)
+            self._check_compatible(manifest, encoder, max_tokens, overlap, passage_unit, title_format)
             if collection is not None and collection != manifest.collection:
                 raise IndexCompatibilityError(
                     f"{self.path} keeps its passages in collection {manifest.collection!r}, not {collection!r}"
@@ -120,9 +134,13 @@ class CrossLingualIndex(IndexWriter):
                 )
         self.manifest: IndexManifest = manifest
         # checked before anything is written: bad chunking settings never reach a manifest
-        self.chunker = Chunker(manifest.max_tokens, manifest.overlap, self.encoder.count_tokens)
+        self.chunker = Chunking(
+            manifest.max_tokens, manifest.overlap, manifest.title_format, manifest.passage_unit
+        ).chunker(self.encoder)
         limit = getattr(self.encoder, "max_input_tokens", None)
-        if limit is not None and manifest.max_tokens > limit and not self.layout.exists():
+        # word windows are held to the limit by the chunker itself
+        too_long = manifest.passage_unit == "tokens" and limit is not None and manifest.max_tokens > limit
+        if too_long and not self.layout.exists():
             raise InputError(
                 f"passages of {manifest.max_tokens} tokens are longer than encoder {self.encoder.spec!r} reads "
                 f"({limit} tokens): their ends would be dropped silently; use max_tokens <= {limit}"
@@ -140,6 +158,7 @@ class CrossLingualIndex(IndexWriter):
         encoder: Encoder | str | None,
         max_tokens: int | None,
         overlap: int | None,
+        passage_unit: str | None,
         title_format: str | None,
     ) -> None:
         spec = encoder.spec if _is_encoder(encoder) else encoder
@@ -148,12 +167,24 @@ class CrossLingualIndex(IndexWriter):
                 f"{self.path} was built with encoder {manifest.encoder!r} ({manifest.dim} dims), "
                 f"not {spec!r}: search it with its own encoder or index into a new directory"
             )
-        for name, value in (("max_tokens", max_tokens), ("overlap", overlap), ("title_format", title_format)):
+        settings = (
+            ("max_tokens", max_tokens),
+            ("overlap", overlap),
+            ("passage_unit", passage_unit),
+            ("title_format", title_format),
+        )
+        for name, value in settings:
             if value is not None and value != getattr(manifest, name):
                 raise IndexCompatibilityError(
                     f"{self.path} was built with {name}={getattr(manifest, name)}, not {value}: "
                     "index into a new directory to change chunking"
                 )
+
+
+def _check_passage_unit(value: str) -> PassageUnit:
+    if value not in PASSAGE_UNITS:
+        raise InputError(f"unknown passage unit {value!r}: use {', '.join(PASSAGE_UNITS)}")
+    return value  # type: ignore[return-value]
 
 
 def _is_encoder(obj: object) -> TypeIs[Encoder]:

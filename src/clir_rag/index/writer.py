@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import ValidationError
 
-from clir_rag.chunk import Chunker, approximate_token_count
+from clir_rag.chunk import Chunker
 from clir_rag.embed.base import Chunking, DocumentEmbedder, LocalEmbedder, PassageEmbedder
 from clir_rag.errors import (
     IndexCompatibilityError,
@@ -253,7 +253,6 @@ class IndexWriter(IndexReader):
         """
         read = skipped = estimate = 0
         todo: list[Document] = []
-        step = max(1, self.chunker.max_tokens - self.chunker.overlap)
         for doc in documents:
             doc = with_language(doc)
             if hashes.get(doc.id) != doc.content_hash():
@@ -264,7 +263,7 @@ class IndexWriter(IndexReader):
                 skipped += whole[1]
                 continue
             todo.append(doc)
-            estimate += 1 + approximate_token_count(doc.text) // step
+            estimate += self.chunker.estimate_passages(doc.text)
             if estimate >= size:
                 yield read, skipped, todo
                 read = skipped = estimate = 0
@@ -294,7 +293,7 @@ class IndexWriter(IndexReader):
         remote_chunking = isinstance(embedder, DocumentEmbedder)
         # each id comes once in a run, so on a store empty at the start no document has passages stored
         started_empty = ws.count() == 0
-        chunking = Chunking(self.chunker.max_tokens, self.chunker.overlap, self.title_format)
+        chunking = Chunking(self.chunker.max_tokens, self.chunker.overlap, self.title_format, self.chunker.unit)
         report = progress_reporter(progress, len(hashes), "Indexing documents")
         done = 0
 
@@ -380,10 +379,11 @@ class IndexWriter(IndexReader):
         stats.cut_units += self.chunker.cut_units - cut_before
         if stats.cut_units:
             log.warning(
-                "%s: %d units longer than a passage (%d tokens) were cut at the token limit",
+                "%s: %d units longer than a passage (%d %s) were cut at the limit",
                 self.path,
                 stats.cut_units,
                 self.chunker.max_tokens,
+                self.chunker.unit,
             )
         if self.manifest.stats_stale or not (self.layout.stats_file).exists():
             self._save_stats(lang_stats, touched=touched)

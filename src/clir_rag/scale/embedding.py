@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from clir_rag.chunk.chunker import approximate_token_count
+from clir_rag.chunk import Chunker
 from clir_rag.embed import Encoder, load_encoder
 from clir_rag.embed.base import Chunking, EmbeddedRun
 from clir_rag.errors import ClirRagError, InputError
@@ -39,11 +39,9 @@ class _ChunkEncodeActor(_EncodeActor):
     passages and vectors out, one JSON passage per row."""
 
     def __init__(self, encoder: str | Encoder, chunking: Chunking, batch_size: int) -> None:
-        from clir_rag.chunk import Chunker
-
         super().__init__(encoder)
         self.chunking, self.batch_size = chunking, batch_size
-        self.chunker = Chunker(chunking.max_tokens, chunking.overlap, self.encoder.count_tokens)
+        self.chunker = chunking.chunker(self.encoder)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from clir_rag.index import index_text
@@ -187,8 +185,8 @@ class RayEmbedder:
             return
         import pyarrow as pa
 
-        step = max(1, chunking.max_tokens - chunking.overlap)
-        sizes = [1 + approximate_token_count(d.text) // step for d in documents]
+        estimate = Chunker(chunking.max_tokens, chunking.overlap, unit=chunking.unit).estimate_passages
+        sizes = [estimate(d.text) for d in documents]
         table = pa.table({"doc": [d.model_dump_json() for d in documents]})
         runs = cut_blocks(sizes, self.block_passages(sum(sizes)))
         blocks = [table.slice(start, end - start) for start, end in runs]
