@@ -101,3 +101,16 @@ def test_help_has_no_placeholders_and_a_huge_query_is_not_printed_whole(demo_ind
     result = runner.invoke(app, ["search", query, "--index", str(demo_index_copy), "-k", "2"])
     assert result.exit_code == 0, result.output
     assert "(21,000 characters)" in " ".join(result.output.split()) and len(result.output) < 5_000
+
+
+def test_index_in_word_windows_and_stats_say_so(tmp_path: Path) -> None:
+    long = " ".join(f"Satz {i} über den Eiffelturm in Paris." for i in range(30))  # 210 words
+    corpus = write_jsonl(tmp_path / "long.jsonl", [json.dumps({"id": "de-long", "text": long, "lang": "de"})])
+    bad = runner.invoke(app, ["index", str(corpus), "--index", str(tmp_path / "bad"), "--passage-unit", "lines"])
+    assert bad.exit_code == 1 and "unknown passage unit 'lines': use tokens, words" in bad.output
+    assert not (tmp_path / "bad").exists()
+    result = runner.invoke(app, ["index", str(corpus), "--index", str(tmp_path / "idx"), "--passage-unit", "words"])
+    assert result.exit_code == 0, result.output
+    assert "Indexed 1 documents into 2 passages" in result.output  # words 0-120 and 100-210
+    stats = runner.invoke(app, ["stats", "--index", str(tmp_path / "idx")], env={"COLUMNS": "200"})
+    assert stats.exit_code == 0 and "Passages of 120 words (20 shared)" in stats.output
