@@ -389,16 +389,20 @@ def rerank(
     queries: Annotated[Path, typer.Option(help="Queries: TSV 'qid<TAB>text' or JSONL with id, text.")],
     corpus: Annotated[Path, typer.Option(help="The documents the run ranks (JSONL or folder, as for 'index').")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the reranked TREC run.")],
-    method: Annotated[str, typer.Option(help="listwise | pairwise-heap | pairwise-bubble | pairwise-allpairs")] = (
-        "listwise"
-    ),
+    method: Annotated[
+        str, typer.Option(help="listwise | pairwise-heap | pairwise-bubble | pairwise-allpairs | cross-encoder")
+    ] = "listwise",
     depth: Annotated[int, typer.Option(help="Rerank this many candidates per query.")] = 100,
     window: Annotated[int, typer.Option(help="Listwise window size.")] = 20,
     step: Annotated[int, typer.Option(help="Listwise window step.")] = 10,
     top_k: Annotated[int, typer.Option(help="Pairwise heap: how many to pick.")] = 10,
     passes: Annotated[int, typer.Option(help="Pairwise bubble: number of passes.")] = 10,
     model: Annotated[
-        str | None, typer.Option(help="Model name on an OpenAI-compatible server, or a GGUF path (local).")
+        str | None,
+        typer.Option(
+            help="Model name on an OpenAI-compatible server, or a GGUF path (local); for --method cross-encoder, "
+            "the cross-encoder (a directory, e.g. from 'clir-rag train', or a hub id)."
+        ),
     ] = None,
     base_url: Annotated[
         str | None,
@@ -417,14 +421,16 @@ def rerank(
         int, typer.Option(min=1, help="With --ray: workers (so requests in flight) per server URL.")
     ] = 4,
 ) -> None:
-    """Rerank a TREC run with an LLM into a new TREC run (embedded GGUF, or any OpenAI-compatible server)."""
+    """Rerank a TREC run with an LLM (embedded GGUF, or any OpenAI-compatible server) or a cross-encoder."""
     from clir_rag.corpus import iter_corpus
     from clir_rag.eval.trec import read_queries, read_run, write_run
     from clir_rag.llm import LLMClient, load_llm
-    from clir_rag.rerank.factory import make_reranker
+    from clir_rag.rerank.factory import METHODS, make_reranker
     from clir_rag.rerank.run import rerank_run
 
     try:
+        if method not in METHODS:  # before reading anything or loading a model
+            raise InputError(f"unknown rerank method {method!r}: use one of {', '.join(METHODS)}")
         qs = {q.id: q for q in read_queries(queries)}
         first = read_run(run, queries=qs)
         missing = sorted(set(first) - set(qs))
@@ -437,7 +443,11 @@ def rerank(
             raise InputError(f"{len(absent)} documents of the run are not in {corpus} (e.g. {absent[0]!r})")
         settings = {"depth": depth, "window": window, "step": step, "top_k": top_k, "passes": passes}
         reranker: Reranker | BatchReranker
-        if ray:
+        if method == "cross-encoder":
+            if ray or base_url:
+                raise InputError("--method cross-encoder runs here: it takes --model, not --ray or --base-url")
+            reranker = make_reranker(method, None, model=model, depth=depth)
+        elif ray:
             reranker = _ray_reranker(method, model, base_url, cache, ray_address, per_endpoint, settings)
         else:
             if base_url and "," in base_url:
@@ -456,6 +466,11 @@ def rerank(
             f"partly first-stage order. First problem: {escape(total.problems[0] if total.problems else '?')}",
             highlight=False,
         )
+    if method == "cross-encoder":
+        console.print(f"Reranked {total.queries} queries into {output} with cross-encoder {model}.")
+        for problem in total.problems:
+            console.print(f"  {problem}", highlight=False, markup=False)
+        return
     console.print(
         f"Reranked {total.queries} queries into {output}: {u.calls} LLM calls, {u.cache_hits} cache hits, "
         f"{u.prompt_tokens} prompt + {u.completion_tokens} completion tokens, {u.seconds:.1f}s in the model; "

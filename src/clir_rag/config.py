@@ -48,10 +48,11 @@ class LLMSpec(StrictModel):
 
 
 class RerankSpec(StrictModel):
-    """One LLM reranker (see :func:`clir_rag.rerank.factory.make_reranker`) and what it reranks."""
+    """One reranker (see :func:`clir_rag.rerank.factory.make_reranker`) and what it reranks."""
 
     method: str = "listwise"
     name: str | None = None
+    model: str | None = Field(None, description="method cross-encoder: the model (a directory or hub id)")
     depth: int = Field(20, ge=1)
     window: int = Field(20, ge=2)
     step: int = Field(10, ge=1)

@@ -314,9 +314,12 @@ def _rerank_all(
     from clir_rag.rerank.run import rerank_run
 
     out.mkdir(parents=True, exist_ok=True)
-    client = LLMClient(
-        llm or load_llm(cfg.llm.model, cfg.llm.base_url), cache=out / cfg.llm.cache if cfg.llm.cache else None
-    )
+    client = None
+    # a cross-encoder needs no LLM: load the model only for the rerankers and translators that do
+    if llm is not None or any(spec.method != "cross-encoder" for spec in cfg.rerank) or _llm_translation(cfg):
+        client = LLMClient(
+            llm or load_llm(cfg.llm.model, cfg.llm.base_url), cache=out / cfg.llm.cache if cfg.llm.cache else None
+        )
     translator = None
     if any("dt" in spec.docs for spec in cfg.rerank):
         translator = _make_translator(cfg, out, client)
@@ -350,6 +353,12 @@ def _rerank_all(
                     attempts=report.attempts,
                     problems=report.problems[:20],
                 )
+
+
+def _llm_translation(cfg: ExperimentConfig) -> bool:
+    """Whether the rerankers read documents translated by the LLM (DT without a CTranslate2 model)."""
+    spec = cfg.translation
+    return any("dt" in r.docs for r in cfg.rerank) and spec is not None and not spec.model and bool(spec.llm)
 
 
 def _make_translator(cfg: ExperimentConfig, out: Path, client: Any) -> Any:
