@@ -138,3 +138,34 @@ def test_the_rerank_command_with_a_cross_encoder(cross_encoder_dir: Path, tmp_pa
         bad = runner.invoke(app, [*base[:-1], str(tmp_path / "bad.run"), *args])
         assert bad.exit_code == 1 and said in bad.output, (args, bad.output)
         assert "Traceback" not in bad.output and not (tmp_path / "bad.run").exists()
+
+
+def test_an_eval_config_reranks_with_a_cross_encoder_and_loads_no_llm(
+    cross_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clir_rag.llm
+    from clir_rag.config import ExperimentConfig
+    from clir_rag.eval.experiment import run_experiment
+    from tests.builders.collections import write_ciral_fixture
+
+    def no_llm(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cross-encoder run must not load an LLM")
+
+    monkeypatch.setattr(clir_rag.llm, "load_llm", no_llm)
+    data_dir, corpus = write_ciral_fixture(tmp_path / "ciral", lang="sw")
+    cfg = ExperimentConfig.model_validate(
+        dict(
+            name="ce",
+            dataset={"type": "ciral", "lang": "sw", "data_dir": str(data_dir), "corpus": str(corpus)},
+            retrievers=["dense"],
+            limit=2,
+            oracle_depths=[5],
+            rerank=[{"method": "cross-encoder", "model": str(cross_encoder_dir), "depth": 5}],
+            out=str(tmp_path / "out"),
+        )
+    )
+    result = run_experiment(cfg, progress=False)
+    first, ce = result.get("dense"), result.get("dense+cross-encoder-og")
+    assert ce.base == "dense" and ce.extra["llm_calls"] == 0 and ce.extra["failures"] == 0
+    assert set(ce.per_query) == set(first.per_query) and len(ce.per_query) == 2
+    assert "dense+cross-encoder-og" in (tmp_path / "out" / "report.md").read_text()

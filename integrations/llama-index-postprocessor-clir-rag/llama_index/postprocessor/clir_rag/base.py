@@ -1,4 +1,4 @@
-"""Listwise and pairwise LLM rerankers as LlamaIndex node postprocessors."""
+"""Listwise and pairwise LLM rerankers, and a cross-encoder, as LlamaIndex node postprocessors."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from clir_rag.errors import InputError
 from clir_rag.llm import LLMClient
 from clir_rag.llm.base import LLM as ClirLLM
-from clir_rag.rerank import ListwiseReranker, PairwiseReranker, RerankReport
+from clir_rag.rerank import ListwiseReranker, PairwiseReranker, Reranker, RerankReport
 from clir_rag.rerank import prompts as default_prompts
 from clir_rag.rerank.prompts import check_template
 from clir_rag.types import Query, Ranking, ScoredCandidate
@@ -27,7 +27,7 @@ from clir_rag.types import Query, Ranking, ScoredCandidate
 dispatcher = get_dispatcher(__name__)
 
 # provenance and bookkeeping a reader of the trace wants, but an LLM or an embedder should not see
-_HIDDEN = ["first_stage_score", "first_stage_rank", "rerank_report"]
+_HIDDEN = ["first_stage_score", "first_stage_rank", "rerank_report", "cross_encoder_score"]
 
 
 def _client(llm: Any, cache: str | None) -> LLMClient:
@@ -45,54 +45,24 @@ def _client(llm: Any, cache: str | None) -> LLMClient:
     return LLMClient(llm, cache=cache)
 
 
-class _ClirRerank(PromptMixin, BaseNodePostprocessor):
-    """What both rerank postprocessors share: the LLM client, prompts, node conversion, events, reports.
+class _NodeRerank(BaseNodePostprocessor):
+    """What every rerank postprocessor shares: node conversion, events, per-call reports.
 
-    A subclass names its clir-rag reranker class, which of its fields are passed to it
-    (field -> the reranker's keyword) and which of those are prompts that LlamaIndex's
-    prompt mixin reads and replaces. The reranker is built per call from the fields as
-    they are then, so changing ``window`` or a prompt after construction takes effect.
-
-    Each call's report (LLM calls, failures, problems) goes into every returned node's
-    ``rerank_report`` metadata with the query it was for, never onto the instance, so
-    concurrent queries cannot see each other's; :attr:`total_report` sums all calls.
-    Each call emits LlamaIndex's ``ReRankStartEvent``/``ReRankEndEvent`` and a
-    ``RERANKING`` callback event.
+    Each call's report goes into every returned node's ``rerank_report`` metadata with the
+    query it was for, never onto the instance, so concurrent queries cannot see each other's;
+    :attr:`total_report` sums all calls. Each call emits LlamaIndex's
+    ``ReRankStartEvent``/``ReRankEndEvent`` and a ``RERANKING`` callback event.
     """
 
     top_n: int | None = Field(default=None, description="Keep this many nodes after reranking (None: all).")
-    _client: LLMClient = PrivateAttr()
     _total: RerankReport | None = PrivateAttr(default=None)
     _total_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _reranker_class: ClassVar[type[ListwiseReranker] | type[PairwiseReranker]]
-    _settings: ClassVar[dict[str, str]]
-    _prompt_fields: ClassVar[dict[str, str]]  # field -> the template name check_template knows (or "" for none)
 
-    def __init__(self, llm: Any = None, *, cache: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._check_prompts({name: getattr(self, name) for name in self._prompt_fields})
-        self._client = _client(llm, cache)
+    def _reranker(self) -> Reranker:  # pragma: no cover - each subclass builds its own
+        raise NotImplementedError
 
-    def _check_prompts(self, prompts: dict[str, str]) -> None:
-        for name, template in prompts.items():
-            if self._prompt_fields[name]:
-                check_template(template, self._prompt_fields[name])
-
-    def _reranker(self) -> ListwiseReranker | PairwiseReranker:
-        settings = {keyword: getattr(self, name) for name, keyword in self._settings.items()}
-        return self._reranker_class(self._client, **settings)
-
-    def _get_prompt_modules(self) -> PromptMixinType:
-        return {}
-
-    def _get_prompts(self) -> PromptDictType:
-        return {name: PromptTemplate(getattr(self, name)) for name in self._prompt_fields}
-
-    def _update_prompts(self, prompts: PromptDictType) -> None:
-        templates = {name: p.get_template() for name, p in prompts.items() if name in self._prompt_fields}
-        self._check_prompts(templates)  # all checked before any is set
-        for name, template in templates.items():
-            setattr(self, name, template)
+    def _model_name(self) -> str:  # pragma: no cover - each subclass names its model
+        raise NotImplementedError
 
     @property
     def total_report(self) -> RerankReport | None:
@@ -132,6 +102,8 @@ class _ClirRerank(PromptMixin, BaseNodePostprocessor):
                 **original.node.metadata,
                 "rerank_report": summary,
             }
+            if "cross_encoder_score" in cand.metadata:  # the model's own score, beside the rank's
+                node.metadata["cross_encoder_score"] = cand.metadata["cross_encoder_score"]
             node.excluded_llm_metadata_keys = list({*node.excluded_llm_metadata_keys, *_HIDDEN})
             node.excluded_embed_metadata_keys = list({*node.excluded_embed_metadata_keys, *_HIDDEN})
             out.append(NodeWithScore(node=node, score=cand.score))
@@ -143,7 +115,7 @@ class _ClirRerank(PromptMixin, BaseNodePostprocessor):
 
         The caller fills the yielded list with the reranked nodes, which the end events carry.
         """
-        model = self._client.llm.model
+        model = self._model_name()
         top_n = self.top_n or len(nodes)
         dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=top_n, model_name=model))
         payload: dict[str, Any] = {
@@ -183,6 +155,52 @@ class _ClirRerank(PromptMixin, BaseNodePostprocessor):
             result = await reranker.arerank(ranking)
             reranked.extend(self._from_ranking(nodes, result.ranking, result.report))
         return reranked
+
+
+class _ClirRerank(PromptMixin, _NodeRerank):
+    """What both LLM rerank postprocessors share: the LLM client and prompts (see :class:`_NodeRerank`).
+
+    A subclass names its clir-rag reranker class, which of its fields are passed to it
+    (field -> the reranker's keyword) and which of those are prompts that LlamaIndex's
+    prompt mixin reads and replaces. The reranker is built per call from the fields as
+    they are then, so changing ``window`` or a prompt after construction takes effect.
+
+    Each call's report counts LLM calls, failures and problems.
+    """
+
+    _client: LLMClient = PrivateAttr()
+    _reranker_class: ClassVar[type[ListwiseReranker] | type[PairwiseReranker]]
+    _settings: ClassVar[dict[str, str]]
+    _prompt_fields: ClassVar[dict[str, str]]  # field -> the template name check_template knows (or "" for none)
+
+    def __init__(self, llm: Any = None, *, cache: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._check_prompts({name: getattr(self, name) for name in self._prompt_fields})
+        self._client = _client(llm, cache)
+
+    def _check_prompts(self, prompts: dict[str, str]) -> None:
+        for name, template in prompts.items():
+            if self._prompt_fields[name]:
+                check_template(template, self._prompt_fields[name])
+
+    def _reranker(self) -> ListwiseReranker | PairwiseReranker:
+        settings = {keyword: getattr(self, name) for name, keyword in self._settings.items()}
+        return self._reranker_class(self._client, **settings)
+
+    def _model_name(self) -> str:
+        return str(self._client.llm.model)
+
+    def _get_prompt_modules(self) -> PromptMixinType:
+        return {}
+
+    def _get_prompts(self) -> PromptDictType:
+        return {name: PromptTemplate(getattr(self, name)) for name in self._prompt_fields}
+
+    def _update_prompts(self, prompts: PromptDictType) -> None:
+        templates = {name: p.get_template() for name, p in prompts.items() if name in self._prompt_fields}
+        self._check_prompts(templates)  # all checked before any is set
+        for name, template in templates.items():
+            setattr(self, name, template)
 
 
 class ListwiseLLMRerank(_ClirRerank):
@@ -255,4 +273,33 @@ class PairwiseLLMRerank(_ClirRerank):
         return "PairwiseLLMRerank"
 
 
-__all__ = ["ListwiseLLMRerank", "PairwiseLLMRerank", "default_prompts"]
+class CrossEncoderRerank(_NodeRerank):
+    """Reranking with a cross-encoder (clir-rag's ``CrossEncoderReranker``).
+
+    ``model``: any sentence-transformers ``CrossEncoder`` (e.g. one trained with ``clir-rag train``)
+    as a directory, a hub id, or a loaded model; it is loaded once, on first use. Node scores
+    become the new ranks' n..1; the model's own score is in the ``cross_encoder_score`` metadata.
+    """
+
+    model: Any = Field(description="A cross-encoder directory, hub id, or sentence_transformers.CrossEncoder.")
+    depth: int = Field(default=100, description="Rerank this many nodes; the rest keep their order below.")
+    batch_size: int = Field(default=16, description="Pairs scored per forward pass.")
+    _loaded: Any = PrivateAttr(default=None)
+
+    def _reranker(self) -> Reranker:
+        from clir_rag.rerank.cross_encoder import CrossEncoderReranker
+
+        if self._loaded is None:
+            self._loaded = CrossEncoderReranker(self.model, depth=self.depth, batch_size=self.batch_size).model
+        return CrossEncoderReranker(self._loaded, depth=self.depth, batch_size=self.batch_size)
+
+    def _model_name(self) -> str:
+        return self.model if isinstance(self.model, str) else type(self.model).__name__
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The name LlamaIndex serialises this class under."""
+        return "CrossEncoderRerank"
+
+
+__all__ = ["CrossEncoderRerank", "ListwiseLLMRerank", "PairwiseLLMRerank", "default_prompts"]
