@@ -27,7 +27,7 @@ $(VENV)/.installed-core: $(BIN)/python pyproject.toml
 
 $(VENV)/.installed-dev: $(VENV)/.installed-core $(INTEGRATIONS:%=integrations/%/pyproject.toml)
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai,mt,ray,serve]" $(INTEGRATIONS:%=-e "integrations/%[test]")
+	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai,mt,ray,serve,train]" $(INTEGRATIONS:%=-e "integrations/%[test]")
 	touch $@
 
 demo: $(VENV)/.installed-core

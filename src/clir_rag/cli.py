@@ -551,6 +551,39 @@ def eval_(
         raise typer.Exit(code=EXIT_TOO_MANY_FAILED)
 
 
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="Training config (YAML), e.g. evals/acs-train-de.yaml.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default runs/train/<name>).")
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps (overrides epochs).")] = None,
+) -> None:
+    """Fine-tune a bi-encoder or cross-encoder on plain or code-switched data (resumable; needs [train])."""
+    from clir_rag.config import load_train_config
+    from clir_rag.train.training import train as run_training
+
+    try:
+        cfg = load_train_config(config, out=str(out) if out else None, max_steps=max_steps)
+        result = run_training(cfg)
+    except ClirRagError as e:
+        raise _fail(e) from None
+    losses = [loss for _, loss in result.losses]
+    trend = f"; loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else ""
+    resumed = f" (resumed at step {result.resumed_from_step})" if result.resumed_from_step else ""
+    use = (
+        f"--encoder st:{result.model_dir}"
+        if result.kind == "bi-encoder"
+        else f"clir-rag rerank --method cross-encoder --model {result.model_dir}"
+    )
+    console.print(
+        f"Trained a {result.kind} for {result.steps} steps{resumed} on {result.examples} examples in "
+        f"{result.seconds:.0f}s{trend}. Model in {result.model_dir}; use it with {use}",
+        markup=False,
+        highlight=False,
+    )
+
+
 @app.command("rag-check")
 def rag_check(
     config: Annotated[Path, typer.Argument(help="RAG check config (YAML), e.g. evals/rag-xquad-en-de.yaml.")],

@@ -1,4 +1,5 @@
-"""The YAML experiment configs, eval (``clir-rag eval``) and RAG check (``clir-rag rag-check``): one loader.
+"""The YAML configs, eval (``clir-rag eval``), RAG check (``clir-rag rag-check``) and training
+(``clir-rag train``): one loader.
 
 Both configs are pydantic models that refuse unknown keys, so a typo is an
 error naming the key rather than a silently ignored setting. The parts they
@@ -148,6 +149,61 @@ class RagCheckConfig(StrictModel):
 M = TypeVar("M", bound=BaseModel)
 
 
+class TrainDataSpec(StrictModel):
+    """Training examples: English XQuAD questions with their paragraphs, or a JSONL file of examples.
+
+    ``xquad``: the questions of the even-numbered articles (``split: even``, the harness's
+    calibration half, so that evaluations on the odd ones never see them) or ``all``, each with its
+    paragraph as the positive. ``jsonl``: records with ``query``, ``positive`` and optionally
+    ``negatives`` (a list) and ``id``. ``negatives``: random passages of other examples added to each
+    (seeded); a cross-encoder needs them, a bi-encoder also learns from the batch's other positives.
+    """
+
+    type: Literal["xquad", "jsonl"] = "xquad"
+    path: str | None = Field(None, description="jsonl: the file")
+    lang: str = Field("en", description="xquad: the language of the questions and paragraphs")
+    split: Literal["even", "all"] = "even"
+    negatives: int | None = Field(
+        None, ge=0, le=32, description="random negatives per example (default: 0, or 3 for a cross-encoder)"
+    )
+    limit: int | None = Field(None, ge=1, description="first n examples only")
+
+
+class CodeSwitchSpec(StrictModel):
+    """Artificial code-switching of the training examples (:func:`clir_rag.train.codeswitch.code_switch`).
+
+    ``lexicons``: MUSE files (``source target`` per line), English to each target language, keyed by
+    that language. One lexicon is bilingual code-switching; several with ``mode: multilingual`` pick
+    one target language per example.
+    """
+
+    lexicons: dict[str, str] = Field(description="target language -> MUSE lexicon file (from English)")
+    p: float = Field(0.5, ge=0.0, le=1.0, description="chance that a covered word is replaced")
+    mode: Literal["bilingual", "multilingual"] = "bilingual"
+    seed: int = 0
+
+
+class TrainConfig(StrictModel):
+    """Fine-tuning a ranker (``clir-rag train``): a bi-encoder or a cross-encoder, on plain or code-switched data."""
+
+    name: str
+    kind: Literal["bi-encoder", "cross-encoder"] = "bi-encoder"
+    model: str = Field(description="the model to start from: a directory (e.g. from export-encoder) or a hub id")
+    data: TrainDataSpec = TrainDataSpec()
+    data_dir: str | None = Field(None, description="folder holding xquad/ (default ../shared/data)")
+    codeswitch: CodeSwitchSpec | None = None
+    epochs: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, ge=1, description="stop after this many steps (overrides epochs)")
+    batch_size: int = Field(16, ge=2)
+    learning_rate: float = Field(2e-5, gt=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    max_length: int = Field(256, ge=16, description="tokens read per text (bi-encoder) or per pair (cross-encoder)")
+    save_steps: int = Field(200, ge=1, description="checkpoint every n steps (a rerun resumes from the last)")
+    logging_steps: int = Field(10, ge=1)
+    seed: int = 0
+    out: str | None = Field(None, description="output folder (default runs/train/<name>); the model goes to <out>/model")
+
+
 def load_yaml_config(path: str | Path, model: type[M], **overrides: Any) -> M:
     """Read the YAML file ``path`` into ``model``.
 
@@ -186,3 +242,8 @@ def load_config(path: str | Path, **overrides: Any) -> ExperimentConfig:
 def load_rag_config(path: str | Path, **overrides: Any) -> RagCheckConfig:
     """A RAG check config (see :func:`load_yaml_config`)."""
     return load_yaml_config(path, RagCheckConfig, **overrides)
+
+
+def load_train_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """A training config (see :func:`load_yaml_config`)."""
+    return load_yaml_config(path, TrainConfig, **overrides)

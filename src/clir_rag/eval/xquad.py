@@ -45,6 +45,32 @@ def _read(path: Path) -> list[dict]:
     return json.loads(path.read_text(encoding="utf-8"))["data"]
 
 
+def xquad_training_pairs(
+    lang: str = "en", data_dir: str | Path | None = None, split: str = "even"
+) -> list[tuple[str, str, str]]:
+    """``(question id, question, its paragraph)`` in ``lang``, for training rankers.
+
+    ``split="even"``: the questions of the even-numbered articles only, the same half that
+    ``load_xquad(calibration="half-articles")`` never scores, so a model trained on them is
+    evaluated on questions and paragraphs it has not seen; ``"all"``: every question.
+    """
+    if split not in ("even", "all"):
+        raise CorpusError(f"unknown XQuAD training split {split!r}: use 'even' or 'all'")
+    folder = Path(data_dir) if data_dir else default_data_dir() / "xquad"
+    if (folder / "xquad").is_dir():
+        folder = folder / "xquad"
+    lang = normalize_language(lang)
+    if lang not in XQUAD_LANGUAGES:
+        raise CorpusError(f"XQuAD has no {lang} questions (languages: {', '.join(XQUAD_LANGUAGES)})")
+    return [
+        (qa["id"], qa["question"], para["context"])
+        for a, article in enumerate(_read(folder / f"xquad.{lang}.json"))
+        if split == "all" or a % 2 == 0
+        for para in article["paragraphs"]
+        for qa in para["qas"]
+    ]
+
+
 def load_xquad(
     query_lang: str,
     doc_langs: str | list[str],
