@@ -91,8 +91,8 @@ def missing_extra(what: str, extra: str, cause: ImportError | None = None) -> Ex
     """The error for ``what`` needing the extra ``extra`` (``core``: a core dependency that is missing)."""
     if extra == "core":
         fix = "reinstall clir-rag: pip install --force-reinstall clir-rag"
-    elif extra == "st":  # an unpinned torch pulls the CUDA wheels (GBs)
-        fix = "pip install torch==2.13.0 'clir-rag[st]'"
+    elif extra in ("st", "train"):  # an unpinned torch pulls the CUDA wheels (GBs)
+        fix = f"pip install torch==2.13.0 'clir-rag[{extra}]'"
     else:
         fix = f"pip install 'clir-rag[{extra}]'"
     missing = f" ({cause.name} is not installed)" if cause is not None and cause.name else ""

