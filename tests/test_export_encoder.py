@@ -118,6 +118,8 @@ def test_directory_layout(exported: Path) -> None:
     assert pooling["pooling_mode_mean_tokens"] and not pooling["pooling_mode_cls_token"]
     modules = json.loads((exported / "modules.json").read_text(encoding="utf-8"))
     assert [m["path"] for m in modules] == ["", "1_Pooling", "2_Normalize"]
+    # readable by whoever may read the directory (safetensors alone writes it 0600)
+    assert (exported / "model.safetensors").stat().st_mode & 0o777 == (exported / "config.json").stat().st_mode & 0o777
     readme = (exported / "README.md").read_text(encoding="utf-8")
     assert "dequantised" in readme and "not** the original fp32" in readme and "MIT" in readme
 

@@ -530,11 +530,14 @@ def export_encoder(out_dir: str | Path, variant: str = "original", progress: boo
     tokenizer = build_tokenizer(model)  # first: a missing extra fails before the slow part
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "config.json", bert_config(model))
     weights = bert_weights(model, progress)
     # "pt": transformers refuses safetensors files without a known format in their metadata
     save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
     del weights
-    _write_json(out / "config.json", bert_config(model))
+    # safetensors writes through a private (0600) temporary file: give the model the mode (umask)
+    # every other file gets, so that whoever may read the directory may load the model
+    (out / "model.safetensors").chmod((out / "config.json").stat().st_mode & 0o777)
     tokenizer.save(str(out / "tokenizer.json"))
     _write_json(out / "tokenizer_config.json", _tokenizer_config(model))
     p = model.pieces
