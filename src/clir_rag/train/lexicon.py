@@ -10,7 +10,8 @@ held-out slice of a given one.
 
 Words are what :func:`word_pattern` finds: a letter followed by letters and combining marks
 (so Devanagari vowel signs stay inside their word, which Python's ``\\w`` does not do), with
-internal apostrophes (``don't``); digits and punctuation are never part of a word. Scripts
+internal apostrophes (``don't``); digits and punctuation are never part of a word, and
+a token mixing letters with digits (``x2``, ``2nd``) is none. Scripts
 written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese) form runs of their own
 that are not split any further: clir-rag has no word segmenter for them (BM25 uses character
 bigrams, see :mod:`clir_rag.store.analysis`), so :func:`vocabulary` takes a ``segment``
@@ -56,6 +57,7 @@ def _char_class(ranges: list[tuple[int, int]]) -> str:
 def word_pattern() -> re.Pattern[str]:
     """The regex of a word (see the module docstring); group ``ns`` is a run of a no-space script.
 
+    A word touching a digit or an underscore (``x2``, ``2nd``) does not match at all.
     Built once from the Unicode tables (about 0.1 s), since ``re`` has no ``\\p{L}``.
     """
     no_space = re.compile(f"[{_NO_SPACE}]")
@@ -73,7 +75,9 @@ def word_pattern() -> re.Pattern[str]:
             ranges.append((cp, cp))
     letter, mark = _char_class(letters), _char_class(marks)
     word = f"[{letter}][{letter}{mark}]*"
-    return re.compile(f"(?P<ns>[{_NO_SPACE}]+)|(?P<w>{word}(?:['\u2019]{word})*)")
+    # A word touching a digit or underscore (x2, B52, 2nd, snake_case) is no word at all, not a shorter one.
+    edge = f"[{letter}{mark}\\d_]"
+    return re.compile(f"(?P<ns>[{_NO_SPACE}]+)|(?<!{edge})(?P<w>{word}(?:['\u2019]{word})*)(?!{edge})")
 
 
 def normalize_word(word: str) -> str:
