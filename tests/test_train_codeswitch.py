@@ -182,6 +182,7 @@ def test_bad_arguments(kwargs: dict, message: str) -> None:
 
 def test_jsonl_round_trip(tmp_path: Path) -> None:
     exs = [*examples(3), TrainingExample("q", "p")]
+    assert TrainingExample("q", "p", ["n"]) == TrainingExample("q", "p", ("n",))  # type: ignore[arg-type]
     path = tmp_path / "train.jsonl"
     assert write_examples(path, exs) == 4
     assert read_examples(path) == exs

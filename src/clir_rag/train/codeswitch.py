@@ -38,6 +38,10 @@ class TrainingExample:
     negatives: tuple[str, ...] = ()
     id: str | None = None
 
+    def __post_init__(self) -> None:
+        # a list of negatives would make equal examples compare unequal (and the example unhashable)
+        object.__setattr__(self, "negatives", tuple(self.negatives))
+
     def to_dict(self) -> dict[str, Any]:
         """The JSONL record (``id`` only when set)."""
         d: dict[str, Any] = {} if self.id is None else {"id": self.id}

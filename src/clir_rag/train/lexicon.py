@@ -400,10 +400,15 @@ def induce_lexicon(
 ) -> Lexicon:
     """Induce a lexicon from ``encoder``'s embeddings of two word lists (bilingual lexicon induction).
 
-    Each word is embedded alone (``embed_as``: with the encoder's query or passage encoding;
-    for multilingual-e5-small, the query encoding scored higher on hand-checked en-de and en-zh
-    lists, see the report in ``evals/acs_lexicon.py``), then each source word's nearest target
-    words are found under CSLS with ``k`` neighbours (:func:`csls_neighbours`). With ``mutual``
+    Each word is embedded alone (``embed_as``: with the encoder's query or passage encoding).
+    For multilingual-e5-small, ``query`` (e5's advice for symmetric tasks such as bitext
+    mining) is the default by measurement: on XQuAD's en and de vocabularies (7k words each,
+    ``evals/acs_lexicon.py``) it gave 3041 mutual pairs against 2571, covering 43% of English
+    question words against 29%, and 16/33 against 11/23 correct first translations on a
+    99-word hand-made en-de list; on small lists without distractors the two tie.
+
+    Each source word's nearest target words are then found under CSLS with ``k`` neighbours
+    (:func:`csls_neighbours`). With ``mutual``
     (the default) a source word is kept only when its best target word has it as its own best
     source word (mutual nearest neighbours), which trades coverage for precision; its
     translations are then its ``top_n`` best target words, the mutual one first. Without
