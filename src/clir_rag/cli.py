@@ -554,9 +554,7 @@ def eval_(
 @app.command()
 def train(
     config: Annotated[Path, typer.Argument(help="Training config (YAML), e.g. evals/acs-train-de.yaml.")],
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output folder (default runs/train/<name>).")
-    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default runs/train/<name>).")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps (overrides epochs).")] = None,
 ) -> None:
     """Fine-tune a bi-encoder or cross-encoder on plain or code-switched data (resumable; needs [train])."""

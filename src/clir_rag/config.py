@@ -201,7 +201,7 @@ class TrainConfig(StrictModel):
     save_steps: int = Field(200, ge=1, description="checkpoint every n steps (a rerun resumes from the last)")
     logging_steps: int = Field(10, ge=1)
     seed: int = 0
-    out: str | None = Field(None, description="output folder (default runs/train/<name>); the model goes to <out>/model")
+    out: str | None = Field(None, description="output folder (default runs/train/<name>); the model: <out>/model")
 
 
 def load_yaml_config(path: str | Path, model: type[M], **overrides: Any) -> M:

@@ -1,9 +1,9 @@
 """Fine-tuning CLIR rankers (``clir-rag train``): a bi-encoder or a cross-encoder, on plain or code-switched data.
 
-The bi-encoder learns with sentence-transformers' MultipleNegativesRankingLoss: each
-query against its positive, the batch's other positives and any given negatives. The
-cross-encoder learns relevance of (query, passage) pairs with binary cross-entropy:
-positives 1, negatives 0 (the monoBERT recipe). Both train with the Hugging Face
+Both learn with sentence-transformers' MultipleNegativesRankingLoss: each query against
+its positive, its given negatives and the batch's other passages, softmax over the
+scores. The bi-encoder scores by cosine of separately encoded texts; the cross-encoder
+reads each (query, passage) pair together. Both train with the Hugging Face
 trainer underneath, so a run checkpoints every ``save_steps`` and a rerun of the same
 config resumes from the last checkpoint instead of starting over.
 
@@ -133,6 +133,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> TrainResult:
     checkpoints = out / "checkpoints"
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
     start = time.perf_counter()
+    from transformers import set_seed
+
+    set_seed(cfg.seed)  # before the model is built: a new head's initial weights are drawn then, not in train()
     if cfg.kind == "bi-encoder":
         trainer, model = _bi_encoder_trainer(cfg, examples, checkpoints, progress)
     else:
@@ -180,8 +183,17 @@ def _bi_encoder_trainer(
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
     from sentence_transformers import SentenceTransformerTrainingArguments as Args
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
-    from sentence_transformers.training_args import BatchSamplers
+
+    try:  # sentence-transformers >= 6 moved them; older releases have them at the top
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+        from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    except ImportError:  # pragma: no cover - depends on the installed release
+        from sentence_transformers.losses import (  # type: ignore[no-redef,import-not-found,unused-ignore]
+            MultipleNegativesRankingLoss,
+        )
+        from sentence_transformers.training_args import (  # type: ignore[no-redef,import-not-found,unused-ignore]
+            BatchSamplers,
+        )
 
     model = SentenceTransformer(cfg.model, device="cpu")
     model.max_seq_length = cfg.max_length
@@ -194,8 +206,9 @@ def _bi_encoder_trainer(
         columns[f"negative_{i + 1}"] = [ex.negatives[i] for ex in examples]
     # e5-style models read "query: " and "passage: " prefixes: train with the prompts they are used with
     prompts = model.prompts or {}
-    query_prompt, passage_prompt = prompts.get("query", ""), prompts.get("passage", prompts.get("document", ""))
-    column_prompts = {name: (query_prompt if name == "query" else passage_prompt) for name in columns}
+    query_prompt = prompts.get("query") or ""
+    passage_prompt = prompts.get("passage") or prompts.get("document") or ""
+    column_prompts: dict[str, str] = {name: (query_prompt if name == "query" else passage_prompt) for name in columns}
     args = Args(
         **_common_args(cfg, checkpoints, progress),
         batch_sampler=BatchSamplers.NO_DUPLICATES,  # a duplicate positive in a batch would be a false negative
@@ -216,27 +229,22 @@ def _cross_encoder_trainer(
     from datasets import Dataset
     from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer
     from sentence_transformers.cross_encoder import CrossEncoderTrainingArguments as Args
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from sentence_transformers.cross_encoder.losses import MultipleNegativesRankingLoss
 
     model = CrossEncoder(cfg.model, num_labels=1, max_length=cfg.max_length, device="cpu")
-    queries, passages, labels = [], [], []
-    for ex in examples:
-        for text, label in [(ex.positive, 1.0), *((n, 0.0) for n in ex.negatives)]:
-            queries.append(ex.query)
-            passages.append(text)
-            labels.append(label)
-    negatives = len(labels) - len(examples)
+    negatives = min(len(ex.negatives) for ex in examples)
+    columns: dict[str, list[str]] = {
+        "query": [ex.query for ex in examples],
+        "positive": [ex.positive for ex in examples],
+    }
+    for i in range(negatives):
+        columns[f"negative_{i + 1}"] = [ex.negatives[i] for ex in examples]
     trainer = CrossEncoderTrainer(
         model=model,
         args=Args(**_common_args(cfg, checkpoints, progress)),
-        train_dataset=Dataset.from_dict({"query": queries, "passage": passages, "label": labels}),
-        # weigh positives up by the negatives per positive, so that "never relevant" is not the easy answer
-        loss=BinaryCrossEntropyLoss(model, pos_weight=_tensor(negatives / len(examples))),
+        train_dataset=Dataset.from_dict(columns),
+        # each query scored against its positive, its given negatives and other examples' passages, then a
+        # softmax over them: a stronger ranking signal per pair than pointwise relevance labels
+        loss=MultipleNegativesRankingLoss(model, num_negatives=negatives),
     )
     return trainer, model
-
-
-def _tensor(value: float) -> Any:
-    import torch
-
-    return torch.tensor(value)
