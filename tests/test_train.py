@@ -171,3 +171,13 @@ def test_the_train_command_prints_what_it_did(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "Trained a bi-encoder for 2 steps on 12 examples" in res.output
     assert f"--encoder st:{tmp_path / 'out' / 'model'}" in " ".join(res.output.split())
+
+
+def test_packaged_training_configs_parse() -> None:
+    from clir_rag.config import load_train_config
+
+    configs = sorted((Path(__file__).parents[1] / "evals").glob("acs-train-*.yaml"))
+    assert len(configs) >= 4
+    for path in configs:
+        cfg = load_train_config(path)
+        assert cfg.name == path.stem and cfg.data.type == "xquad" and cfg.data.split == "even"
