@@ -165,7 +165,7 @@ def _common_args(cfg: TrainConfig, checkpoints: Path, progress: bool) -> dict[st
         max_steps=cfg.max_steps or -1,
         per_device_train_batch_size=cfg.batch_size,
         learning_rate=cfg.learning_rate,
-        warmup_ratio=cfg.warmup_ratio,
+        **_warmup(cfg.warmup_ratio),
         save_steps=cfg.save_steps,
         save_total_limit=2,
         logging_steps=cfg.logging_steps,
@@ -175,6 +175,15 @@ def _common_args(cfg: TrainConfig, checkpoints: Path, progress: bool) -> dict[st
         use_cpu=True,  # this project's machines have none; a user with a GPU drops it (or runs on Ray)
         disable_tqdm=not progress,
     )
+
+
+def _warmup(ratio: float) -> dict[str, float]:
+    """The warm-up as a share of the steps: ``warmup_steps`` as a float from transformers 5 on, which deprecates
+    ``warmup_ratio``; ``warmup_ratio`` before."""
+    import transformers
+
+    major = int(transformers.__version__.split(".", 1)[0])
+    return {"warmup_steps": ratio} if major >= 5 else {"warmup_ratio": ratio}
 
 
 def _bi_encoder_trainer(
