@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from clir_rag.eval.trec import read_run
 from clir_rag.rerank.cross_encoder import CrossEncoderReranker
 from clir_rag.types import Query, Ranking, ScoredCandidate
 from tests.builders.models import build_cross_encoder
-from tests.conftest import write_jsonl
+from tests.test_cli_rerank import _files  # the run, queries and corpus the LLM rerankers are tested on
 
 runner = CliRunner()
 
@@ -96,28 +95,6 @@ def test_bad_input_is_one_line_before_the_model_runs(reranker, tmp_path: Path) -
         CrossEncoderReranker(tmp_path)
     with pytest.raises(InputError, match="depth and batch_size"):
         CrossEncoderReranker(reranker.model, depth=0)
-
-
-def _files(tmp_path: Path) -> tuple[Path, Path, Path]:
-    corpus = write_jsonl(
-        tmp_path / "corpus.jsonl",
-        [
-            json.dumps({"id": "d1", "text": "Der Rhein mündet in die Nordsee.", "lang": "de"}),
-            json.dumps({"id": "d2", "text": "Tu Youyou entdeckte das Artemisinin gegen Malaria.", "lang": "de"}),
-            json.dumps({"id": "d3", "text": "Bienen bestäuben Pflanzen.", "lang": "de"}),
-        ],
-    )
-    queries = tmp_path / "queries.tsv"
-    queries.write_text("q1\tWho discovered artemisinin?\nq2\tWhere does the Rhine end?\n", encoding="utf-8")
-    run = tmp_path / "first.run"
-    run.write_text(
-        "".join(
-            f"{q} Q0 {d} {r} {s} bm25\n"
-            for q in ("q1", "q2")
-            for r, (d, s) in enumerate([("d1", 3.0), ("d3", 2.0), ("d2", 1.0)], start=1)
-        )
-    )
-    return corpus, queries, run
 
 
 def test_the_rerank_command_with_a_cross_encoder(cross_encoder_dir: Path, tmp_path: Path) -> None:
