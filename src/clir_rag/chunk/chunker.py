@@ -29,34 +29,33 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from typing import Literal
 
+from clir_rag import scripts
 from clir_rag.errors import InputError
 from clir_rag.types import Document, Passage
 
 TokenCounter = Callable[[str], int]
 
-# Scripts written without spaces between words: one unit per character.
-_NO_SPACE = (
-    "\u0e00-\u0e7f"  # Thai
-    "\u0e80-\u0eff"  # Lao
-    "\u1000-\u109f"  # Myanmar
-    "\u1780-\u17ff"  # Khmer
-    "\u3040-\u30ff"  # Hiragana, Katakana
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
-    "\u3000-\u303f\uff00-\uffef"  # CJK punctuation, full-width forms
-)
+# Scripts written without spaces between words (clir_rag.scripts), and the CJK punctuation and
+# full-width forms between their characters: one unit per character.
+_NO_SPACE = scripts.char_class(scripts.NO_SPACE_RANGES + scripts.CJK_PUNCTUATION_RANGES)
 # Combining marks (Thai vowels and tones, Khmer and Myanmar signs...) stay with the character
 # they sit on: a passage never starts or ends inside a written syllable.
 _MARKS = "".join(
     re.escape(chr(c))
-    for lo, hi in ((0x0300, 0x036F), (0x0E00, 0x109F), (0x1780, 0x17FF), (0x3099, 0x309A), (0xFE00, 0xFE0F))
+    for lo, hi in (
+        (0x0300, 0x036F),  # combining diacritics
+        *scripts.SEA_RANGES,
+        (0x3099, 0x309A),  # combining kana voicing marks
+        (0xFE00, 0xFE0F),  # variation selectors
+    )
     for c in range(lo, hi + 1)
     if unicodedata.category(chr(c)).startswith("M")
 )
 _UNIT = re.compile(rf"[{_NO_SPACE}][{_MARKS}]*\s*|[^\s{_NO_SPACE}]+\s*")
 _NO_SPACE_CHAR = re.compile(rf"[{_NO_SPACE}]")
 _WORD = re.compile(rf"[^\s{_NO_SPACE}]+")
-_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
-_SEA_CHAR = re.compile(rf"(?![{_MARKS}])[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
+_CJK_CHAR = re.compile(f"[{scripts.char_class(scripts.CJK_RANGES + scripts.CJK_PUNCTUATION_RANGES)}]")
+_SEA_CHAR = re.compile(rf"(?![{_MARKS}])[{scripts.SEA_CLASS}]")
 # Characters that make one word in scripts written without spaces, so that a window of n words holds
 # about as much text in every language: XQuAD's parallel paragraphs have 1.87 Chinese characters and
 # 4.68 Thai letters (combining marks not counted) per English word. Lao, Khmer and Burmese take Thai's

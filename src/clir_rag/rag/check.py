@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 from clir_rag.errors import InputError
 from clir_rag.languages import language_confidences, normalize_language
+from clir_rag.scripts import HAN_RANGES, HANGUL_SYLLABLE_RANGES, KANA_RANGES, in_ranges, is_no_space_char
 
 # MLQA's article lists; compared as whole tokens after punctuation removal.
 _ARTICLES: dict[str, frozenset[str]] = {
@@ -53,39 +54,11 @@ _ARTICLES: dict[str, frozenset[str]] = {
     "es": frozenset({"el", "la", "los", "las", "un", "una", "unos", "unas"}),
 }
 
-# Code point ranges of scripts written without spaces between words. Digits in
-# these blocks (Thai ๑๒๓) are left out in _is_spaceless, so numbers stay one token.
-_SPACELESS_RANGES: tuple[tuple[int, int], ...] = (
-    (0x0E00, 0x0E7F),  # Thai
-    (0x0E80, 0x0EFF),  # Lao
-    (0x1000, 0x109F),  # Myanmar
-    (0x1780, 0x17FF),  # Khmer
-    (0x19E0, 0x19FF),  # Khmer symbols
-    (0x2E80, 0x2FDF),  # CJK and Kangxi radicals
-    (0x3005, 0x3007),  # 々 〆 〇
-    (0x3040, 0x30FF),  # Hiragana, Katakana (incl. ー)
-    (0x31F0, 0x31FF),  # Katakana phonetic extensions
-    (0x3400, 0x4DBF),  # CJK extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xA9E0, 0xA9FF),  # Myanmar extended-B
-    (0xAA60, 0xAA7F),  # Myanmar extended-A
-    (0xF900, 0xFAFF),  # CJK compatibility ideographs
-    (0x1B000, 0x1B16F),  # Kana supplement and extended
-    (0x20000, 0x323AF),  # CJK extensions B-H and compatibility supplement
-)
-
 # Scripts where one character carries about as much as two Latin letters
 # (logographic Han, syllabic kana and Hangul blocks). The length threshold of
 # response_language counts them twice; without that, a full Chinese sentence
 # of nine characters would be too short to attribute.
-_DENSE_RANGES: tuple[tuple[int, int], ...] = (
-    (0x3040, 0x30FF),
-    (0x3400, 0x4DBF),
-    (0x4E00, 0x9FFF),
-    (0xAC00, 0xD7AF),  # Hangul syllables
-    (0xF900, 0xFAFF),
-    (0x20000, 0x323AF),
-)
+_DENSE_RANGES = HAN_RANGES + KANA_RANGES + HANGUL_SYLLABLE_RANGES
 _DENSE_WEIGHT = 2
 
 # Expected codes that name a macrolanguage whose members lingua tells apart:
@@ -106,12 +79,9 @@ _CITATION_PART = re.compile(rf"({_NUM})(?:\s*[\-–]\s*({_NUM}))?")
 _MAX_RANGE = 50
 
 
-def _in_ranges(cp: int, ranges: tuple[tuple[int, int], ...]) -> bool:
-    return any(lo <= cp <= hi for lo, hi in ranges)
-
-
 def _is_spaceless(ch: str) -> bool:
-    return _in_ranges(ord(ch), _SPACELESS_RANGES) and unicodedata.category(ch) != "Nd"
+    # Digits of these scripts' blocks (Thai ๑๒๓) are left out, so numbers stay one token.
+    return is_no_space_char(ch) and unicodedata.category(ch) != "Nd"
 
 
 def _lang(lang: str | None) -> str | None:
@@ -273,7 +243,7 @@ def _letter_units(text: str) -> int:
     units = 0
     for ch in text:
         if unicodedata.category(ch)[0] in "LM":
-            units += _DENSE_WEIGHT if _in_ranges(ord(ch), _DENSE_RANGES) else 1
+            units += _DENSE_WEIGHT if in_ranges(ch, _DENSE_RANGES) else 1
     return units
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from clir_rag.languages import normalize_language
+from clir_rag.scripts import NO_SPACE_CLASS, NO_SPACE_LANGS
 
 _STEMMERS = {
     "ar": "arabic",
@@ -81,8 +82,9 @@ _STOPWORDS = {
     "zh": "STOPWORDS_CHINESE",
     "ko": "STOPWORDS_KOREAN",
 }
-_BIGRAM_LANGS = {"zh", "yue", "ja", "th", "lo", "km", "my"}
-_NO_SPACE = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Scripts written without spaces (clir_rag.scripts), their punctuation left out: NFKC has made
+# full-width forms ASCII, and the rest of CJK punctuation separates terms rather than making them.
+_NO_SPACE = NO_SPACE_CLASS
 # A run of no-space-script characters, or an ordinary word (letters, digits, marks).
 _TOKEN = re.compile(rf"[{_NO_SPACE}]+|[^\W_{_NO_SPACE}]+(?:['’][^\W_{_NO_SPACE}]+)*")
 _NO_SPACE_RUN = re.compile(rf"[{_NO_SPACE}]+")
@@ -108,7 +110,7 @@ class Analyzer:
     @property
     def bigrams(self) -> bool:
         """Whether this language is indexed as character bigrams (Chinese, Japanese, Thai, ...)."""
-        return self.lang in _BIGRAM_LANGS
+        return self.lang in NO_SPACE_LANGS
 
     def __call__(self, text: str) -> list[str]:
         """The BM25 terms of ``text``: normalised, tokenised, stop words removed, stemmed where a stemmer exists."""

@@ -33,24 +33,15 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from clir_rag import scripts
 from clir_rag.embed.base import Encoder, l2_normalize
 from clir_rag.errors import InputError
 from clir_rag.languages import normalize_language
 
-# Scripts written without spaces between words: Thai and Lao, Myanmar, Khmer, kana, Han (as
-# store/analysis.py, plus the supplementary Han planes).
-_NO_SPACE = (
-    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-)
-_NO_SPACE_CHAR = re.compile(f"[{_NO_SPACE}]")
-_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
-# Languages whose words cannot be had without a segmenter: their letters are not words.
-_NEEDS_SEGMENTER = {"th", "lo", "km", "my"}
-_HAN_LANGS = {"zh", "yue", "ja"}
-
-
-def _char_class(ranges: list[tuple[int, int]]) -> str:
-    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+# Runs of scripts written without spaces (clir_rag.scripts) are kept apart from words (group ns).
+_NO_SPACE = scripts.NO_SPACE_CLASS
+# The characters that stand in for words of Chinese and Japanese when there is no segmenter.
+_HAN = re.compile(f"[{scripts.HAN_CLASS}]")
 
 
 @lru_cache(maxsize=1)
@@ -60,20 +51,19 @@ def word_pattern() -> re.Pattern[str]:
     A word touching a digit or an underscore (``x2``, ``2nd``) does not match at all.
     Built once from the Unicode tables (about 0.1 s), since ``re`` has no ``\\p{L}``.
     """
-    no_space = re.compile(f"[{_NO_SPACE}]")
     letters: list[tuple[int, int]] = []
     marks: list[tuple[int, int]] = []
     for cp in range(sys.maxunicode + 1):
         ch = chr(cp)
         cat = unicodedata.category(ch)
-        if cat[0] not in "LM" or no_space.match(ch):
+        if cat[0] not in "LM" or scripts.is_no_space_char(ch):
             continue
         ranges = letters if cat[0] == "L" else marks
         if ranges and ranges[-1][1] == cp - 1:
             ranges[-1] = (ranges[-1][0], cp)
         else:
             ranges.append((cp, cp))
-    letter, mark = _char_class(letters), _char_class(marks)
+    letter, mark = scripts.char_class(tuple(letters)), scripts.char_class(tuple(marks))
     word = f"[{letter}][{letter}{mark}]*"
     # A word touching a digit or underscore (x2, B52, 2nd, snake_case) is no word at all, not a shorter one.
     edge = f"[{letter}{mark}\\d_]"
@@ -216,7 +206,7 @@ def read_muse(path: str | Path, src: str, tgt: str) -> Lexicon:
 def word_counts(texts: Iterable[str], lang: str, segment: Callable[[str], Iterable[str]] | None = None) -> Counter[str]:
     """How often each lower-cased word occurs in ``texts`` (the words :func:`vocabulary` ranks; see there)."""
     code = normalize_language(lang)
-    if segment is None and code in _NEEDS_SEGMENTER:
+    if segment is None and code in scripts.SEA_LANGS:
         raise InputError(
             f"vocabulary: {code} is written without spaces and clir-rag has no word segmenter for it: pass segment=..."
         )
@@ -231,7 +221,7 @@ def word_counts(texts: Iterable[str], lang: str, segment: Callable[[str], Iterab
                     counts[m.group().lower()] += 1
             continue
         for m in pattern.finditer(text):
-            if code in _HAN_LANGS:
+            if code in scripts.HAN_LANGS:
                 if m.group("ns"):
                     counts.update(_HAN.findall(m.group()))
             elif m.group("w"):

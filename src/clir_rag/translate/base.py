@@ -18,9 +18,7 @@ from pathlib import Path
 from clir_rag.cache import SqliteCache, cache_key
 from clir_rag.errors import InputError, TranslationModelError
 from clir_rag.languages import normalize_language
-
-# Scripts whose sentences are joined without a space.
-_NO_SPACE_LANGS = {"zh", "ja", "th", "lo", "km", "my", "yue"}
+from clir_rag.scripts import NO_SPACE_LANGS
 
 
 def split_sentences(text: str, lang: str) -> list[str]:
@@ -36,7 +34,7 @@ def split_sentences(text: str, lang: str) -> list[str]:
 
 def join_sentences(sentences: Sequence[str], lang: str) -> str:
     """Join translated sentences as ``lang`` writes them (no space in Chinese, Japanese, Thai, ...)."""
-    return ("" if normalize_language(lang) in _NO_SPACE_LANGS else " ").join(sentences)
+    return ("" if normalize_language(lang) in NO_SPACE_LANGS else " ").join(sentences)
 
 
 @dataclass
