@@ -28,7 +28,8 @@ from clir_rag.demo import demo_corpus_path
 from clir_rag.index import CrossLingualIndex
 from clir_rag.languages import detect_language
 from clir_rag.llm import LLMClient, load_llm
-from clir_rag.rag.check import citations, response_language
+from clir_rag.rag.check import response_language
+from clir_rag.rag.citations import citations
 from clir_rag.rag.generate import Answer, AnswerGenerator
 from clir_rag.rerank import ListwiseReranker
 from clir_rag.types import Query

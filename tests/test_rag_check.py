@@ -10,13 +10,12 @@ from clir_rag.rag.check import (
     MatchScore,
     answer_tokens,
     best_match,
-    citations,
     exact_match,
     normalize_answer,
     response_language,
-    strip_citations,
     token_f1,
 )
+from clir_rag.rag.citations import citations, strip_citations
 
 
 def test_english_articles_and_punctuation_are_dropped() -> None:

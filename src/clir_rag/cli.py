@@ -16,6 +16,7 @@ from rich.table import Table
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_MAX_WORDS, DEFAULT_OVERLAP, DEFAULT_WORD_OVERLAP
 from clir_rag.display import print_ranking
 from clir_rag.errors import ClirRagError, InputError, LLMError, describe_validation, missing_extra
+from clir_rag.outcome import EXIT_ERROR, EXIT_OK, EXIT_TOO_MANY_FAILED, Outcome, exit_code
 from clir_rag.types import Document, Query
 
 if TYPE_CHECKING:
@@ -54,8 +55,7 @@ RayGpus = Annotated[float, typer.Option(min=0.0, help="GPUs per actor for --ray 
 
 # Exit codes: 0 success; 1 an error (one line on stderr, nothing half-written); 2 bad usage (typer);
 # 3 a run that finished but whose LLM or translator failed on more than --max-failed-ratio of its calls.
-EXIT_ERROR = 1
-EXIT_TOO_MANY_FAILED = 3
+# The codes, and when a run's failed LLM answers give 1 or 3, are clir_rag.outcome's (one rule, three commands).
 _debug = False
 MaxFailed = Annotated[
     float,
@@ -458,8 +458,9 @@ def rerank(
         raise _fail(e) from None
     write_run(out, output, tag=f"clir-rag-{method}")
     u = total.usage
-    too_many = total.failed_ratio > max_failed_ratio
-    if too_many:
+    # 0 or 3: rerank_run has raised (exit 1, nothing written) for a run whose every answer failed
+    code = exit_code(total.outcome, max_failed_ratio)
+    if code == EXIT_TOO_MANY_FAILED:
         err_console.print(
             f"[bold yellow]warning:[/] {total.failures} of {total.attempts} LLM answers failed "
             f"({total.failed_ratio:.0%} > --max-failed-ratio {max_failed_ratio:.0%}); the run is written but "
@@ -477,8 +478,8 @@ def rerank(
         f"windows ok/repaired/failed {total.windows_ok}/{total.windows_repaired}/{total.windows_failed}, "
         f"comparisons {total.comparisons} (ties {total.ties}, failed answers {total.comparison_failures})."
     )
-    if too_many:
-        raise typer.Exit(code=EXIT_TOO_MANY_FAILED)
+    if code != EXIT_OK:
+        raise typer.Exit(code=code)
 
 
 def _ray_reranker(
@@ -532,13 +533,14 @@ def eval_(
         result = run_experiment(cfg)
     except ClirRagError as e:
         raise _fail(e) from None
-    failing = [
-        f"{r.name} ({r.extra['failures']} of {r.extra['attempts']})"
+    # Each rerank run on its own: a good run must not hide a bad one. A run whose every answer failed
+    # never gets here (rerank_run raised, exit 1), so the codes are 0 or 3.
+    checked = [
+        (r, exit_code(Outcome(r.extra.get("failures", 0), r.extra.get("attempts", 0)), max_failed_ratio))
         for r in result.runs
         if r.kind == "rerank"
-        and r.extra.get("attempts")
-        and r.extra["failures"] / r.extra["attempts"] > max_failed_ratio
     ]
+    failing = [f"{r.name} ({r.extra['failures']} of {r.extra['attempts']})" for r, code in checked if code != EXIT_OK]
     if failing:
         err_console.print(
             f"[bold yellow]warning:[/] LLM answers failed above --max-failed-ratio {max_failed_ratio:.0%} in "
@@ -548,7 +550,7 @@ def eval_(
     console.print(markdown(result), markup=False, highlight=False)
     console.print(f"Runs, report.md, results.json and plots in {result.out}")
     if failing:
-        raise typer.Exit(code=EXIT_TOO_MANY_FAILED)
+        raise typer.Exit(code=max(code for _, code in checked))
 
 
 @app.command()
@@ -604,22 +606,22 @@ def rag_check(
             config, data=str(data) if data else None, out=str(out) if out else None, limit=limit, sample=sample
         )
         _, summary = run_rag_check(cfg)
-        failed = sum(summary["answer_errors"].values())
-        if summary["questions"] and failed == summary["questions"]:
-            raise LLMError(f"every answer failed ({failed} of {summary['questions']}): {summary['answer_errors']}")
+        outcome = Outcome(failed=sum(summary["answer_errors"].values()), total=summary["questions"])
+        code = exit_code(outcome, max_failed_ratio)
+        if code == EXIT_ERROR:
+            raise LLMError(f"every answer failed ({outcome.failed} of {outcome.total}): {summary['answer_errors']}")
     except ClirRagError as e:
         raise _fail(e) from None
-    too_many = summary["questions"] and failed / summary["questions"] > max_failed_ratio
-    if too_many:
+    if code == EXIT_TOO_MANY_FAILED:
         err_console.print(
-            f"[bold yellow]warning:[/] {failed} of {summary['questions']} answers failed "
+            f"[bold yellow]warning:[/] {outcome.failed} of {outcome.total} answers failed "
             f"(> --max-failed-ratio {max_failed_ratio:.0%}): {escape(str(summary['answer_errors']))}",
             highlight=False,
         )
     console.print(summary_markdown(cfg.name, summary), markup=False, highlight=False)
     console.print(f"answers.jsonl, summary.md and summary.json in {cfg.out or Path('runs/rag') / cfg.name}")
-    if too_many:
-        raise typer.Exit(code=EXIT_TOO_MANY_FAILED)
+    if code != EXIT_OK:
+        raise typer.Exit(code=code)
 
 
 @app.command()

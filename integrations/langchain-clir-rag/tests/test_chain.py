@@ -19,7 +19,7 @@ from langchain_clir_rag import ClirRagChatModel, CrossLingualRetriever, Translat
 from langchain_core.documents import Document  # noqa: E402
 
 from clir_rag.errors import InputError  # noqa: E402
-from clir_rag.rag.check import citations  # noqa: E402
+from clir_rag.rag.citations import citations  # noqa: E402
 
 QUESTION = "On which day did the Berlin Wall open?"  # answered only by the German and Russian documents
 

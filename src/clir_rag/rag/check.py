@@ -26,8 +26,9 @@ Normalisation follows MLQA's evaluation script, made Unicode-aware:
   character, so a Thai vowel sign is not a token of its own).
 
 Citation markers (``[1]``, ``[1, 2]``) are not part of an answer: strip them
-with :func:`strip_citations` before scoring, and read them with
-:func:`citations`.
+with :func:`clir_rag.rag.citations.strip_citations` before scoring (their
+parsing lives in :mod:`clir_rag.rag.citations`, which the service and the
+generator use too).
 
 The language check (:func:`response_language`) has three outcomes, not two:
 an answer too short to attribute (a number, a name) is *undetermined*, which
@@ -37,7 +38,6 @@ because calling "1945" English or German would only add noise to the measure.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 from clir_rag.errors import InputError
 from clir_rag.languages import language_confidences, normalize_language
+from clir_rag.rag.citations import strip_citations
 from clir_rag.scripts import HAN_RANGES, HANGUL_SYLLABLE_RANGES, KANA_RANGES, in_ranges, is_no_space_char
 
 # MLQA's article lists; compared as whole tokens after punctuation removal.
@@ -67,16 +68,6 @@ _MACROLANGUAGES: dict[str, frozenset[str]] = {
     "no": frozenset({"nb", "nn"}),
     "nor": frozenset({"nb", "nn"}),
 }
-
-# "[1]", "[1, 2]", "[1-3]", "[1][3]" (each bracket pair is one match), also with
-# full-width or lenticular brackets as CJK output has them. Numbers have at most
-# three digits so that a bracketed year such as "[1945]" is not taken for a citation. Small models also
-# name what they cite, as the prompt numbers it: "[Passage 1]", "[passage 2, 3]".
-_NUM = r"\d{1,3}"
-_CITATION = re.compile(rf"\s*[\[［【]\s*(?:(?i:passage|source)s?\s*)?{_NUM}(?:\s*[,;，、\-–]\s*{_NUM})*\s*[\]］】]")
-_CITATION_PART = re.compile(rf"({_NUM})(?:\s*[\-–]\s*({_NUM}))?")
-# A range longer than this is not expanded (a model writing "[1-999]" cites nothing useful).
-_MAX_RANGE = 50
 
 
 def _is_spaceless(ch: str) -> bool:
@@ -278,44 +269,3 @@ def response_language(text: str, expected: str, *, min_chars: int = 12, min_marg
     if confidence < min_margin * runner_up:
         return LanguageVerdict(detected=detected, expected=canonical, correct=None)  # too unsure to call it wrong
     return LanguageVerdict(detected=detected, expected=canonical, correct=False)
-
-
-def strip_citations(text: str, max_number: int | None = None) -> str:
-    """``text`` without citation markers such as ``[1]``, ``[1, 2]`` or ``[1][3]``, and trimmed.
-
-    The whitespace before a marker goes with it, so ``Tesla [1].`` becomes ``Tesla.``. With
-    ``max_number`` (the number of passages in the context), a bracketed number above it is not a
-    citation but part of the answer: small models write answers like ``[24]``, and stripping
-    those would turn a right answer into an empty one.
-    """
-
-    def drop(marker: re.Match[str]) -> str:
-        if max_number is not None and any(n > max_number for n in _numbers(marker.group())):
-            return marker.group()
-        return ""
-
-    return _CITATION.sub(drop, text).strip()
-
-
-def _numbers(marker: str) -> list[int]:
-    out: list[int] = []
-    for part in _CITATION_PART.finditer(marker):
-        lo = int(part.group(1))
-        hi = int(part.group(2)) if part.group(2) else lo
-        out.extend(range(lo, hi + 1) if 0 <= hi - lo <= _MAX_RANGE else (lo, hi))
-    return out
-
-
-def citations(text: str, max_number: int | None = None) -> list[int]:
-    """Passage numbers cited in ``text``, in order of first appearance (``[2-4]`` gives 2, 3, 4).
-
-    ``max_number`` as in :func:`strip_citations`: markers with a larger number are not citations.
-    """
-    seen: dict[int, None] = {}
-    for marker in _CITATION.finditer(text):
-        numbers = _numbers(marker.group())
-        if max_number is not None and any(n > max_number for n in numbers):
-            continue
-        for n in numbers:
-            seen.setdefault(n, None)
-    return list(seen)

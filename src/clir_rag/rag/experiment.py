@@ -30,7 +30,8 @@ from typing import Any
 from clir_rag.config import RagCheckConfig, load_rag_config
 from clir_rag.errors import InputError
 from clir_rag.eval.experiment import load_collection
-from clir_rag.rag.check import best_match, citations, response_language, strip_citations
+from clir_rag.rag.check import best_match, response_language
+from clir_rag.rag.citations import citations, strip_citations
 from clir_rag.rag.generate import Answer, AnswerGenerator
 from clir_rag.types import Query, ScoredCandidate
 

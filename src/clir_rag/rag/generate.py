@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from clir_rag.errors import ClirRagError, InputError, LLMError
 from clir_rag.languages import detect_language, get_language, normalize_language
 from clir_rag.llm import LLM, LLMClient, Message, Usage
-from clir_rag.rag.check import citations, response_language, strip_citations
+from clir_rag.rag.check import response_language
+from clir_rag.rag.citations import citations, strip_citations
 from clir_rag.translate.base import Translator
 from clir_rag.types import Query, ScoredCandidate
 

@@ -12,6 +12,7 @@ from clir_rag.errors import LLMError
 from clir_rag.llm.base import LLM, Message
 from clir_rag.llm.client import LLMClient
 from clir_rag.llm.usage import Usage
+from clir_rag.outcome import Outcome
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
 T = TypeVar("T")
@@ -48,7 +49,12 @@ class RerankReport:
     @property
     def failed_ratio(self) -> float:
         """Share of :attr:`attempts` whose answer could not be used (0 when nothing was asked)."""
-        return self.failures / self.attempts if self.attempts else 0.0
+        return self.outcome.failed_ratio
+
+    @property
+    def outcome(self) -> Outcome:
+        """:attr:`failures` of :attr:`attempts`, for the run-level rule of :mod:`clir_rag.outcome`."""
+        return Outcome(failed=self.failures, total=self.attempts)
 
     @property
     def failures(self) -> int:

@@ -94,7 +94,7 @@ def rerank_run(
         )
         report(done)
     report(None)
-    if total.attempts and total.failures == total.attempts:
+    if total.outcome.all_failed:  # the rule of clir_rag.outcome, raised here so library callers get it too
         problem = total.problems[0] if total.problems else "no answer could be read"
         raise LLMError(
             f"every LLM answer failed ({total.failures} of {total.attempts}), so nothing was reranked: {problem}"

@@ -159,7 +159,7 @@ class Service:
 
     def response(self, answer: Answer, ranking: Ranking, reranked: bool, source: AnswerLangSource) -> AnswerResponse:
         """``answer`` as the endpoints return it; raises :class:`LLMError` when the LLM failed (a 503)."""
-        from clir_rag.rag.check import citations
+        from clir_rag.rag.citations import citations
 
         if answer.llm_failed:
             raise LLMError((answer.error or "the LLM failed").removeprefix("LLM call failed: "))
