@@ -179,25 +179,50 @@ def save(out: Path, results: dict) -> None:
     out.write_text(json.dumps(results))
 
 
+def _marks(row: dict, n: str, others: list[tuple[str, str]], measure: str) -> str:
+    """``z↑`` / ``e↓``: better or worse than that model at p < 0.05 (paired t-test on ``measure``)."""
+    marks = ""
+    for other, sign in others:
+        if n != other and other in row:
+            p = paired_ttest(row[n]["per_query"], row[other]["per_query"], measure)
+            if p < 0.05:
+                up = row[n]["means"][measure] > row[other]["means"][measure]
+                marks += sign + ("↑" if up else "↓")
+    return marks
+
+
 def print_table(results: dict, names: list[str], english: str) -> None:
+    """One row per setting holding any of ``names``, then each model's mean over en-X and over X-en."""
     base = names[0]
-    print("\n| pair | " + " | ".join(f"{n} nDCG@20 / MRR@10" for n in names) + " |")
+    others = [(base, "z"), (english, "e")]
+    print("\n| setting | " + " | ".join(f"{n} nDCG@20 / MRR@10" for n in names) + " |")
     print("|---|" + "---|" * len(names))
+    groups: dict[str, dict[str, list[dict]]] = {"en-X mean": {}, "X-en mean": {}}
     for label, row in results.items():
+        if not any(n in row for n in names):
+            continue
         cells = []
         for n in names:
             if n not in row:
                 cells.append("-")
                 continue
             m = row[n]["means"]
-            marks = ""
-            for other, sign in ((base, "*"), (english, "+")):
-                if n != other and other in row:
-                    p = paired_ttest(row[n]["per_query"], row[other]["per_query"], "nDCG@20")
-                    marks += sign if p < 0.05 else ""
-            cells.append(f"{m['nDCG@20']:.4f} / {m['RR@10']:.4f}{marks}")
+            nd, rr = _marks(row, n, others, "nDCG@20"), _marks(row, n, others, "RR@10")
+            cells.append(f"{m['nDCG@20']:.4f}{nd} / {m['RR@10']:.4f}{rr}")
+            q, d = label.split("-")
+            group = "en-X mean" if q == "en" and d not in ("en", "pooled") else "X-en mean" if d == "en" != q else ""
+            if group and all(x in row for x in names):  # a mean over the settings every model ran
+                groups[group].setdefault(n, []).append(m)
         print(f"| {label} | " + " | ".join(cells) + " |")
-    print(f"\n* p < 0.05 against {base}, + against {english} (paired t-test on nDCG@20)")
+    for group, by_name in groups.items():
+        if by_name:
+            cells = [
+                f"{np.mean([m['nDCG@20'] for m in by_name[n]]):.4f} / {np.mean([m['RR@10'] for m in by_name[n]]):.4f}"
+                f" ({len(by_name[n])})"
+                for n in names
+            ]
+            print(f"| {group} | " + " | ".join(cells) + " |")
+    print(f"\nz↑/z↓: better/worse than {base}, e↑/e↓: than {english}, at p < 0.05 (paired t-test per measure)")
 
 
 if __name__ == "__main__":
