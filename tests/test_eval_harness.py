@@ -16,7 +16,7 @@ from clir_rag.cli import app
 from clir_rag.errors import CorpusError, InputError
 from clir_rag.eval.experiment import ExperimentConfig, load_config, run_experiment
 from clir_rag.eval.metrics import evaluate, ordered_run, paired_ttest
-from clir_rag.eval.oracle import oracle_ranked, pri
+from clir_rag.eval.oracle import oracle_ranked, share_of_oracle_gain
 from clir_rag.eval.trec import read_run
 
 MEASURES = ["nDCG@20", "nDCG@10", "AP", "R@100", "RR@10", "P@5"]
@@ -103,9 +103,12 @@ def test_oracle_sorts_the_top_depth_by_relevance_and_pri():
     first, _ = evaluate(ordered_run(ranked), qrels, ["nDCG@5"])
     best, _ = evaluate(ordered_run(out), qrels, ["nDCG@5"])
     assert best["nDCG@5"] > first["nDCG@5"]
-    assert pri(0.4, 0.55, 0.7) == pytest.approx(0.5)
-    assert pri(0.4, 0.3, 0.7) == pytest.approx(-1 / 3)
-    assert pri(0.7, 0.7, 0.7) is None
+    assert share_of_oracle_gain(0.4, 0.55, 0.7) == pytest.approx(0.5)
+    assert share_of_oracle_gain(0.4, 0.3, 0.7) == pytest.approx(-1 / 3)
+    assert share_of_oracle_gain(0.7, 0.7, 0.7) is None
+    with pytest.warns(DeprecationWarning, match="share_of_oracle_gain"):
+        from clir_rag.eval import pri  # the name before 0.2
+    assert pri is share_of_oracle_gain
 
 
 def _rescore(path: Path, qrels: dict, measure: str) -> float:
