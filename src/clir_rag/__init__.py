@@ -32,7 +32,7 @@ from clir_rag.errors import (
     TranslationOutputError,
     UnsupportedLanguageError,
 )
-from clir_rag.index import CrossLingualIndex, IndexStats
+from clir_rag.index import AddReport, CrossLingualIndex
 from clir_rag.languages import detect_language, normalize_language
 from clir_rag.llm import LLMClient, load_llm
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
@@ -46,6 +46,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
+    "AddReport",
     "ClirRagError",
     "CorpusError",
     "CrossLingualIndex",
@@ -57,7 +58,6 @@ __all__ = [
     "IndexCorruptError",
     "IndexLockedError",
     "IndexReadOnlyError",
-    "IndexStats",
     "IndexStatsError",
     "IndexWriteError",
     "InputError",
