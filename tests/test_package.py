@@ -47,12 +47,15 @@ def test_the_public_api_is_pinned() -> None:
 
 
 def test_names_that_left_the_top_level_still_work_and_say_where_they_went() -> None:
+    from clir_rag.index import AddReport
     from clir_rag.retrieve import HybridRetriever
 
     with pytest.warns(DeprecationWarning, match=r"clir_rag.InputError is deprecated.*clir_rag.errors"):
         assert clir_rag.InputError is errors.InputError  # type: ignore[attr-defined]
     with pytest.warns(DeprecationWarning, match="clir_rag.retrieve"):
         assert clir_rag.HybridRetriever is HybridRetriever  # type: ignore[attr-defined]
+    with pytest.warns(DeprecationWarning, match="use clir_rag.index.AddReport"):
+        assert clir_rag.IndexStats is AddReport  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match="no attribute 'Nonesuch'"):
         clir_rag.Nonesuch  # type: ignore[attr-defined]  # noqa: B018
 

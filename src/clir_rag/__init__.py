@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 # Names the top level exported before 0.2, kept for one release: each warns once per use and points to
-# its module. The error classes all live in clir_rag.errors.
+# its module ("module.NewName" where it was renamed). The error classes all live in clir_rag.errors.
 _MOVED = {
     **{
         name: "clir_rag.errors"
@@ -76,7 +76,7 @@ _MOVED = {
     "HybridRetriever": "clir_rag.retrieve",
     "Retriever": "clir_rag.retrieve",
     "ScoredCandidate": "clir_rag.types",
-    "IndexStats": "clir_rag.index",
+    "IndexStats": "clir_rag.index.AddReport",
     "detect_language": "clir_rag.languages",
     "normalize_language": "clir_rag.languages",
     "iter_corpus": "clir_rag.corpus",
@@ -87,12 +87,14 @@ _MOVED = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
+    home = _MOVED.get(name)
+    if home is None:
         raise AttributeError(f"module 'clir_rag' has no attribute {name!r}")
+    module, _, new = home.rpartition(".") if home.rpartition(".")[2][:1].isupper() else (home, "", name)
+    where = f"use {module}.{new}" if new != name else f"import it from {module}"
     warnings.warn(
-        f"clir_rag.{name} is deprecated and will be removed in the next release: import it from {module}",
+        f"clir_rag.{name} is deprecated and will be removed in the next release: {where}",
         DeprecationWarning,
         stacklevel=2,
     )
-    return getattr(import_module(module), name)
+    return getattr(import_module(module), new)

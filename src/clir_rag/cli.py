@@ -181,7 +181,7 @@ def index(
             )
             for source in sorted({d.lang for d in docs if d.lang} - {translate_to}):
                 translator.check_languages(source, translate_to)  # every pair, before anything is written
-            idx.claim()  # the translations go into the index directory: make it an index first
+            idx.create()  # the translations go into the index directory: make it an index first
             translated = index_dir / f"translated.{translate_to}.jsonl"
             tstats = translate_corpus(docs, translator, translate_to, translated, wait=None if wait else 0.0)
             console.print(f"Translated {tstats.translated} documents into {translate_to} ({translated}).")

@@ -219,7 +219,7 @@ class Service:
     def close(self) -> None:
         """On shutdown: served-query means written (if the writer lock is free within 1 s), the LLM client closed."""
         try:
-            self.index.flush(wait=1.0)
+            self.index.save_served_query_means(wait=1.0)
         except ClirRagError:
             pass  # they stay unwritten: served queries only refine a running mean
         client = self._parts.get("client")
