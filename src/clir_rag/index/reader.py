@@ -41,6 +41,7 @@ from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, 
 from clir_rag.retrieve.base import BaseRetriever
 from clir_rag.retrieve.debias import DEFAULT_SHRINK, DebiasedDenseRetriever, check_debias, resolve_auto
 from clir_rag.retrieve.fusion import FusionMethod
+from clir_rag.store.base import VectorStore
 from clir_rag.store.bm25 import BM25Index
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.store.stats import LanguageStats, QueryMean
@@ -262,7 +263,7 @@ class IndexReader:
     def _persist_bm25(self, wait: float | object | None) -> BM25Index:
         raise NotImplementedError  # the writer half
 
-    def _build_bm25(self, store: ChromaStore, manifest: IndexManifest) -> BM25Index:
+    def _build_bm25(self, store: VectorStore, manifest: IndexManifest) -> BM25Index:
         return BM25Index.build(
             (
                 (pid, index_text(text, meta.get("title"), manifest.title_format), meta["lang"])
