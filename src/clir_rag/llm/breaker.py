@@ -82,6 +82,7 @@ class Breaker:
             raise refusal
 
     def succeeded(self) -> None:
+        """A call succeeded: the circuit closes and forgets its problems."""
         with self._lock:
             self._opened_at, self._reason, self._timeouts, self._trial, self._problem = None, "", 0, None, ""
 
@@ -92,6 +93,7 @@ class Breaker:
             self._problem = problem
 
     def note(self, problem: str) -> None:
+        """Remember ``problem`` as the last failure (for :meth:`snapshot`) without changing the state."""
         with self._lock:
             self._problem = problem
 
@@ -100,6 +102,7 @@ class Breaker:
         self._problem = reason
 
     def unavailable(self, reason: str) -> None:
+        """The backend is down (refused, missing): the circuit opens at once for ``reason``."""
         with self._lock:
             self._open(reason)
 
@@ -122,4 +125,5 @@ class Breaker:
                     self._trial = None
 
     def reset(self) -> None:
+        """Close the circuit now, as a success would."""
         self.succeeded()

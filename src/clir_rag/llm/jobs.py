@@ -48,14 +48,17 @@ class LocalBackend:
         return left
 
     def abandon(self, job: object) -> None:
+        """Record that ``job`` was given up on while it still runs (and holds the model)."""
         with self._lock:
             self._abandoned.setdefault(id(job), time.monotonic())
 
     def finished(self, job: object) -> None:
+        """An abandoned ``job`` has ended: it no longer holds the model."""
         with self._lock:
             self._abandoned.pop(id(job), None)
 
     def abandoned_since(self) -> float | None:
+        """When the oldest try still running after being given up on was given up (monotonic); None if none."""
         with self._lock:
             return min(self._abandoned.values(), default=None)
 
@@ -93,6 +96,7 @@ class Job:
         self._thread = threading.Thread(target=self._work, daemon=True, name="clir-rag-llm")
 
     def start(self) -> None:
+        """Start the thread (with ``local``, the caller holds the gate already)."""
         try:
             self._thread.start()
         except BaseException:  # no thread (the interpreter is shutting down): the gate is not held by anyone
@@ -128,6 +132,7 @@ class Job:
             return True
 
     def result(self, wait: float | None) -> Any:
+        """The job's value (or its exception) within ``wait`` seconds; else it is abandoned: LLMTimeoutError."""
         if not self._done.wait(wait) and self.abandon():
             raise LLMTimeoutError(f"no answer within {secs(wait or 0)}")
         if self._error is not None:
