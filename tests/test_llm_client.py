@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from clir_rag.errors import LLMError, LLMUnavailableError
-from clir_rag.llm import LLMCache, LLMClient, Usage
+from clir_rag.llm import LLMClient, SqliteCache, Usage
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
 from clir_rag.types import Query, Ranking, ScoredCandidate
 from tests.llm_faults import DOWN, TRANSIENT, FaultyLLM
@@ -61,7 +61,25 @@ def test_cache_makes_repeats_free_and_persists(tmp_path: Path) -> None:
     assert again.generate(MSG, max_tokens=5, usage=usage).text == "first answer"
     assert usage.cache_hits == 1 and usage.calls == 0 and llm.calls == 1
     assert again.generate(MSG, max_tokens=6).text == "other"  # other decoding parameters, other key
-    assert len(LLMCache(tmp_path / "cache.sqlite")) == 2
+    assert len(SqliteCache(tmp_path / "cache.sqlite")) == 2
+
+
+def test_the_old_cache_name_still_works_and_warns() -> None:
+    import clir_rag.cache
+    import clir_rag.llm
+    import clir_rag.llm.cache
+
+    for module in (clir_rag.cache, clir_rag.llm, clir_rag.llm.cache):
+        with pytest.warns(
+            DeprecationWarning, match=rf"{module.__name__}\.LLMCache is deprecated: use SqliteCache"
+        ) as got:
+            assert module.LLMCache is SqliteCache
+        assert got[0].filename == __file__  # the warning points at the line that used the old name
+        assert "LLMCache" not in getattr(module, "__all__", [])
+    with pytest.warns(DeprecationWarning, match="LLMCache"):
+        from clir_rag.llm import LLMCache  # noqa: F401  (the import form users have)
+    with pytest.raises(AttributeError):
+        clir_rag.cache.NoSuchCache  # noqa: B018  (only the old names are offered)
 
 
 def test_sampled_answers_are_not_cached(tmp_path: Path) -> None:

@@ -296,8 +296,8 @@ def test_close_ends_the_client(tmp_path: Path) -> None:
         len(client.cache)  # type: ignore[arg-type]
     client.close()  # idempotent
     # a cache handed in stays its owner's
-    from clir_rag.llm import LLMCache
+    from clir_rag.llm import SqliteCache
 
-    shared = LLMCache(tmp_path / "shared.sqlite")
+    shared = SqliteCache(tmp_path / "shared.sqlite")
     LLMClient(FaultyLLM([], default="ok"), shared).close()
     assert len(shared) == 0

@@ -28,6 +28,7 @@ from clir_rag.errors import ClirRagError, IndexCorruptError, IndexLockedError, I
 from clir_rag.index.layout import IndexLayout, index_text
 from clir_rag.lock import LOCK_FILE, WriterLock
 from clir_rag.manifest import IndexManifest
+from clir_rag.store.base import VectorStore
 from clir_rag.store.bm25 import BM25Index
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.store.stats import LanguageStats
@@ -243,7 +244,7 @@ class SnapshotReader:
     def _persist_bm25(self, wait: float | object | None) -> BM25Index:
         raise NotImplementedError  # the writer half
 
-    def _build_bm25(self, store: ChromaStore, manifest: IndexManifest) -> BM25Index:
+    def _build_bm25(self, store: VectorStore, manifest: IndexManifest) -> BM25Index:
         return BM25Index.build(
             (
                 (pid, index_text(text, meta.get("title"), manifest.title_format), meta["lang"])

@@ -8,8 +8,8 @@ import numpy as np
 
 from clir_rag.retrieve.base import BaseRetriever, as_langs, as_query, check_k
 from clir_rag.retrieve.dense import document_ranking
+from clir_rag.store.base import VectorStore
 from clir_rag.store.bm25 import BM25Index
-from clir_rag.store.chroma import ChromaStore
 from clir_rag.types import Query, Ranking
 
 
@@ -23,7 +23,7 @@ class BM25Retriever(BaseRetriever):
 
     name = "bm25"
 
-    def __init__(self, bm25: BM25Index, store: ChromaStore) -> None:
+    def __init__(self, bm25: BM25Index, store: VectorStore) -> None:
         self.bm25 = bm25
         self.store = store
 

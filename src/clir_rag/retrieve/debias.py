@@ -56,7 +56,7 @@ from clir_rag.errors import InputError
 from clir_rag.languages import detect_language
 from clir_rag.retrieve.base import BaseRetriever
 from clir_rag.retrieve.dense import document_ranking, materialise
-from clir_rag.store.chroma import ChromaStore
+from clir_rag.store.base import VectorStore
 from clir_rag.store.matrix import Refine, VectorMatrix
 from clir_rag.store.stats import LanguageStats, PassageMoments, directions
 from clir_rag.types import DEBIAS_METHODS, Debias, Query, Ranking, ScoredCandidate
@@ -192,7 +192,7 @@ class DebiasedDenseRetriever(BaseRetriever):
 
     def __init__(
         self,
-        store: ChromaStore,
+        store: VectorStore,
         encoder: Encoder,
         stats: Callable[[], LanguageStats],
         method: Debias = "auto",

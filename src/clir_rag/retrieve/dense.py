@@ -10,7 +10,7 @@ import numpy as np
 
 from clir_rag.embed.base import Encoder
 from clir_rag.retrieve.base import BaseRetriever
-from clir_rag.store.chroma import ChromaStore
+from clir_rag.store.base import VectorStore
 from clir_rag.store.matrix import VectorMatrix
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
@@ -20,7 +20,7 @@ class DenseRetriever(BaseRetriever):
 
     name = "dense"
 
-    def __init__(self, store: ChromaStore, encoder: Encoder) -> None:
+    def __init__(self, store: VectorStore, encoder: Encoder) -> None:
         self.store = store
         self.encoder = encoder
 
@@ -55,7 +55,7 @@ def _exact_cosine(m: VectorMatrix, vec: np.ndarray):
 
 
 def materialise(
-    store: ChromaStore, m: VectorMatrix, top: list[tuple[int, float]], extra: dict[int, dict] | None = None
+    store: VectorStore, m: VectorMatrix, top: list[tuple[int, float]], extra: dict[int, dict] | None = None
 ) -> list[ScoredCandidate]:
     """Candidates for ``(row, score)`` pairs: texts and metadata fetched for these rows only, order kept.
 

@@ -20,8 +20,8 @@ from clir_rag.retrieve.aggregate import DocumentRetriever
 from clir_rag.retrieve.base import BaseRetriever, Retriever
 from clir_rag.retrieve.bm25 import BM25Retriever
 from clir_rag.retrieve.fusion import HybridRetriever
+from clir_rag.store.base import VectorStore
 from clir_rag.store.bm25 import BM25Index
-from clir_rag.store.chroma import ChromaStore
 from clir_rag.types import Query, Ranking
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class QueryTranslationBM25Retriever(BaseRetriever):
 
     name = "bm25-qt"
 
-    def __init__(self, bm25: BM25Index, store: ChromaStore, translator: Translator, query_lang: str | None = None):
+    def __init__(self, bm25: BM25Index, store: VectorStore, translator: Translator, query_lang: str | None = None):
         self.bm25 = BM25Retriever(bm25, store)
         self.translator = translator
         self.query_lang = query_lang
