@@ -16,13 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, PassageUnit
 from clir_rag.errors import InputError, describe_validation, missing_extra
-from clir_rag.eval.metrics import DEFAULT_MEASURES
 from clir_rag.manifest import TitleFormat
 from clir_rag.types import Debias
 
 Retrieval = Literal["dense", "bm25", "hybrid"]
 # An experiment may also run the hybrid with plain RRF (``hybrid-rrf``), to compare it with the balanced default.
 ExperimentRetrieval = Literal["dense", "bm25", "hybrid", "hybrid-rrf"]
+# What an eval config measures when it names no measures (ir_measures names). Defined here, not in
+# clir_rag.eval, so that reading a config loads no evaluation code (clir_rag.eval loads every dataset loader).
+DEFAULT_MEASURES = ("nDCG@20", "nDCG@10", "AP", "R@100", "RR@10")
 # one meaning in both configs, so an eval and a RAG check over one collection share its index
 _WORK = "folder holding the indexes, one per collection and passage length (default <out>/indexes)"
 
@@ -34,7 +36,7 @@ class StrictModel(BaseModel):
 
 
 class DatasetSpec(StrictModel):
-    """Which collection: ``type`` plus that loader's arguments (:func:`clir_rag.eval.experiment.load_collection`)."""
+    """Which collection: ``type`` plus that loader's arguments (:func:`clir_rag.eval.datasets.load_collection`)."""
 
     model_config = ConfigDict(extra="allow")
     type: Literal["xquad", "ciral", "clef", "generic"]

@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from clir_rag.cache import SqliteCache, cache_key
-from clir_rag.config import DatasetSpec, ExperimentConfig, load_config
+from clir_rag.config import ExperimentConfig, load_config
 from clir_rag.embed import Encoder, load_encoder
 from clir_rag.errors import InputError
 from clir_rag.eval.collection import Collection
+from clir_rag.eval.datasets import load_collection
 from clir_rag.eval.metrics import evaluate, paired_ttest
 from clir_rag.eval.oracle import oracle_ranked
 from clir_rag.eval.results import ExperimentResult, RunResult
@@ -35,33 +36,11 @@ from clir_rag.languages import normalize_language
 from clir_rag.progress import progress_reporter
 from clir_rag.types import Document, Query, Run
 
-# load_config and ExperimentConfig are re-exported: they were defined here before clir_rag.config existed
+# load_config and ExperimentConfig are re-exported: they were defined here before clir_rag.config existed;
+# load_collection too, from clir_rag.eval.datasets (the RAG check reads its collection through it as well)
 __all__ = ["ExperimentConfig", "ExperimentResult", "RunResult", "load_collection", "load_config", "run_experiment"]
 
 Ranked = dict[str, list[tuple[str, float]]]
-
-
-def load_collection(spec: DatasetSpec, data: str | Path | None) -> Collection:
-    """Dispatch to the dataset loaders; relative paths are taken from the working directory."""
-    from clir_rag.eval.xquad import default_data_dir
-
-    args = dict(spec.model_extra or {})
-    root = Path(data) if data else default_data_dir()
-    if spec.type == "xquad":
-        from clir_rag.eval.xquad import load_xquad
-
-        return load_xquad(args.pop("query_lang", "en"), args.pop("doc_langs", "de"), root / "xquad", **args)
-    if spec.type == "ciral":
-        from clir_rag.eval.ciral import load_ciral
-
-        return load_ciral(data_dir=args.pop("data_dir", root / "ciral"), **args)
-    if spec.type == "clef":
-        from clir_rag.eval.clef import load_clef
-
-        return load_clef(**args)
-    from clir_rag.eval.generic import load_generic
-
-    return load_generic(**args)
 
 
 @contextmanager
