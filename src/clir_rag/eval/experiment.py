@@ -7,7 +7,7 @@ LLM calls and translations are cached, so a rerun is cheap.
 
 Run names: ``<retriever>`` (``-p<tokens>`` appended when several passage
 lengths are compared), ``<first stage>+oracle@<depth>``,
-``<first stage>+<reranker>-<og|dt>``.
+``<first stage>+<reranker>-<og|dt>`` (``og``: the original documents reranked, ``dt``: translated ones).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from clir_rag.cache import SqliteCache, cache_key
-from clir_rag.config import ExperimentConfig, load_config
+from clir_rag.config import ExperimentConfig, RerankDocs, load_config
 from clir_rag.embed import Encoder, load_encoder
 from clir_rag.errors import InputError
 from clir_rag.eval.collection import Collection
@@ -41,6 +41,9 @@ from clir_rag.types import Document, Query, Run
 __all__ = ["ExperimentConfig", "ExperimentResult", "RunResult", "load_collection", "load_config", "run_experiment"]
 
 Ranked = dict[str, list[tuple[str, float]]]
+
+# A reranked run's name ends in the short name of what it read, as in the published results (OG / DT).
+_RUN_SUFFIX: dict[RerankDocs, str] = {"original": "og", "translated": "dt"}
 
 
 @contextmanager
@@ -300,7 +303,7 @@ def _rerank_all(
             llm or load_llm(cfg.llm.model, cfg.llm.base_url), cache=out / cfg.llm.cache if cfg.llm.cache else None
         )
     translator = None
-    if any("dt" in spec.docs for spec in cfg.rerank):
+    if any("translated" in spec.docs for spec in cfg.rerank):
         translator = _make_translator(cfg, out, client)
     for spec in cfg.rerank:
         reranker = reranker_from_spec(spec, client)
@@ -310,9 +313,9 @@ def _rerank_all(
                 raise InputError(f"rerank.first_stages: no first-stage run {first_name!r} (have {list(first_runs)})")
             mode, tokens, first = first_runs[first_name]
             for docs in spec.docs:
-                name = f"{first_name}+{label}-{docs}"
+                name = f"{first_name}+{label}-{_RUN_SUFFIX[docs]}"
                 texts = None
-                if docs == "dt":
+                if docs == "translated":
                     texts = functools.partial(_translate_candidates, translator)
                 reranked, report = rerank_run(
                     reranker, first, docs_by_id, depth=spec.depth, texts=texts, name=name, progress=progress
@@ -337,13 +340,15 @@ def _rerank_all(
 def _llm_translation(cfg: ExperimentConfig) -> bool:
     """Whether the rerankers read documents translated by the LLM (DT without a CTranslate2 model)."""
     spec = cfg.translation
-    return any("dt" in r.docs for r in cfg.rerank) and spec is not None and not spec.model and bool(spec.llm)
+    return any("translated" in r.docs for r in cfg.rerank) and spec is not None and not spec.model and bool(spec.llm)
 
 
 def _make_translator(cfg: ExperimentConfig, out: Path, client: Any) -> Any:
     spec = cfg.translation
     if spec is None or not (spec.model or spec.llm):
-        raise InputError("rerank.docs includes 'dt': set translation.model (CTranslate2 folder) or translation.llm")
+        raise InputError(
+            "rerank.docs includes 'translated': set translation.model (CTranslate2 folder) or translation.llm"
+        )
     cache = out / spec.cache if spec.cache else None
     if spec.model:
         from clir_rag.translate.ctranslate2_backend import CTranslate2Translator
