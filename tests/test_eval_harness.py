@@ -215,7 +215,7 @@ def test_bad_configs_name_the_problem(tmp_path: Path):
 def test_rerank_docs_read_the_old_names_og_and_dt_with_a_deprecation_warning(tmp_path: Path):
     path = tmp_path / "old.yaml"
     path.write_text("dataset: {type: xquad}\nrerank: [{method: listwise, docs: [dt, og]}, {method: listwise}]\n")
-    with pytest.warns(DeprecationWarning, match="'translated' for 'dt', 'original' for 'og'"):
+    with pytest.warns(FutureWarning, match="'translated' for 'dt', 'original' for 'og'"):
         cfg = load_config(path)
     assert cfg.rerank[0].docs == ["translated", "original"] and cfg.rerank[1].docs == ["original"]
     path.write_text("dataset: {type: xquad}\nrerank: [{method: listwise, docs: [translated]}]\n")
@@ -232,7 +232,7 @@ def test_packaged_configs_parse():
         if path.name.startswith(("rag-", "acs-train-")):  # RAG check and training configs: test_rag, test_train
             continue
         with warnings.catch_warnings():
-            warnings.simplefilter("error", DeprecationWarning)  # no packaged config uses an old spelling
+            warnings.simplefilter("error", FutureWarning)  # no packaged config uses an old spelling
             cfg = load_config(path)
         assert cfg.name == path.stem and cfg.main_measure in cfg.measures
 

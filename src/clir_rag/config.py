@@ -28,7 +28,8 @@ ExperimentRetrieval = Literal["dense", "bm25", "hybrid", "hybrid-rrf"]
 DEFAULT_MEASURES = ("nDCG@20", "nDCG@10", "AP", "R@100", "RR@10")
 # What a reranker reads: the documents as they are, or translated into the query's language.
 RerankDocs = Literal["original", "translated"]
-# The spellings before "original" / "translated"; still read, with a DeprecationWarning.
+# The spellings before "original" / "translated"; still read, with a FutureWarning (Python shows it by
+# default: a YAML file is written by people, who would never see a DeprecationWarning).
 _OLD_RERANK_DOCS = {"og": "original", "dt": "translated"}
 # one meaning in both configs, so an eval and a RAG check over one collection share its index
 _WORK = "folder holding the indexes, one per collection and passage length (default <out>/indexes)"
@@ -78,7 +79,7 @@ class RerankSpec(StrictModel):
         if not old:
             return value
         new = ", ".join(f"{_OLD_RERANK_DOCS[v]!r} for {v!r}" for v in dict.fromkeys(old))
-        warnings.warn(f"rerank.docs: the short names are deprecated; write {new}", DeprecationWarning, stacklevel=2)
+        warnings.warn(f"rerank.docs: the short names are deprecated; write {new}", FutureWarning, stacklevel=2)
         return [_OLD_RERANK_DOCS.get(v, v) if isinstance(v, str) else v for v in value]
 
 
