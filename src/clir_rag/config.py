@@ -18,11 +18,9 @@ from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, PassageUnit
 from clir_rag.errors import InputError, describe_validation, missing_extra
 from clir_rag.eval.metrics import DEFAULT_MEASURES
 from clir_rag.manifest import TitleFormat
-from clir_rag.types import Debias
+from clir_rag.types import Debias, ExperimentRetrieval
+from clir_rag.types import RetrievalMode as Retrieval
 
-Retrieval = Literal["dense", "bm25", "hybrid"]
-# An experiment may also run the hybrid with plain RRF (``hybrid-rrf``), to compare it with the balanced default.
-ExperimentRetrieval = Literal["dense", "bm25", "hybrid", "hybrid-rrf"]
 # one meaning in both configs, so an eval and a RAG check over one collection share its index
 _WORK = "folder holding the indexes, one per collection and passage length (default <out>/indexes)"
 

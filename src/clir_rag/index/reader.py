@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -40,13 +40,12 @@ from clir_rag.manifest import IndexManifest
 from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, HybridRetriever, Retriever
 from clir_rag.retrieve.base import BaseRetriever
 from clir_rag.retrieve.debias import DEFAULT_SHRINK, DebiasedDenseRetriever, check_debias, resolve_auto
-from clir_rag.retrieve.fusion import FusionMethod
 from clir_rag.store.bm25 import BM25Index
 from clir_rag.store.chroma import ChromaStore
 from clir_rag.store.stats import LanguageStats, QueryMean
-from clir_rag.types import Debias, Query, Ranking
+from clir_rag.types import Aggregation, Debias, FusionMethod, Query, Ranking
+from clir_rag.types import RetrievalMode as Mode
 
-Mode = Literal["dense", "bm25", "hybrid"]
 DebiasOption = Debias
 Health = dict[str, dict[str, str]]
 log = logging.getLogger("clir_rag")
@@ -392,7 +391,7 @@ class IndexReader:
         *,
         fusion: FusionMethod = "balanced",
         weights: Sequence[float] | None = None,
-        documents: Literal["maxp", "firstp"] | None = None,
+        documents: Aggregation | None = None,
         debias: DebiasOption = "auto",
         shrink: float = DEFAULT_SHRINK,
         record_queries: bool = False,
