@@ -143,11 +143,12 @@ class Center(Correction):
         return self.u
 
     def score(self, vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
+        """The centred cosines, in float64."""
         centred = vectors - np.stack([self.centres[x] for x in langs]) if len(langs) else vectors
         return centred @ self.u / np.maximum(np.linalg.norm(centred, axis=1), EPS)
 
     def bound(self, lang: str, a: float) -> float:
-        # u.(p - c) / |p - c| with u.p <= a and |p - c| within the language's radius bounds
+        """``u.(p - c) / |p - c|`` at its largest with ``u.p <= a`` and ``|p - c|`` within the radius bounds."""
         gap = a - self.offsets[lang]
         lo, hi = self.radii[lang]
         return gap / lo if gap > 0 else gap / hi
@@ -193,9 +194,11 @@ class ZScore(Correction):
         return self.v
 
     def score(self, vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
+        """Each raw cosine through its language's z-map."""
         return self.z.rows(vectors @ self.v, langs)
 
     def bound(self, lang: str, a: float) -> float:
+        """The z-map of ``a`` itself: the score is increasing in the raw cosine."""
         return self.z.of(a, lang)
 
     def matrix(self, m: VectorMatrix) -> MatrixScores:
@@ -235,6 +238,7 @@ class CenterZScore(Correction):
         return self.u
 
     def score(self, vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
+        """Each passage's centred direction times the centred query, through its language's z-map."""
         out = np.zeros(len(langs))
         for lang in set(langs.tolist()):
             rows = langs == lang
@@ -242,6 +246,7 @@ class CenterZScore(Correction):
         return out
 
     def bound(self, lang: str, a: float) -> float:
+        """:class:`Center`'s bound around the reference point (no drift, at most 1), through the z-map."""
         gap = a - self.offsets[lang]
         m = self.stats.passages[lang]
         cos = gap / max(m.r_lo, EPS) if gap > 0 else gap / max(m.r_hi, EPS)
