@@ -81,7 +81,7 @@ class Correction(ABC):
 
     @abstractmethod
     def bound(self, lang: str, a: float) -> float:
-        """The best :meth:`score` a passage of ``lang`` can have with a raw similarity of at most ``a``.
+        """An upper bound on :meth:`score` for any passage of ``lang`` with a raw similarity of at most ``a``.
 
         ``a`` is the passage's similarity to :attr:`search_vector`, not to the raw query.
 
