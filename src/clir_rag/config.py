@@ -18,11 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, PassageUnit
 from clir_rag.errors import InputError, describe_validation, missing_extra
 from clir_rag.manifest import TitleFormat
-from clir_rag.types import Debias
+from clir_rag.types import Debias, ExperimentRetrieval
+from clir_rag.types import RetrievalMode as Retrieval
 
-Retrieval = Literal["dense", "bm25", "hybrid"]
-# An experiment may also run the hybrid with plain RRF (``hybrid-rrf``), to compare it with the balanced default.
-ExperimentRetrieval = Literal["dense", "bm25", "hybrid", "hybrid-rrf"]
 # What an eval config measures when it names no measures (ir_measures names). Defined here, not in
 # clir_rag.eval, so that reading a config loads no evaluation code (clir_rag.eval loads every dataset loader).
 DEFAULT_MEASURES = ("nDCG@20", "nDCG@10", "AP", "R@100", "RR@10")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from clir_rag.errors import InputError
 from clir_rag.index.snapshot import Health, Snapshot
@@ -19,10 +19,9 @@ from clir_rag.index.stats_view import StatsView
 from clir_rag.retrieve import BM25Retriever, DenseRetriever, DocumentRetriever, HybridRetriever, Retriever
 from clir_rag.retrieve.base import BaseRetriever
 from clir_rag.retrieve.debias import DEFAULT_SHRINK, DebiasedDenseRetriever, check_debias, resolve_auto
-from clir_rag.retrieve.fusion import FusionMethod
-from clir_rag.types import Debias, Query, Ranking
+from clir_rag.types import RETRIEVAL_MODES, Aggregation, Debias, FusionMethod, Query, Ranking
+from clir_rag.types import RetrievalMode as Mode
 
-Mode = Literal["dense", "bm25", "hybrid"]
 DebiasOption = Debias
 
 
@@ -52,7 +51,7 @@ class IndexReader(StatsView):
         *,
         fusion: FusionMethod = "balanced",
         weights: Sequence[float] | None = None,
-        documents: Literal["maxp", "firstp"] | None = None,
+        documents: Aggregation | None = None,
         debias: DebiasOption = "auto",
         shrink: float = DEFAULT_SHRINK,
         record_queries: bool = False,
@@ -83,7 +82,7 @@ class IndexReader(StatsView):
         ``record_queries`` folds served queries into a running query mean, used for
         query languages without passages or calibration.
         """
-        if mode not in ("dense", "bm25", "hybrid"):
+        if mode not in RETRIEVAL_MODES:
             raise InputError(f"unknown mode {mode!r}: use 'dense', 'bm25' or 'hybrid'")
 
         def build(snap: Snapshot) -> Retriever:
