@@ -14,15 +14,17 @@ else lives in its stage's module (errors in :mod:`clir_rag.errors`, retrievers i
 import warnings
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clir_rag.errors import ClirRagError
 from clir_rag.index import CrossLingualIndex
 from clir_rag.llm import LLMClient, default_llm
-from clir_rag.rag.generate import AnswerGenerator
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
 from clir_rag.translate.llm_translator import LLMTranslator
 from clir_rag.types import Document, Passage, Query, Ranking, Run
+
+if TYPE_CHECKING:
+    from clir_rag.rag.generate import AnswerGenerator
 
 try:  # one source of truth: the version in pyproject.toml, as installed
     __version__ = version("clir-rag")
@@ -86,7 +88,14 @@ _MOVED = {
 }
 
 
+# Public names loaded on first use: answering pulls in the answer check and generation, which an
+# application that only retrieves (or the service reading citations) should not pay for at import.
+_LAZY = {"AnswerGenerator": "clir_rag.rag.generate"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     home = _MOVED.get(name)
     if home is None:
         raise AttributeError(f"module 'clir_rag' has no attribute {name!r}")
@@ -98,3 +107,7 @@ def __getattr__(name: str) -> Any:
         stacklevel=2,
     )
     return getattr(import_module(module), new)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
