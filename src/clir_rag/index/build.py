@@ -17,7 +17,7 @@ from clir_rag.types import Document
 if TYPE_CHECKING:
     from clir_rag.chunk import PassageUnit
     from clir_rag.embed.base import PassageEmbedder
-    from clir_rag.index.writer import IndexStats
+    from clir_rag.index.writer import AddReport
     from clir_rag.manifest import TitleFormat
     from clir_rag.translate.corpus import CorpusTranslationStats, CorpusTranslator
 
@@ -47,7 +47,7 @@ def index_corpus(
     make_embedder: Callable[[str], PassageEmbedder] | None = None,
     on_translated: Callable[[CorpusTranslationStats, Path], None] | None = None,
     progress: bool = True,
-) -> IndexStats:
+) -> AddReport:
     """Index the corpus at ``corpus`` (JSONL or a folder of ``.txt``) into ``index_dir``; resumable.
 
     The corpus is read afresh on each pass (checked, then indexed shard by shard), so a large one
