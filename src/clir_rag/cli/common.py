@@ -74,17 +74,18 @@ def fail(e: Exception) -> typer.Exit:
 def exit_on_error(extra: tuple[str, str] | None = None) -> Iterator[None]:
     """Turn a :class:`~clir_rag.errors.ClirRagError` raised in the block into :func:`fail`'s line and exit code 1.
 
-    With ``extra`` (what needs it, the extra's name), an ImportError in the block is the missing
-    extra, named. Other exceptions pass: they are bugs, and their traceback is the report.
+    With ``extra`` (what needs it, the extra's name), any ImportError in the block is that extra,
+    named, ahead of its own message (a missing-extra error is an ImportError too). Other
+    exceptions pass: they are bugs, and their traceback is the report.
     """
     try:
         yield
-    except ImportError as e:
-        if extra is None:
-            raise
-        raise fail(missing_extra(extra[0], extra[1], e)) from None
-    except ClirRagError as e:
-        raise fail(e) from None
+    except Exception as e:
+        if extra is not None and isinstance(e, ImportError):
+            raise fail(missing_extra(extra[0], extra[1], e)) from None
+        if isinstance(e, ClirRagError):
+            raise fail(e) from None
+        raise
 
 
 def require_index(index_dir: Path) -> None:
