@@ -81,7 +81,7 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
 
 
 def test_errors_from_below_the_cli_are_one_line_and_exit_non_zero(tmp_path: Path, demo_index_copy: Path) -> None:
-    from tests.servers import free_port
+    from clir_rag.testing.servers import free_port
 
     down = f"http://127.0.0.1:{free_port()}"
     result = runner.invoke(app, ["index", str(_corpus(tmp_path)), "--index", str(tmp_path / "i"), "--chroma-url", down])

@@ -94,7 +94,7 @@ def _args(tmp_path: Path, url: str) -> list[str]:
 
 def test_rerank_with_the_llm_server_down_fails_and_writes_nothing(tmp_path: Path) -> None:
     """Issue 14 item 4: with the server down, rerank exited 0 and wrote the first stage unchanged."""
-    from tests.servers import free_port
+    from clir_rag.testing.servers import free_port
 
     result = runner.invoke(app, _args(tmp_path, f"http://127.0.0.1:{free_port()}/v1"))
     assert result.exit_code == 1 and "every LLM answer failed" in result.output and "cannot reach" in result.output
@@ -102,7 +102,7 @@ def test_rerank_with_the_llm_server_down_fails_and_writes_nothing(tmp_path: Path
 
 
 def test_rerank_exits_3_when_too_many_answers_fail(tmp_path: Path) -> None:
-    from tests.llm_faults import GarbleServer
+    from clir_rag.testing.llm_faults import GarbleServer
 
     server = GarbleServer(["[2] > [1]", "I cannot help with that."])  # every other window unreadable
     try:

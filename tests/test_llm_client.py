@@ -5,8 +5,8 @@ import pytest
 from clir_rag.errors import LLMError, LLMUnavailableError
 from clir_rag.llm import LLMClient, SqliteCache, Usage
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
+from clir_rag.testing.llm_faults import DOWN, TRANSIENT, FaultyLLM
 from clir_rag.types import Query, Ranking, ScoredCandidate
-from tests.llm_faults import DOWN, TRANSIENT, FaultyLLM
 
 MSG = [{"role": "user", "content": "hi"}]
 
@@ -154,7 +154,7 @@ def test_a_stream_that_breaks_is_retried_only_before_its_first_piece(tmp_path: P
     """A server that drops the connection mid-answer (fault injected by a fake server; a real one cannot be made to)."""
     pytest.importorskip("openai")
     from clir_rag.llm.openai_backend import OpenAICompatibleLLM
-    from tests.llm_faults import GarbleServer
+    from clir_rag.testing.llm_faults import GarbleServer
 
     answer = "Tu Youyou hat das Artemisinin entdeckt [1]."
     broken, at_once, whole = (
