@@ -111,6 +111,7 @@ class NoGermanTranslator(Translator):
         raise AssertionError("never reached")
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("replies", "fix", "calls", "kept", "fixed", "lang_ok"),
     [
@@ -139,6 +140,7 @@ def test_an_answer_in_the_wrong_language_is_translated(
     assert summary["language_fixed"] == int(fixed) and summary["wrong_language_generated"] == int(calls == 2)
 
 
+@pytest.mark.fast
 def test_a_translator_that_lacks_the_language_leaves_the_answer_counted() -> None:
     llm = FaultyLLM([WRONG])
     gen = AnswerGenerator(llm, translator=NoGermanTranslator())
@@ -146,6 +148,7 @@ def test_a_translator_that_lacks_the_language_leaves_the_answer_counted() -> Non
     assert answer.text == WRONG and answer.wrong_language and not answer.language_fixed and len(llm.seen) == 1
 
 
+@pytest.mark.fast
 def test_check_and_summary_count_what_they_cannot_score() -> None:
     q = Query(id="q1", text="Who discovered artemisinin?", lang="en")
     ctx = [_cand(0, "Tu Youyou entdeckte Artemisinin.", doc="de:1")]
@@ -199,6 +202,7 @@ def test_rag_check_cli_on_xquad_with_the_embedded_model(
     assert [p.name for p in (tmp_path / "idx").iterdir()] == ["xquad-de-p256"]
 
 
+@pytest.mark.fast
 def test_questions_are_the_first_n_or_spread_over_the_collection(tmp_path: Path) -> None:
     qs = [Query(id=f"q{i}", text=f"question {i}") for i in range(10)]
     assert [q.id for q in pick_questions(qs, 3)] == ["q0", "q1", "q2"]
@@ -209,6 +213,7 @@ def test_questions_are_the_first_n_or_spread_over_the_collection(tmp_path: Path)
         load_rag_config(config, sample="random")
 
 
+@pytest.mark.fast
 def test_packaged_rag_configs_parse() -> None:
     for path in sorted((Path(__file__).parents[1] / "evals").glob("rag-*.yaml")):
         cfg = load_rag_config(path)
@@ -220,6 +225,7 @@ def test_packaged_rag_configs_parse() -> None:
 # --- the ragas judge ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_judge_reply_parsing_names_the_problem() -> None:
     from pydantic import BaseModel
 
