@@ -36,8 +36,14 @@ def test_answers_an_english_question_from_foreign_passages(local_llm, artemisini
     assert best_match(answer.text, ["Tu Youyou"]).f1 > 0  # the discoverer is named in the German passage
 
 
-def test_a_streamed_answer_hands_out_what_the_model_writes(local_llm, artemisinin_candidates: Ranking) -> None:
-    gen = AnswerGenerator(local_llm, top_k=3)
+def test_a_streamed_answer_hands_out_what_the_model_writes(
+    local_llm, artemisinin_candidates: Ranking, tmp_path: Path
+) -> None:
+    from clir_rag.llm import LLMClient
+
+    # a cache: the stream stores its reply, so the generate() below, which checks what does not depend on the
+    # model's words (passages, language), reads it back instead of making the model write it a second time
+    gen = AnswerGenerator(LLMClient(local_llm, cache=tmp_path / "llm.sqlite"), top_k=3)
     query = Query(text="Who discovered the drug artemisinin against malaria?", lang="en")
     stream = gen.stream(query, artemisinin_candidates.candidates)
     assert stream.answer is None  # nothing is generated before the stream is read
@@ -49,6 +55,7 @@ def test_a_streamed_answer_hands_out_what_the_model_writes(local_llm, artemisini
     assert done.language_fixed == (done.untranslated is not None)
     whole = gen.generate(query, artemisinin_candidates.candidates)
     assert [p.id for p in done.passages] == [p.id for p in whole.passages] and done.lang == whole.lang == "en"
+    assert whole.usage.calls == 0 and whole.usage.cache_hits >= 1  # read back, not written a second time
     with pytest.raises(RuntimeError, match="read once"):
         list(stream)
     failing = AnswerGenerator(FaultyLLM([], default=LLMTransientError("simulated timeout")))
