@@ -276,11 +276,13 @@ def test_a_garbage_judge_is_counted_never_averaged(reply: str, reason: str, enco
     assert "0 judged, 2 failed" in summary_markdown("t", summary)
 
 
-def test_the_embedded_model_as_ragas_judge(local_llm, encoder) -> None:
+def test_the_embedded_model_as_ragas_judge(local_llm, encoder, tmp_path: Path) -> None:
     pytest.importorskip("ragas")
+    from clir_rag.llm import LLMClient
     from clir_rag.rag.judge import RagasJudge
 
-    judge = RagasJudge(local_llm, encoder=encoder)
+    # a cache: both metrics begin by splitting the same answer into statements, which the model then writes once
+    judge = RagasJudge(LLMClient(local_llm, cache=tmp_path / "judge.sqlite"), encoder=encoder)
     scores = judge.score(
         "On which day did the Berlin Wall open?",
         "The Berlin Wall opened on 9 November 1989.",
