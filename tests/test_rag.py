@@ -276,13 +276,11 @@ def test_a_garbage_judge_is_counted_never_averaged(reply: str, reason: str, enco
     assert "0 judged, 2 failed" in summary_markdown("t", summary)
 
 
-def test_the_embedded_model_as_ragas_judge(local_llm, encoder, tmp_path: Path) -> None:
+def test_the_embedded_model_as_ragas_judge(local_llm, encoder) -> None:
     pytest.importorskip("ragas")
-    from clir_rag.llm import LLMClient
     from clir_rag.rag.judge import RagasJudge
 
-    # a cache: both metrics begin by splitting the same answer into statements, which the model then writes once
-    judge = RagasJudge(LLMClient(local_llm, cache=tmp_path / "judge.sqlite"), encoder=encoder)
+    judge = RagasJudge(local_llm, encoder=encoder)
     scores = judge.score(
         "On which day did the Berlin Wall open?",
         "The Berlin Wall opened on 9 November 1989.",
