@@ -1,6 +1,7 @@
 # Two entry points, both doing their own set-up on a fresh machine:
 #   make demo   create .venv, install clir-rag, run the offline cross-lingual demo
 #   make test   create .venv, install clir-rag with test extras, lint, type-check, run the tests
+#   make test-fast  the fast tier only: tests of pure functions (no LLM, server or index build), under 2 minutes
 #   make test-integrations  (also) each integration package's tests, from its own folder
 #   make serve  (also) the QA service and its page on the demo index, http://127.0.0.1:8000
 PYTHON ?= python3
@@ -12,7 +13,7 @@ TORCH  ?= torch==2.13.0
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: demo serve test test-integrations lint bench xquad clean
+.PHONY: demo serve test test-fast test-integrations lint bench xquad clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,11 +44,17 @@ serve: $(VENV)/.installed-serve
 	$(BIN)/clir-rag demo
 	$(BIN)/clir-rag serve --index demo-index
 
+# Every extra is installed here, so CLIR_RAG_REQUIRE_EXTRAS=1: a test skipped for a failed import fails instead
+# (tests/_require_extras.py); skips for other reasons (no ../shared data, no Chromium) stay skips.
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m ruff check conftest.py src integrations tests benchmarks evals examples
 	$(BIN)/python -m ruff format --check conftest.py src integrations tests benchmarks evals examples
 	$(BIN)/python -m mypy
-	$(BIN)/python -m pytest
+	CLIR_RAG_REQUIRE_EXTRAS=1 $(BIN)/python -m pytest
+
+# The tests marked fast (pytest -m fast): what to run while editing; make test runs them too.
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m fast -q
 
 # Each integration package's tests from its own folder, with its own pytest settings (make test runs them too)
 test-integrations: $(VENV)/.installed-dev

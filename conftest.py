@@ -5,4 +5,7 @@ its own folder, load the same ones (its pyproject.toml names the plugin with ``-
 fixtures are in tests/conftest.py.
 """
 
-pytest_plugins = ["clir_rag.testing.fixtures"]
+pytest_plugins = [
+    "clir_rag.testing.fixtures",
+    "tests._require_extras",  # CLIR_RAG_REQUIRE_EXTRAS=1: an import skip fails (CI)
+]

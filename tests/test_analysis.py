@@ -1,7 +1,11 @@
 """BM25 analysis of invisible characters (issue 25): a zero-width joiner inside a word no longer splits it."""
 
+import pytest
+
 from clir_rag.store import BM25Index
 from clir_rag.store.analysis import get_analyzer
+
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
 
 # zero-width joiner and non-joiner, soft hyphen, BOM, zero-width space, word joiner, a bidi mark, a variation selector
 INVISIBLE = ["\u200d", "\u200c", "\u00ad", "\ufeff", "\u200b", "\u2060", "\u200e", "\ufe0f"]

@@ -24,6 +24,7 @@ from clir_rag.types import Document, Query, Ranking, Run, ScoredCandidate
 # -- Run and its TREC files -----------------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_run_from_lists_keeps_the_order_and_rewrites_scores_that_disagree_with_it() -> None:
     run = Run.from_lists({"q1": [("a", 0.9), ("b", 0.5)], "q2": [("c", 0.2), ("d", 0.7), ("e", 0.7)]}, name="x")
     assert run["q1"].doc_ids == ["a", "b"] and [c.score for c in run["q1"]] == [0.9, 0.5]  # already decreasing
@@ -35,6 +36,7 @@ def test_run_from_lists_keeps_the_order_and_rewrites_scores_that_disagree_with_i
     assert [c.score for c in tied["q"]] == [2.0, 1.0]
 
 
+@pytest.mark.fast
 def test_run_from_rankings_keeps_one_candidate_per_document_its_best_passage() -> None:
     q = Query(id="q1", text="who?")
     passages = [
@@ -48,6 +50,7 @@ def test_run_from_rankings_keeps_one_candidate_per_document_its_best_passage() -
     assert ranking.candidates[0].id == "d1" and ranking.candidates[0].metadata["passage_id"] == "d1#2"
 
 
+@pytest.mark.fast
 def test_a_written_run_reads_back_in_the_same_order_with_its_queries(tmp_path: Path) -> None:
     lists = {"q1": [("b", 5.0), ("a", 5.0), ("c", 1.0)], "q2": [("x", 0.3)]}
     path = tmp_path / "r.trec"
@@ -74,6 +77,7 @@ def _docs() -> dict[str, Document]:
     return {i: Document(id=i, text=t, lang="sw" if i == "d4" else "de") for i, t in texts.items()}
 
 
+@pytest.mark.fast
 def test_rerank_run_checks_every_document_before_any_llm_call() -> None:
     run = Run.from_lists({"q1": [("d1", 3.0), ("gone", 2.0)]}, {"q1": Query(id="q1", text="Who?")})
     llm = FaultyLLM([], default="[2] > [1]")
@@ -82,6 +86,7 @@ def test_rerank_run_checks_every_document_before_any_llm_call() -> None:
     assert llm.calls == 0
 
 
+@pytest.mark.fast
 def test_rerank_run_reorders_the_head_keeps_the_tail_and_the_first_stage_scores() -> None:
     queries = {"q1": Query(id="q1", text="Who discovered artemisinin?", lang="en")}
     run = Run.from_lists({"q1": [("d1", 0.9), ("d2", 0.8), ("d3", 0.7), ("d4", 0.6)]}, queries, name="dense")
@@ -102,6 +107,7 @@ def test_rerank_run_reorders_the_head_keeps_the_tail_and_the_first_stage_scores(
     assert report.queries == 1 and report.windows_ok == 1 and report.usage.calls == 1
 
 
+@pytest.mark.fast
 def test_rerank_run_counts_a_failed_answer_and_keeps_that_order() -> None:
     queries = {f"q{i}": Query(id=f"q{i}", text="Who discovered artemisinin?") for i in (1, 2)}
     run = Run.from_lists({q: [("d1", 0.9), ("d2", 0.8)] for q in queries}, queries)
@@ -124,6 +130,7 @@ class _Echo(BaseLLM):
         return Completion(messages[-1]["content"], prompt_tokens=1, completion_tokens=2)
 
 
+@pytest.mark.fast
 def test_base_llm_cuts_at_stop_sequences_and_checks_messages() -> None:
     llm = _Echo()
     assert llm.generate([{"role": "user", "content": "one. two"}], stop=[".", ""]).text == "one"
@@ -167,6 +174,7 @@ def test_every_retriever_has_an_async_form_that_agrees(demo_index: CrossLingualI
 # -- config and manifest --------------------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_both_configs_load_through_one_loader_with_one_line_errors(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text("dataset: {type: xquad}\nlimit: 3\n")
@@ -184,6 +192,7 @@ def test_both_configs_load_through_one_loader_with_one_line_errors(tmp_path: Pat
     assert "top_kk" in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.fast
 def test_the_manifest_is_typed_keeps_unknown_keys_and_names_a_bad_file(tmp_path: Path) -> None:
     index = CrossLingualIndex(tmp_path / "idx", max_tokens=64, overlap=8)
     assert isinstance(index.manifest, IndexManifest) and index.manifest.max_tokens == 64
@@ -203,6 +212,7 @@ def test_the_manifest_is_typed_keeps_unknown_keys_and_names_a_bad_file(tmp_path:
         read_manifest(file)
 
 
+@pytest.mark.fast
 def test_limits_and_counts_in_configs_must_be_positive(tmp_path: Path) -> None:
     """Issue 14 item 7: eval --limit 0 ran every query and --limit -3 was accepted."""
     path = tmp_path / "exp.yaml"

@@ -6,6 +6,8 @@ from clir_rag.chunk import Chunker, approximate_token_count
 from clir_rag.retrieve import aggregate_passages
 from clir_rag.types import Document, Query, Ranking, ScoredCandidate
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 GERMAN = (
     "Albert Einstein entwickelte die spezielle und die allgemeine Relativitätstheorie. Er erhielt 1921 den "
     "Nobelpreis für Physik für seine Erklärung des photoelektrischen Effekts. Später lebte er in Princeton, "

@@ -7,6 +7,8 @@ from clir_rag.corpus import read_corpus
 from clir_rag.errors import CorpusError
 from tests.conftest import write_jsonl
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 
 def test_reads_jsonl_with_all_fields_and_keeps_extra_metadata(tmp_path: Path) -> None:
     path = write_jsonl(

@@ -103,6 +103,7 @@ def block_problems(block: Block) -> list[str]:
     return problems
 
 
+@pytest.mark.fast
 def test_every_block_runs_or_is_marked() -> None:
     problems = [p for block in BLOCKS for p in block_problems(block)]
     for _, _, stray in PARSED.values():
@@ -110,6 +111,7 @@ def test_every_block_runs_or_is_marked() -> None:
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.fast
 def test_block_rules_are_checked() -> None:
     """The checker itself: an unmarked block, a marker without a reason, a broken illustration."""
     assert block_problems(Block("x.md:1", "bash", "ls\n", None, True))
@@ -121,6 +123,7 @@ def test_block_rules_are_checked() -> None:
     assert not block_problems(Block("x.md:1", "python", "print(1)\n", None, True))
 
 
+@pytest.mark.fast
 def test_docs_have_python_blocks() -> None:
     assert any(b.where.startswith("README.md:") for b in RUNNABLE), "the README's Python quickstart must run"
     assert 2 <= len(RUNNABLE) <= MAX_RUNNABLE, [b.where for b in RUNNABLE]
@@ -172,6 +175,7 @@ def link_problems(path: Path) -> list[str]:
     return problems
 
 
+@pytest.mark.fast
 def test_relative_links_resolve() -> None:
     problems = [p for path in DOC_FILES for p in link_problems(path)]
     assert not problems, "\n".join(problems)

@@ -35,6 +35,8 @@ from tests.builders.collections import (
     write_clef_fixture,
 )
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 
 @contextmanager
 def no_warnings() -> Iterator[None]:

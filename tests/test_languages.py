@@ -9,6 +9,8 @@ from clir_rag.languages import (
     to_flores,
 )
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 
 @pytest.mark.parametrize(
     ("code", "expected"),

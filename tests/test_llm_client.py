@@ -20,6 +20,7 @@ def _ranking(n: int = 6) -> Ranking:
     )
 
 
+@pytest.mark.fast
 def test_transient_errors_are_retried_with_bounded_attempts() -> None:
     llm = FaultyLLM([TRANSIENT, TRANSIENT, "ok"])
     client = LLMClient(llm, max_retries=2, backoff=0.0)
@@ -33,6 +34,7 @@ def test_transient_errors_are_retried_with_bounded_attempts() -> None:
     assert llm.calls == 3 and client.usage.failures == 1
 
 
+@pytest.mark.fast
 def test_timeout_is_a_transient_failure(tmp_path: Path) -> None:
     client = LLMClient(FaultyLLM([0.5, 0.5]), timeout=0.05, max_retries=1, backoff=0.0)
     with pytest.raises(LLMError, match="no answer within"):
@@ -40,6 +42,7 @@ def test_timeout_is_a_transient_failure(tmp_path: Path) -> None:
     assert client.usage.retries == 1 and client.usage.failures == 1
 
 
+@pytest.mark.fast
 def test_unavailable_backend_fails_once_then_fast() -> None:
     llm = FaultyLLM([DOWN])
     client = LLMClient(llm, max_retries=5, backoff=10.0)
@@ -52,6 +55,7 @@ def test_unavailable_backend_fails_once_then_fast() -> None:
     assert client.generate(MSG).text == ""
 
 
+@pytest.mark.fast
 def test_cache_makes_repeats_free_and_persists(tmp_path: Path) -> None:
     llm = FaultyLLM(["first answer"], default="other")
     client = LLMClient(llm, cache=tmp_path / "cache.sqlite")
@@ -82,6 +86,7 @@ def test_the_old_cache_name_still_works_and_warns() -> None:
         clir_rag.cache.NoSuchCache  # noqa: B018  (only the old names are offered)
 
 
+@pytest.mark.fast
 def test_sampled_answers_are_not_cached(tmp_path: Path) -> None:
     llm = FaultyLLM(["a", "b"])
     client = LLMClient(llm, cache=tmp_path / "c.sqlite")
@@ -89,6 +94,7 @@ def test_sampled_answers_are_not_cached(tmp_path: Path) -> None:
     assert client.generate(MSG, temperature=0.7).text == "b"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "answers", [[""], ["I'd rather not."], [TRANSIENT], [DOWN]], ids=["empty", "garbage", "transient", "down"]
 )
@@ -104,6 +110,7 @@ def test_listwise_batch_completes_when_windows_fail(answers: list) -> None:
     assert report.problems
 
 
+@pytest.mark.fast
 def test_pairwise_batch_completes_with_failures_counted() -> None:
     # every other answer is unreadable; the first of each pair names A
     llm = FaultyLLM([], default="Passage A")
@@ -116,6 +123,7 @@ def test_pairwise_batch_completes_with_failures_counted() -> None:
     assert sorted(result.ranking.ids) == ["p0", "p1", "p2", "p3"]
 
 
+@pytest.mark.fast
 def test_position_bias_becomes_ties() -> None:
     llm = FaultyLLM([], default="Passage A")  # always the first shown
     result = PairwiseReranker(LLMClient(llm), method="heap", mode="generate", depth=5, top_k=2).rerank(_ranking(5))
@@ -123,11 +131,13 @@ def test_position_bias_becomes_ties() -> None:
     assert result.ranking.ids == ["p0", "p1", "p2", "p3", "p4"]  # ties keep the first-stage order
 
 
+@pytest.mark.fast
 def test_pairwise_logprob_mode_needs_a_scoring_backend() -> None:
     with pytest.raises(ValueError, match="cannot score labels"):
         PairwiseReranker(FaultyLLM([]), mode="logprob")
 
 
+@pytest.mark.fast
 def test_prompts_fit_a_small_context_window() -> None:
     llm = FaultyLLM([], default="[1] > [2]")
     llm.context_window = 400
@@ -181,6 +191,7 @@ def test_a_stream_that_breaks_is_retried_only_before_its_first_piece(tmp_path: P
             server.close()
 
 
+@pytest.mark.fast
 def test_a_backend_that_cannot_stream_gives_one_piece_and_the_breaker_holds() -> None:
     llm = FaultyLLM(["Tu Youyou [1].", DOWN, "never"])
     client = LLMClient(llm, backoff=0.0)

@@ -164,6 +164,7 @@ class HeldLLM:
         return len(text.split())
 
 
+@pytest.mark.fast
 def test_an_abandoned_in_process_call_is_not_queued_behind() -> None:
     llm = HeldLLM()
     client = LLMClient(llm, timeout=0.2, max_retries=3, backoff=0.0)
@@ -185,6 +186,7 @@ def test_an_abandoned_in_process_call_is_not_queued_behind() -> None:
     assert client.health() == ("ok", "")
 
 
+@pytest.mark.fast
 def test_a_call_that_times_out_queued_behind_a_busy_in_process_model_never_runs() -> None:
     llm = HeldLLM()
     busy = LLMClient(llm, timeout=None)
@@ -228,6 +230,7 @@ class GatedLLM(FaultyLLM):
         return super().generate(messages, **kwargs)
 
 
+@pytest.mark.fast
 def test_half_open_lets_one_trial_through_and_fails_the_others_fast() -> None:
     llm = GatedLLM([DOWN, DOWN])
     client = LLMClient(llm, breaker_cooldown=60.0, backoff=0.0)
@@ -259,6 +262,7 @@ def test_half_open_lets_one_trial_through_and_fails_the_others_fast() -> None:
     assert client.breaker_state == "closed"
 
 
+@pytest.mark.fast
 def test_transient_failures_do_not_open_the_circuit_but_degrade_health() -> None:
     llm = FaultyLLM([TRANSIENT] * 5, default="ok")
     client = LLMClient(llm, max_retries=1, backoff=0.0)
@@ -271,6 +275,7 @@ def test_transient_failures_do_not_open_the_circuit_but_degrade_health() -> None
     assert client.health() == ("ok", "")
 
 
+@pytest.mark.fast
 def test_the_deadline_spans_tries_and_backoff() -> None:
     llm = FaultyLLM([TRANSIENT] * 5, default="ok")
     client = LLMClient(llm, max_retries=5, backoff=30.0, deadline=5.0)
@@ -284,6 +289,7 @@ def test_the_deadline_spans_tries_and_backoff() -> None:
     assert client.generate(MSG, deadline=WAIT_S).text == "ok" and llm.calls == 2
 
 
+@pytest.mark.fast
 def test_close_ends_the_client(tmp_path: Path) -> None:
     with LLMClient(FaultyLLM([], default="ok"), cache=tmp_path / "c.sqlite") as client:
         assert client.generate(MSG).text == "ok"

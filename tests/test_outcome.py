@@ -8,6 +8,8 @@ from clir_rag.llm.usage import Usage
 from clir_rag.outcome import EXIT_ERROR, EXIT_OK, EXIT_TOO_MANY_FAILED, Outcome, exit_code
 from clir_rag.rerank.base import RerankReport
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 
 def test_a_run_whose_every_answer_failed_is_an_error_whatever_the_ratio() -> None:
     assert Outcome(failed=4, total=4).all_failed

@@ -12,6 +12,8 @@ import pytest
 import clir_rag
 from clir_rag import errors
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 
 def test_version_comes_from_the_installed_metadata() -> None:
     assert clir_rag.__version__ == version("clir-rag")

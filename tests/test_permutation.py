@@ -1,7 +1,10 @@
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clir_rag.rerank.permutation import parse_permutation
+
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
 
 
 def test_clean_answer_is_ok() -> None:

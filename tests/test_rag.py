@@ -36,8 +36,14 @@ def test_answers_an_english_question_from_foreign_passages(local_llm, artemisini
     assert best_match(answer.text, ["Tu Youyou"]).f1 > 0  # the discoverer is named in the German passage
 
 
-def test_a_streamed_answer_hands_out_what_the_model_writes(local_llm, artemisinin_candidates: Ranking) -> None:
-    gen = AnswerGenerator(local_llm, top_k=3)
+def test_a_streamed_answer_hands_out_what_the_model_writes(
+    local_llm, artemisinin_candidates: Ranking, tmp_path: Path
+) -> None:
+    from clir_rag.llm import LLMClient
+
+    # a cache: the stream stores its reply, so the generate() below, which checks what does not depend on the
+    # model's words (passages, language), reads it back instead of making the model write it a second time
+    gen = AnswerGenerator(LLMClient(local_llm, cache=tmp_path / "llm.sqlite"), top_k=3)
     query = Query(text="Who discovered the drug artemisinin against malaria?", lang="en")
     stream = gen.stream(query, artemisinin_candidates.candidates)
     assert stream.answer is None  # nothing is generated before the stream is read
@@ -49,6 +55,7 @@ def test_a_streamed_answer_hands_out_what_the_model_writes(local_llm, artemisini
     assert done.language_fixed == (done.untranslated is not None)
     whole = gen.generate(query, artemisinin_candidates.candidates)
     assert [p.id for p in done.passages] == [p.id for p in whole.passages] and done.lang == whole.lang == "en"
+    assert whole.usage.calls == 0 and whole.usage.cache_hits >= 1  # read back, not written a second time
     with pytest.raises(RuntimeError, match="read once"):
         list(stream)
     failing = AnswerGenerator(FaultyLLM([], default=LLMTransientError("simulated timeout")))
@@ -111,6 +118,7 @@ class NoGermanTranslator(Translator):
         raise AssertionError("never reached")
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("replies", "fix", "calls", "kept", "fixed", "lang_ok"),
     [
@@ -139,6 +147,7 @@ def test_an_answer_in_the_wrong_language_is_translated(
     assert summary["language_fixed"] == int(fixed) and summary["wrong_language_generated"] == int(calls == 2)
 
 
+@pytest.mark.fast
 def test_a_translator_that_lacks_the_language_leaves_the_answer_counted() -> None:
     llm = FaultyLLM([WRONG])
     gen = AnswerGenerator(llm, translator=NoGermanTranslator())
@@ -146,6 +155,7 @@ def test_a_translator_that_lacks_the_language_leaves_the_answer_counted() -> Non
     assert answer.text == WRONG and answer.wrong_language and not answer.language_fixed and len(llm.seen) == 1
 
 
+@pytest.mark.fast
 def test_check_and_summary_count_what_they_cannot_score() -> None:
     q = Query(id="q1", text="Who discovered artemisinin?", lang="en")
     ctx = [_cand(0, "Tu Youyou entdeckte Artemisinin.", doc="de:1")]
@@ -199,6 +209,7 @@ def test_rag_check_cli_on_xquad_with_the_embedded_model(
     assert [p.name for p in (tmp_path / "idx").iterdir()] == ["xquad-de-p256"]
 
 
+@pytest.mark.fast
 def test_questions_are_the_first_n_or_spread_over_the_collection(tmp_path: Path) -> None:
     qs = [Query(id=f"q{i}", text=f"question {i}") for i in range(10)]
     assert [q.id for q in pick_questions(qs, 3)] == ["q0", "q1", "q2"]
@@ -209,6 +220,7 @@ def test_questions_are_the_first_n_or_spread_over_the_collection(tmp_path: Path)
         load_rag_config(config, sample="random")
 
 
+@pytest.mark.fast
 def test_packaged_rag_configs_parse() -> None:
     for path in sorted((Path(__file__).parents[1] / "evals").glob("rag-*.yaml")):
         cfg = load_rag_config(path)
@@ -220,6 +232,7 @@ def test_packaged_rag_configs_parse() -> None:
 # --- the ragas judge ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_judge_reply_parsing_names_the_problem() -> None:
     from pydantic import BaseModel
 

@@ -17,6 +17,8 @@ from clir_rag.rag.check import (
 )
 from clir_rag.rag.citations import citations, strip_citations
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 
 def test_english_articles_and_punctuation_are_dropped() -> None:
     assert normalize_answer("The  Eiffel-Tower, in Paris!", "en") == "eiffeltower in paris"

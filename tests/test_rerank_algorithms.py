@@ -15,6 +15,8 @@ from clir_rag.rerank.algorithms import (
 from clir_rag.rerank.base import apply_order
 from clir_rag.types import Query, Ranking, ScoredCandidate
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 
 def _consistent(values: list[float]):
     return lambda i, j: 1.0 if values[i] > values[j] else (0.0 if values[i] < values[j] else 0.5)

@@ -87,6 +87,7 @@ def _l(*ids: str) -> Ranking:
     return Ranking(query=Query(text="q"), candidates=cands)
 
 
+@pytest.mark.fast
 def test_balanced_fusion_by_hand() -> None:
     dense = _l("zh:a", "en:b", "de:c", "en:d", "zh:e")
     bm25 = _l("zh:e", "zh:f", "en:d", "zh:a")
@@ -127,11 +128,13 @@ def test_the_hybrid_keeps_the_languages_of_the_corrected_dense_ranking(demo_inde
     assert sum(c.lang == "zh" for c in plain.candidates) > sum(c.lang == "zh" for c in world_cup.candidates)
 
 
+@pytest.mark.fast
 def test_rrf_by_hand() -> None:
     fused = {c.id: c.score for c in reciprocal_rank_fusion([_r(("a", 9), ("b", 5)), _r(("b", 0.3), ("c", 0.1))])}
     assert fused == pytest.approx({"a": 1 / 61, "b": 1 / 62 + 1 / 61, "c": 1 / 62})
 
 
+@pytest.mark.fast
 def test_weighted_fusion_by_hand() -> None:
     fused = {
         c.id: c.score

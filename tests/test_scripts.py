@@ -14,6 +14,8 @@ from clir_rag.store.analysis import get_analyzer
 from clir_rag.train.lexicon import word_counts
 from clir_rag.translate.base import join_sentences
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 EXT_B = "\U00020000\U00020001\U00020002"  # 𠀀𠀁𠀂, CJK Extension B: outside the Basic Multilingual Plane
 
 

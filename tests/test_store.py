@@ -53,6 +53,7 @@ def test_chroma_refuses_another_encoder_or_dimension(tmp_path: Path, encoder) ->
         store.upsert(_passages()[:1], np.zeros((1, 10), dtype=np.float32), ["h"])
 
 
+@pytest.mark.fast
 def test_analyzers_per_language() -> None:
     assert get_analyzer("de")("Die Katzen liefen über die Straßen") == ["katz", "lief", "strass"]
     assert get_analyzer("en")("The running cats") == ["run", "cat"]

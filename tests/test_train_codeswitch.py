@@ -18,6 +18,8 @@ from clir_rag.train.codeswitch import (
 )
 from clir_rag.train.lexicon import Lexicon, word_pattern
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 DE = Lexicon(
     "en",
     "de",

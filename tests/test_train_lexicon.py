@@ -21,6 +21,8 @@ from clir_rag.train.lexicon import (
     word_pattern,
 )
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 # 40 common English words and their usual German translation (one each, hand-checked).
 EN_DE = [
     ("house", "Haus"), ("water", "Wasser"), ("dog", "Hund"), ("cat", "Katze"), ("tree", "Baum"),

@@ -20,6 +20,7 @@ def test_translates_with_the_embedded_model(local_llm, tmp_path: Path) -> None:
     assert again.stats.cache_hits == 2 and again.client.usage.calls == 0
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("answer", ["", "   ", DOWN], ids=["empty", "blank", "server-down"])
 def test_bad_answers_fall_back_to_the_source_and_are_counted(answer) -> None:
     translator = LLMTranslator(LLMClient(FaultyLLM([answer], default="The cat plays."), max_retries=0))
@@ -28,11 +29,13 @@ def test_bad_answers_fall_back_to_the_source_and_are_counted(answer) -> None:
     assert "Der Hund schläft." in out[0] or "Die Katze spielt." in out[0]
 
 
+@pytest.mark.fast
 def test_answer_labels_and_quotes_are_removed() -> None:
     translator = LLMTranslator(LLMClient(FaultyLLM(['Translation: "The dog sleeps."'])))
     assert translator.translate(["Der Hund schläft."], "de", "en") == ["The dog sleeps."]
 
 
+@pytest.mark.fast
 def test_answers_that_are_not_translations_fall_back_are_counted_and_retried(tmp_path) -> None:
     """Issue 14 item 11: refusals, offers, cut-off preambles and echoes counted as translations (failures=0)."""
     from clir_rag.translate.llm_translator import LLMTranslator
@@ -68,6 +71,7 @@ def test_answers_that_are_not_translations_fall_back_are_counted_and_retried(tmp
     assert again.calls == 5  # the failed five are asked again; the good one comes from the cache
 
 
+@pytest.mark.fast
 def test_two_translations_into_one_output_do_not_interleave(tmp_path) -> None:
     """Issue 14: one writer per translated corpus, as per index."""
     from clir_rag.errors import IndexLockedError
@@ -85,6 +89,7 @@ def test_two_translations_into_one_output_do_not_interleave(tmp_path) -> None:
     assert translate_corpus(docs, translator, "en", out, progress=False).translated == 1
 
 
+@pytest.mark.fast
 def test_strict_mode_raises_instead_of_handing_back_the_source() -> None:
     """For one passage a reader asked to see translated (the QA page), the source back would look translated."""
     from clir_rag.errors import LLMUnavailableError, TranslationOutputError

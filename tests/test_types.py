@@ -3,6 +3,8 @@ from pydantic import ValidationError
 
 from clir_rag.types import Document, Query, Ranking, ScoredCandidate
 
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 
 def test_document_normalises_language_and_strips_id() -> None:
     doc = Document(id=" d1 ", text="Hallo", lang="deu_Latn")
