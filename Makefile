@@ -2,6 +2,7 @@
 #   make demo   create .venv, install clir-rag, run the offline cross-lingual demo
 #   make test   create .venv, install clir-rag with test extras, lint, type-check, run the tests
 #   make test-fast  the fast tier only: tests of pure functions (no LLM, server or index build), under 2 minutes
+#   make test-integrations  (also) each integration package's tests, from its own folder
 #   make serve  (also) the QA service and its page on the demo index, http://127.0.0.1:8000
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ TORCH  ?= torch==2.13.0
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: demo serve test test-fast lint bench xquad clean
+.PHONY: demo serve test test-fast test-integrations lint bench xquad clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,10 @@ test: $(VENV)/.installed-dev
 # The tests marked fast (pytest -m fast): what to run while editing; make test runs them too.
 test-fast: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m fast -q
+
+# Each integration package's tests from its own folder, with its own pytest settings (make test runs them too)
+test-integrations: $(VENV)/.installed-dev
+	for p in $(INTEGRATIONS); do (cd integrations/$$p && $(abspath $(BIN))/python -m pytest) || exit 1; done
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_first_stage.py

@@ -24,7 +24,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests/: the server helpers the tests use
 
 from benchmarks.bench_serve_load import QUESTIONS  # noqa: E402
 
@@ -67,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from clir_rag.demo import build_demo_index
-    from tests.servers import free_port, serving
+    from clir_rag.testing.servers import free_port, serving
 
     rows: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as work:

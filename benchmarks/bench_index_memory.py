@@ -122,8 +122,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-mem-") as work, ExitStack() as server:
         url = None
         if args.server:
-            sys.path.insert(0, str(ROOT))
-            from tests.servers import serving_chroma
+            from clir_rag.testing.servers import serving_chroma
 
             url, _ = server.enter_context(serving_chroma(Path(work) / "server", skip_if_missing=False))
         for n in args.sizes:

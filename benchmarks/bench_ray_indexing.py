@@ -28,7 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests/: the index comparison the tests assert, and the Chroma server they start
+sys.path.insert(0, str(ROOT))  # tests/: the index comparison the tests assert
 
 from clir_rag.eval import default_data_dir  # noqa: E402
 from clir_rag.index import CrossLingualIndex  # noqa: E402
@@ -79,7 +79,7 @@ def main() -> None:
         runs: list[tuple[str, int, str | None]] = [("ray_1_actor", 1, None), ("ray_2_actors", 2, None)]
         with ExitStack() as server:
             if args.server:
-                from tests.servers import serving_chroma  # imports pytest: only when a server is asked for
+                from clir_rag.testing.servers import serving_chroma  # imports pytest: only when a server is asked for
 
                 server_url, _ = server.enter_context(serving_chroma(work / "server", skip_if_missing=False))
                 runs.append(("ray_2_actors_chroma_server", 2, server_url))

@@ -31,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # tests/: the server helpers the tests use
 
 QUESTIONS = [
     "Wer hat das Artemisinin entdeckt?",
@@ -159,7 +158,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from clir_rag.demo import build_demo_index
-    from tests.servers import free_port, serving
+    from clir_rag.testing.servers import free_port, serving
 
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as work:
         index = Path(work) / "demo-index"

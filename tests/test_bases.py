@@ -18,8 +18,8 @@ from clir_rag.llm.base import BaseLLM, Completion, Message
 from clir_rag.manifest import MANIFEST, IndexManifest, read_manifest
 from clir_rag.rerank import ListwiseReranker
 from clir_rag.rerank.run import rerank_run
+from clir_rag.testing.llm_faults import FaultyLLM
 from clir_rag.types import Document, Query, Ranking, Run, ScoredCandidate
-from tests.llm_faults import FaultyLLM
 
 # -- Run and its TREC files -----------------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from clir_rag.index import CrossLingualIndex
+from clir_rag.testing.servers import free_port, serving_chroma
 from clir_rag.types import Document
-from tests.servers import free_port, serving_chroma
 
 
 @pytest.fixture

@@ -94,7 +94,7 @@ def _args(tmp_path: Path, url: str) -> list[str]:
 
 def test_rerank_with_the_llm_server_down_fails_and_writes_nothing(tmp_path: Path) -> None:
     """Issue 14 item 4: with the server down, rerank exited 0 and wrote the first stage unchanged."""
-    from tests.servers import free_port
+    from clir_rag.testing.servers import free_port
 
     result = runner.invoke(app, _args(tmp_path, f"http://127.0.0.1:{free_port()}/v1"))
     assert result.exit_code == 1 and "every LLM answer failed" in result.output and "cannot reach" in result.output
@@ -102,7 +102,7 @@ def test_rerank_with_the_llm_server_down_fails_and_writes_nothing(tmp_path: Path
 
 
 def test_rerank_exits_3_when_too_many_answers_fail(tmp_path: Path) -> None:
-    from tests.llm_faults import GarbleServer
+    from clir_rag.testing.llm_faults import GarbleServer
 
     server = GarbleServer(["[2] > [1]", "I cannot help with that."])  # every other window unreadable
     try:
@@ -114,3 +114,26 @@ def test_rerank_exits_3_when_too_many_answers_fail(tmp_path: Path) -> None:
         assert relaxed.exit_code == 0, relaxed.output
     finally:
         server.close()
+
+
+def test_rerank_inputs_are_read_and_checked_before_a_model_loads(tmp_path: Path) -> None:
+    """What `clir-rag rerank` calls, from Python: inputs, then the reranker; an unknown method before either."""
+    import pytest
+
+    from clir_rag.errors import InputError
+    from clir_rag.rerank.files import load_reranker, read_rerank_inputs, rerank_files
+
+    corpus, queries, run = _files(tmp_path)
+    inputs = read_rerank_inputs(run, queries, corpus, depth=2)
+    assert set(inputs.run) == {"q1", "q2"} and inputs.run["q1"].query.text == "Who discovered artemisinin?"
+    assert sorted(inputs.documents) == ["d1", "d3"]  # only the top 2 of each query are read
+    with pytest.raises(InputError, match="unknown rerank method 'magic'"):
+        rerank_files(tmp_path / "none.run", queries, corpus, tmp_path / "o.run", method="magic")
+    for options, message in (
+        ({"method": "cross-encoder", "ray": True}, "it takes --model, not --ray or --base-url"),
+        ({"base_url": "http://a/v1,http://b/v1", "model": "m"}, "several --base-url servers need --ray"),
+        ({"ray": True, "model": "m"}, "give --base-url and --model"),
+    ):
+        with pytest.raises(InputError, match=message):
+            load_reranker(**options)
+    assert not (tmp_path / "o.run").exists()

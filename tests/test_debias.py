@@ -13,9 +13,10 @@ from typer.testing import CliRunner
 from clir_rag.cli import app
 from clir_rag.errors import IndexCorruptError, IndexStatsError, InputError
 from clir_rag.index import CrossLingualIndex
-from clir_rag.retrieve.debias import DebiasedDenseRetriever, centre_of, query_mean
+from clir_rag.retrieve.debias import CORRECTIONS, DebiasedDenseRetriever, centre_of, query_mean
+from clir_rag.store.matrix import VectorMatrix
 from clir_rag.store.stats import STATS_FILE, LanguageStats
-from clir_rag.types import Document, Query
+from clir_rag.types import DEBIAS_METHODS, Document, Query
 
 QUERIES = [
     Query(text="世界杯冠军最多的国家是哪个？", lang="zh"),
@@ -491,3 +492,51 @@ def test_auto_takes_center_zscore_over_a_collection_of_translations_only(
         assert idx.search(query, 5).retriever == "dense-center"
     assert shares["parallel"] >= 0.7 and shares["scattered"] <= 0.1
     assert shares["scattered"] < TRANSLATION_SHARE <= shares["parallel"]
+
+
+def _random_index(seed: int) -> tuple[LanguageStats, VectorMatrix]:
+    """Four languages of unit vectors around their own offsets, one of them a single passage (no spread)."""
+    rng = np.random.default_rng(seed)
+    sizes = {"en": 60, "de": 45, "sw": 30, "zh": 1}
+    rows, langs = [], []
+    for lang, n in sizes.items():
+        offset = rng.normal(size=16) * 1.5
+        for _ in range(n):
+            rows.append(offset + rng.normal(size=16) * rng.uniform(0.5, 2.0))
+            langs.append(lang)
+    ids = [f"p{i:03d}" for i in range(len(rows))]
+    m = VectorMatrix.from_rows(ids, ids, langs, [0] * len(ids), np.asarray(rows))
+    # statistics of the stored (float32) rows, as an index keeps them
+    stats = LanguageStats.from_vectors([(m.vectors64, langs)], dim=16, encoder="synthetic")
+    return stats, m
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("name", sorted(CORRECTIONS))
+def test_a_corrections_score_bound_and_matrix_forms_agree(seed: int, name: str) -> None:
+    """The matrix form is the score of each row; the bound is never below a score it bounds."""
+    stats, m = _random_index(seed)
+    rng = np.random.default_rng(100 + seed)
+    for fitted, qlang in ((["de", "en", "sw", "zh"], "en"), (["en", "zh"], None)):
+        fix = CORRECTIONS[name](stats, rng.normal(size=16), qlang, fitted)
+        got = fix.matrix(m)
+        inside = np.isin(m.langs, fitted)
+        exact = fix.score(m.vectors64[inside], m.langs[inside])
+        assert np.all(got.scores[~inside] == -np.inf)  # languages the correction was not fitted to
+        if got.refine is None:  # float64 throughout
+            np.testing.assert_allclose(got.scores[inside], exact, rtol=0, atol=1e-9)
+        else:  # float32 products that shortlist, and the exact rescoring is the score itself
+            np.testing.assert_allclose(got.scores[inside], exact, rtol=0, atol=1e-4)
+            assert np.array_equal(got.refine(np.flatnonzero(inside)), exact)
+        for lang in fitted:
+            rows = m.langs == lang
+            scores = fix.score(m.vectors64[rows], m.langs[rows])
+            raw = m.vectors64[rows] @ fix.search_vector
+            for a in raw:  # every passage with a raw similarity up to a is bounded by bound(lang, a)
+                assert np.isfinite(fix.bound(lang, float(a)))
+                assert fix.bound(lang, float(a)) >= scores[raw <= a].max() - 1e-9
+
+
+def test_every_debias_method_but_auto_and_none_is_a_correction_class() -> None:
+    assert set(CORRECTIONS) == set(DEBIAS_METHODS) - {"auto", "none"}
+    assert all(cls.name == name for name, cls in CORRECTIONS.items())

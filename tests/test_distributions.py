@@ -98,6 +98,16 @@ def test_the_wheel_holds_its_namespace_only_and_its_metadata_names_it(wheels: di
         assert ">=" in core_req and "<" in core_req  # bounded, as LlamaIndex packages are
 
 
+def test_the_core_wheel_holds_no_test_helpers(wheels: dict[str, Path]) -> None:
+    """clir_rag.testing (fault-injecting LLMs, server helpers, the shared fixtures) is in src/ for the tests of a
+    source checkout; the wheel leaves it out."""
+    assert (ROOT / "src" / "clir_rag" / "testing" / "fixtures.py").is_file()  # there to be left out
+    with zipfile.ZipFile(wheels["clir-rag"]) as zf:
+        names = zf.namelist()
+    assert "clir_rag/__init__.py" in names and "clir_rag/llm/__init__.py" in names
+    assert [n for n in names if n.startswith("clir_rag/testing/")] == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dist", list(PACKAGES))
 def test_installs_alone_into_a_fresh_venv_beside_the_core(wheels: dict[str, Path], dist: str, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import warnings
 from pathlib import Path
 
 import ir_measures
@@ -16,7 +17,7 @@ from clir_rag.cli import app
 from clir_rag.errors import CorpusError, InputError
 from clir_rag.eval.experiment import ExperimentConfig, load_config, run_experiment
 from clir_rag.eval.metrics import evaluate, ordered_run, paired_ttest
-from clir_rag.eval.oracle import oracle_ranked, pri
+from clir_rag.eval.oracle import oracle_ranked, share_of_oracle_gain
 from clir_rag.eval.trec import read_run
 
 MEASURES = ["nDCG@20", "nDCG@10", "AP", "R@100", "RR@10", "P@5"]
@@ -110,9 +111,12 @@ def test_oracle_sorts_the_top_depth_by_relevance_and_pri():
     first, _ = evaluate(ordered_run(ranked), qrels, ["nDCG@5"])
     best, _ = evaluate(ordered_run(out), qrels, ["nDCG@5"])
     assert best["nDCG@5"] > first["nDCG@5"]
-    assert pri(0.4, 0.55, 0.7) == pytest.approx(0.5)
-    assert pri(0.4, 0.3, 0.7) == pytest.approx(-1 / 3)
-    assert pri(0.7, 0.7, 0.7) is None
+    assert share_of_oracle_gain(0.4, 0.55, 0.7) == pytest.approx(0.5)
+    assert share_of_oracle_gain(0.4, 0.3, 0.7) == pytest.approx(-1 / 3)
+    assert share_of_oracle_gain(0.7, 0.7, 0.7) is None
+    with pytest.warns(DeprecationWarning, match="share_of_oracle_gain"):
+        from clir_rag.eval import pri  # the name before 0.2
+    assert pri is share_of_oracle_gain
 
 
 def _rescore(path: Path, qrels: dict, measure: str) -> float:
@@ -216,12 +220,29 @@ def test_bad_configs_name_the_problem(tmp_path: Path):
     assert res.exit_code == 1 and "dataset.type" in res.output
 
 
+def test_rerank_docs_read_the_old_names_og_and_dt_with_a_deprecation_warning(tmp_path: Path):
+    path = tmp_path / "old.yaml"
+    path.write_text("dataset: {type: xquad}\nrerank: [{method: listwise, docs: [dt, og]}, {method: listwise}]\n")
+    with pytest.warns(FutureWarning, match="'translated' for 'dt', 'original' for 'og'"):
+        cfg = load_config(path)
+    assert cfg.rerank[0].docs == ["translated", "original"] and cfg.rerank[1].docs == ["original"]
+    path.write_text("dataset: {type: xquad}\nrerank: [{method: listwise, docs: [translated]}]\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new names warn of nothing
+        assert load_config(path).rerank[0].docs == ["translated"]
+    path.write_text("dataset: {type: xquad}\nrerank: [{method: listwise, docs: [mt]}]\n")
+    with pytest.raises(InputError, match=r"rerank\.0\.docs\.0"):
+        load_config(path)
+
+
 @pytest.mark.fast
 def test_packaged_configs_parse():
     for path in sorted(Path(__file__).parents[1].joinpath("evals").glob("*.yaml")):
         if path.name.startswith(("rag-", "acs-train-")):  # RAG check and training configs: test_rag, test_train
             continue
-        cfg = load_config(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)  # no packaged config uses an old spelling
+            cfg = load_config(path)
         assert cfg.name == path.stem and cfg.main_measure in cfg.measures
 
 
@@ -239,14 +260,14 @@ def test_reranking_experiment_with_the_local_llm_og_and_dt(local_llm, encoder, t
         retrievers=["dense"],
         limit=2,
         oracle_depths=[5],
-        rerank=[{"method": "listwise", "depth": 5, "window": 5, "step": 5, "docs": ["og", "dt"]}],
+        rerank=[{"method": "listwise", "depth": 5, "window": 5, "step": 5, "docs": ["original", "translated"]}],
         translation={"model": str(ct2)},
         out=str(tmp_path / "out"),
     )
     result = run_experiment(ExperimentConfig.model_validate(cfg), progress=False, llm=local_llm)
     og, dt = result.get("dense+listwise-og"), result.get("dense+listwise-dt")
     assert og.extra["llm_calls"] + og.extra["failures"] >= 2 and og.base == "dense"
-    assert dt.extra["llm_calls"] >= 1
+    assert dt.extra["llm_calls"] >= 1 and dt.extra["docs"] == "translated"
     assert (tmp_path / "out" / "translations.sqlite").exists()
     report = (tmp_path / "out" / "report.md").read_text()
     assert "dense+listwise-og" in report

@@ -19,7 +19,7 @@ import pytest
 
 from clir_rag.cache import SqliteCache
 from clir_rag.llm import LLMClient
-from tests.llm_faults import FaultyLLM
+from clir_rag.testing.llm_faults import FaultyLLM
 
 
 def _hammer(path: str, worker: int, batches: int, out: mp.Queue) -> None:
@@ -199,7 +199,7 @@ def test_a_truncated_manifest_is_one_line(damaged: Path) -> None:
 
 def test_a_failed_first_run_leaves_nothing_behind(tmp_path: Path) -> None:
     """Issue 14 items 5 and 6: bad options, a dead server and undetectable languages were written first."""
-    from tests.servers import free_port
+    from clir_rag.testing.servers import free_port
 
     target = tmp_path / "new"
     down = f"http://127.0.0.1:{free_port()}"

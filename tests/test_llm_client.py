@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 
 from clir_rag.errors import LLMError, LLMUnavailableError
-from clir_rag.llm import LLMCache, LLMClient, Usage
+from clir_rag.llm import LLMClient, SqliteCache, Usage
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
+from clir_rag.testing.llm_faults import DOWN, TRANSIENT, FaultyLLM
 from clir_rag.types import Query, Ranking, ScoredCandidate
-from tests.llm_faults import DOWN, TRANSIENT, FaultyLLM
 
 MSG = [{"role": "user", "content": "hi"}]
 
@@ -65,7 +65,25 @@ def test_cache_makes_repeats_free_and_persists(tmp_path: Path) -> None:
     assert again.generate(MSG, max_tokens=5, usage=usage).text == "first answer"
     assert usage.cache_hits == 1 and usage.calls == 0 and llm.calls == 1
     assert again.generate(MSG, max_tokens=6).text == "other"  # other decoding parameters, other key
-    assert len(LLMCache(tmp_path / "cache.sqlite")) == 2
+    assert len(SqliteCache(tmp_path / "cache.sqlite")) == 2
+
+
+def test_the_old_cache_name_still_works_and_warns() -> None:
+    import clir_rag.cache
+    import clir_rag.llm
+    import clir_rag.llm.cache
+
+    for module in (clir_rag.cache, clir_rag.llm, clir_rag.llm.cache):
+        with pytest.warns(
+            DeprecationWarning, match=rf"{module.__name__}\.LLMCache is deprecated: use SqliteCache"
+        ) as got:
+            assert module.LLMCache is SqliteCache
+        assert got[0].filename == __file__  # the warning points at the line that used the old name
+        assert "LLMCache" not in getattr(module, "__all__", [])
+    with pytest.warns(DeprecationWarning, match="LLMCache"):
+        from clir_rag.llm import LLMCache  # noqa: F401  (the import form users have)
+    with pytest.raises(AttributeError):
+        clir_rag.cache.NoSuchCache  # noqa: B018  (only the old names are offered)
 
 
 @pytest.mark.fast
@@ -146,7 +164,7 @@ def test_a_stream_that_breaks_is_retried_only_before_its_first_piece(tmp_path: P
     """A server that drops the connection mid-answer (fault injected by a fake server; a real one cannot be made to)."""
     pytest.importorskip("openai")
     from clir_rag.llm.openai_backend import OpenAICompatibleLLM
-    from tests.llm_faults import GarbleServer
+    from clir_rag.testing.llm_faults import GarbleServer
 
     answer = "Tu Youyou hat das Artemisinin entdeckt [1]."
     broken, at_once, whole = (

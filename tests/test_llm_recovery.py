@@ -22,8 +22,8 @@ import pytest
 
 from clir_rag.errors import LLMError, LLMTimeoutError, LLMTransientError, LLMUnavailableError
 from clir_rag.llm import Completion, LLMClient
-from tests.llm_faults import DOWN, TRANSIENT, FaultyLLM
-from tests.servers import free_port, wait_until_up
+from clir_rag.testing.llm_faults import DOWN, TRANSIENT, FaultyLLM
+from clir_rag.testing.servers import free_port, wait_until_up
 
 MSG = [{"role": "user", "content": "Reply with the single word: yes"}]
 WAIT_S = 60.0  # the most any bounded wait here lasts: a guard against a hung test, never a speed check
@@ -302,8 +302,8 @@ def test_close_ends_the_client(tmp_path: Path) -> None:
         len(client.cache)  # type: ignore[arg-type]
     client.close()  # idempotent
     # a cache handed in stays its owner's
-    from clir_rag.llm import LLMCache
+    from clir_rag.llm import SqliteCache
 
-    shared = LLMCache(tmp_path / "shared.sqlite")
+    shared = SqliteCache(tmp_path / "shared.sqlite")
     LLMClient(FaultyLLM([], default="ok"), shared).close()
     assert len(shared) == 0

@@ -12,8 +12,8 @@ from clir_rag.errors import LLMUnavailableError
 from clir_rag.llm import LLMClient, Usage
 from clir_rag.llm.openai_backend import OpenAICompatibleLLM
 from clir_rag.rerank import ListwiseReranker, PairwiseReranker
+from clir_rag.testing.servers import free_port
 from clir_rag.types import Query
-from tests.servers import free_port
 
 
 def test_generate_through_the_server(llm_server: str) -> None:

@@ -87,8 +87,8 @@ def test_full_width_and_cjk_bracket_answers_parse_as_ascii_ones() -> None:
 def test_listwise_reranker_applies_a_full_width_answer() -> None:
     from clir_rag.llm import LLMClient
     from clir_rag.rerank import ListwiseReranker
+    from clir_rag.testing.llm_faults import FaultyLLM
     from clir_rag.types import Query, Ranking, ScoredCandidate
-    from tests.llm_faults import FaultyLLM
 
     # a scripted model: a real one cannot be made to answer in full-width forms on demand
     llm = FaultyLLM(["［３］ ＞ ［１］ ＞ ［２］"])

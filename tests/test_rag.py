@@ -16,9 +16,9 @@ from clir_rag.errors import LLMTransientError, UnsupportedLanguageError
 from clir_rag.rag.check import best_match
 from clir_rag.rag.experiment import check_answer, load_rag_config, pick_questions, summarize, summary_markdown
 from clir_rag.rag.generate import Answer, AnswerGenerator, answer_messages
+from clir_rag.testing.llm_faults import FaultyLLM
 from clir_rag.translate.base import Translator
 from clir_rag.types import Query, Ranking, ScoredCandidate
-from tests.llm_faults import FaultyLLM
 
 
 def _cand(i: int, text: str, doc: str | None = None, lang: str = "de") -> ScoredCandidate:

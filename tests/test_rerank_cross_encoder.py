@@ -14,8 +14,8 @@ from clir_rag.cli import app
 from clir_rag.errors import InputError
 from clir_rag.eval.trec import read_run
 from clir_rag.rerank.cross_encoder import CrossEncoderReranker
+from clir_rag.testing.models import build_cross_encoder
 from clir_rag.types import Query, Ranking, ScoredCandidate
-from tests.builders.models import build_cross_encoder
 from tests.test_cli_rerank import _files  # the run, queries and corpus the LLM rerankers are tested on
 
 runner = CliRunner()

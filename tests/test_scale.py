@@ -13,9 +13,9 @@ ray = pytest.importorskip("ray", reason="needs the [ray] extra")
 
 from clir_rag.index import CrossLingualIndex  # noqa: E402
 from clir_rag.scale import RayEmbedder  # noqa: E402
+from clir_rag.testing.servers import free_port, serving_chroma  # noqa: E402
 from clir_rag.types import Document, Query  # noqa: E402
 from tests.builders.indexes import compare_indexes  # noqa: E402
-from tests.servers import free_port, serving_chroma  # noqa: E402
 
 QUERIES = [
     "Who discovered artemisinin?",

@@ -20,8 +20,8 @@ import pytest
 pytest.importorskip("fastapi", reason="needs the [serve] extra")
 pytest.importorskip("uvicorn", reason="needs the [serve] extra")
 
-from tests.llm_faults import GarbleServer
-from tests.servers import free_port, wait_until_up
+from clir_rag.testing.llm_faults import GarbleServer
+from clir_rag.testing.servers import free_port, wait_until_up
 
 KEY = "s3cret"
 QUESTION = "Wer hat das Artemisinin entdeckt?"

@@ -22,7 +22,7 @@ pytest.importorskip("fastapi", reason="needs the [serve] extra")
 pytest.importorskip("uvicorn", reason="needs the [serve] extra")
 
 from clir_rag import CrossLingualIndex
-from tests.servers import free_port, serving, serving_chroma
+from clir_rag.testing.servers import free_port, serving, serving_chroma
 
 MODES = ("dense", "bm25", "hybrid")
 CITIES = ("Vilnius", "Lagos", "Quito", "Osaka", "Tartu", "Hanoi", "Lima", "Cork", "Perth", "Bergen")

@@ -21,8 +21,8 @@ import pytest
 
 pytest.importorskip("fastapi", reason="needs the [serve] extra")
 
-from tests.llm_faults import GarbleServer
-from tests.servers import free_port
+from clir_rag.testing.llm_faults import GarbleServer
+from clir_rag.testing.servers import free_port
 from tests.test_serve import KEY, QUESTION, call, served, served_process
 
 ORIGIN = "http://app.example"
@@ -388,8 +388,8 @@ def test_a_vector_store_that_goes_down_and_comes_back(tmp_path: Path, encoder) -
     """Searches of the committed state go on from memory while the Chroma server is down; /health says the store
     is down, with the reason, and ok again once it is back."""
     from clir_rag.index import CrossLingualIndex
+    from clir_rag.testing.servers import serving_chroma
     from clir_rag.types import Document
-    from tests.servers import serving_chroma
 
     index = tmp_path / "index"
     docs = [Document(id="a1", text="Der Eiffelturm steht in Paris.", lang="de")]

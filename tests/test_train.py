@@ -122,7 +122,7 @@ def _hits(reranker) -> int:
 
 def test_a_cross_encoder_learns_and_reranks_as_a_rerank_stage(tmp_path: Path) -> None:
     from clir_rag.rerank.cross_encoder import CrossEncoderReranker
-    from tests.builders.models import build_cross_encoder
+    from clir_rag.testing.models import build_cross_encoder
 
     result = train(_config(tmp_path, "cross-encoder"), progress=False)
     assert _falls(result.losses), result.losses

@@ -240,7 +240,7 @@ def test_translation_postprocessor_translates_and_restores(tiny_nllb: Path, tmp_
     from llama_index.postprocessor.clir_rag import ListwiseLLMRerank, TranslationPostprocessor
 
     from clir_rag.llm import LLMClient
-    from tests.llm_faults import FaultyLLM
+    from clir_rag.testing.llm_faults import FaultyLLM
 
     nodes = [
         NodeWithScore(node=TextNode(text=t, metadata={"lang": lang, "doc_id": f"d{i}"}), score=1.0 - i / 10)

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from clir_rag.llm import LLMClient
+from clir_rag.testing.llm_faults import DOWN, FaultyLLM
 from clir_rag.translate.llm_translator import LLMTranslator
-from tests.llm_faults import DOWN, FaultyLLM
 
 
 def test_translates_with_the_embedded_model(local_llm, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import random
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,5 +112,24 @@ class SqliteCache:
             self._db.close()
 
 
-# The LLM layer's historical name for the same store.
-LLMCache = SqliteCache
+# Old names kept importable for one release, each with its replacement: LLMCache was the LLM layer's
+# name for this same store.
+_DEPRECATED = {"LLMCache": "SqliteCache"}
+
+
+def deprecated_name(module: str, name: str) -> Any:
+    """What the old ``name`` stands for, with a :class:`DeprecationWarning` at the importer's line.
+
+    Modules that still offer an old name call it from their ``__getattr__``; any other name
+    raises :class:`AttributeError` as a missing attribute does.
+    """
+    new = _DEPRECATED.get(name)
+    if new is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    # stack: this function, the module's __getattr__, then the code that asked for the name
+    warnings.warn(f"{module}.{name} is deprecated: use {new}, the same class", DeprecationWarning, stacklevel=3)
+    return globals()[new]
+
+
+def __getattr__(name: str) -> Any:
+    return deprecated_name(__name__, name)

@@ -9,20 +9,26 @@ defaults; the chunking defaults come from :mod:`clir_rag.chunk`.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from clir_rag.chunk import DEFAULT_MAX_TOKENS, DEFAULT_OVERLAP, PassageUnit
 from clir_rag.errors import InputError, describe_validation, missing_extra
-from clir_rag.eval.metrics import DEFAULT_MEASURES
 from clir_rag.manifest import TitleFormat
-from clir_rag.types import Debias
+from clir_rag.types import Debias, ExperimentRetrieval
+from clir_rag.types import RetrievalMode as Retrieval
 
-Retrieval = Literal["dense", "bm25", "hybrid"]
-# An experiment may also run the hybrid with plain RRF (``hybrid-rrf``), to compare it with the balanced default.
-ExperimentRetrieval = Literal["dense", "bm25", "hybrid", "hybrid-rrf"]
+# What an eval config measures when it names no measures (ir_measures names). Defined here, not in
+# clir_rag.eval, so that reading a config loads no evaluation code (clir_rag.eval loads every dataset loader).
+DEFAULT_MEASURES = ("nDCG@20", "nDCG@10", "AP", "R@100", "RR@10")
+# What a reranker reads: the documents as they are, or translated into the query's language.
+RerankDocs = Literal["original", "translated"]
+# The spellings before "original" / "translated"; still read, with a FutureWarning (Python shows it by
+# default: a YAML file is written by people, who would never see a DeprecationWarning).
+_OLD_RERANK_DOCS = {"og": "original", "dt": "translated"}
 # one meaning in both configs, so an eval and a RAG check over one collection share its index
 _WORK = "folder holding the indexes, one per collection and passage length (default <out>/indexes)"
 
@@ -34,7 +40,7 @@ class StrictModel(BaseModel):
 
 
 class DatasetSpec(StrictModel):
-    """Which collection: ``type`` plus that loader's arguments (:func:`clir_rag.eval.experiment.load_collection`)."""
+    """Which collection: ``type`` plus that loader's arguments (:func:`clir_rag.eval.datasets.load_collection`)."""
 
     model_config = ConfigDict(extra="allow")
     type: Literal["xquad", "ciral", "clef", "generic"]
@@ -59,8 +65,20 @@ class RerankSpec(StrictModel):
     step: int = Field(10, ge=1)
     top_k: int = Field(10, ge=1)
     passes: int = Field(10, ge=1)
-    docs: list[Literal["og", "dt"]] = ["og"]
+    docs: list[RerankDocs] = Field(
+        ["original"], description="rerank the original documents, translated ones (DT), or both (two runs)"
+    )
     first_stages: list[str] | None = Field(None, description="default: every first-stage run")
+
+    @field_validator("docs", mode="before")
+    @classmethod
+    def _old_docs_spelling(cls, value: Any) -> Any:
+        old = [v for v in value if isinstance(v, str) and v in _OLD_RERANK_DOCS] if isinstance(value, list) else []
+        if not old:
+            return value
+        new = ", ".join(f"{_OLD_RERANK_DOCS[v]!r} for {v!r}" for v in dict.fromkeys(old))
+        warnings.warn(f"rerank.docs: the short names are deprecated; write {new}", FutureWarning, stacklevel=2)
+        return [_OLD_RERANK_DOCS.get(v, v) if isinstance(v, str) else v for v in value]
 
 
 class TranslationSpec(StrictModel):

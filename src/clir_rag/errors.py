@@ -6,6 +6,29 @@ fixing a 100k-line corpus knows where to look.
 
 from __future__ import annotations
 
+__all__ = [
+    "ClirRagError",
+    "CorpusError",
+    "ExtraNotInstalledError",
+    "IndexCompatibilityError",
+    "IndexCorruptError",
+    "IndexLockedError",
+    "IndexReadOnlyError",
+    "IndexStatsError",
+    "IndexWriteError",
+    "InputError",
+    "JudgeOutputError",
+    "LLMError",
+    "LLMTimeoutError",
+    "LLMTransientError",
+    "LLMUnavailableError",
+    "LanguageError",
+    "StoreUnavailableError",
+    "TranslationModelError",
+    "TranslationOutputError",
+    "UnsupportedLanguageError",
+]
+
 
 class ClirRagError(Exception):
     """Base class of every error raised on purpose by clir-rag."""

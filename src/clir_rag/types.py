@@ -11,9 +11,29 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from clir_rag.languages import normalize_language
 
+# The enumerations of the package, each spelled once: every signature, schema and config imports its
+# Literal from here, and every run-time check uses the matching tuple (get_args of the Literal).
+
+# How a first stage retrieves (clir_rag.index.IndexReader.retriever says what each does).
+RetrievalMode = Literal["dense", "bm25", "hybrid"]
+RETRIEVAL_MODES: tuple[str, ...] = get_args(RetrievalMode)
+# An experiment may also run the hybrid with plain RRF (``hybrid-rrf``), to compare it with the balanced default.
+ExperimentRetrieval = Literal[RetrievalMode, "hybrid-rrf"]
+EXPERIMENT_RETRIEVALS: tuple[str, ...] = get_args(ExperimentRetrieval)
+
 # The language-bias corrections of dense scores (clir_rag.retrieve.debias says what each does).
 Debias = Literal["auto", "none", "center", "zscore", "center-zscore"]
 DEBIAS_METHODS: tuple[str, ...] = get_args(Debias)
+
+# From passages to documents: a document scores as its best passage or its first (clir_rag.retrieve.aggregate).
+Aggregation = Literal["maxp", "firstp"]
+AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
+
+# Fusing rankings (clir_rag.retrieve.fusion): ``rrf`` and ``weighted`` combine any rankings; ``balanced``
+# also keeps the dense ranking's language balance, so it needs a dense ranking first.
+PlainFusion = Literal["rrf", "weighted"]
+FusionMethod = Literal["balanced", PlainFusion]
+FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
 
 
 def _nonblank(value: str, what: str) -> str:

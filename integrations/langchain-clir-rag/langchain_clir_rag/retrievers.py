@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from clir_rag.index import CrossLingualIndex
 from clir_rag.languages import detect_language
-from clir_rag.types import Debias, Query, ScoredCandidate
+from clir_rag.types import Aggregation, Debias, Query, RetrievalMode, ScoredCandidate
 from clir_rag.types import Document as ClirDocument
 
 # where LangChain's loaders record a document's origin: ids derived from them survive re-loading
@@ -38,12 +38,12 @@ class CrossLingualRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     index_dir: str = Field(description="a clir-rag index directory (see CrossLingualRetriever.from_documents)")
-    mode: Literal["dense", "bm25", "hybrid"] = "dense"
+    mode: RetrievalMode = "dense"
     k: int = Field(4, ge=1, description="results per query")
     langs: list[str] | None = None
     query_lang: str | None = None
     debias: Debias = "auto"
-    documents: Literal["maxp", "firstp"] | None = None
+    documents: Aggregation | None = None
     _index: CrossLingualIndex = PrivateAttr()
 
     def model_post_init(self, context: Any, /) -> None:

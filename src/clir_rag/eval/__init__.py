@@ -5,7 +5,7 @@ from clir_rag.eval.clef import CLEF_PAIRS, load_clef
 from clir_rag.eval.collection import Collection
 from clir_rag.eval.generic import load_beir, load_generic
 from clir_rag.eval.metrics import DEFAULT_MEASURES, evaluate, ordered_run, paired_ttest, ranking_to_run
-from clir_rag.eval.oracle import oracle_ranked, pri
+from clir_rag.eval.oracle import oracle_ranked, share_of_oracle_gain
 from clir_rag.eval.trec import read_qrels, read_queries, read_run, read_trec_topics, write_run
 from clir_rag.eval.xquad import XQUAD_LANGUAGES, XQuADCLIR, default_data_dir, load_xquad
 
@@ -26,11 +26,19 @@ __all__ = [
     "oracle_ranked",
     "ordered_run",
     "paired_ttest",
-    "pri",
     "ranking_to_run",
     "read_qrels",
     "read_queries",
     "read_run",
     "read_trec_topics",
+    "share_of_oracle_gain",
     "write_run",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "pri":  # the name before 0.2, kept for one release (warns)
+        from clir_rag.eval import oracle
+
+        return oracle.pri
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,7 @@ LLM calls and translations are cached, so a rerun is cheap.
 
 Run names: ``<retriever>`` (``-p<tokens>`` appended when several passage
 lengths are compared), ``<first stage>+oracle@<depth>``,
-``<first stage>+<reranker>-<og|dt>``.
+``<first stage>+<reranker>-<og|dt>`` (``og``: the original documents reranked, ``dt``: translated ones).
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from clir_rag.cache import SqliteCache, cache_key
-from clir_rag.config import DatasetSpec, ExperimentConfig, load_config
+from clir_rag.config import ExperimentConfig, RerankDocs, load_config
 from clir_rag.embed import Encoder, load_encoder
 from clir_rag.errors import InputError
 from clir_rag.eval.collection import Collection
+from clir_rag.eval.datasets import load_collection
 from clir_rag.eval.metrics import evaluate, paired_ttest
 from clir_rag.eval.oracle import oracle_ranked
 from clir_rag.eval.results import ExperimentResult, RunResult
@@ -35,33 +36,14 @@ from clir_rag.languages import normalize_language
 from clir_rag.progress import progress_reporter
 from clir_rag.types import Document, Query, Run
 
-# load_config and ExperimentConfig are re-exported: they were defined here before clir_rag.config existed
+# load_config and ExperimentConfig are re-exported: they were defined here before clir_rag.config existed;
+# load_collection too, from clir_rag.eval.datasets (the RAG check reads its collection through it as well)
 __all__ = ["ExperimentConfig", "ExperimentResult", "RunResult", "load_collection", "load_config", "run_experiment"]
 
 Ranked = dict[str, list[tuple[str, float]]]
 
-
-def load_collection(spec: DatasetSpec, data: str | Path | None) -> Collection:
-    """Dispatch to the dataset loaders; relative paths are taken from the working directory."""
-    from clir_rag.eval.xquad import default_data_dir
-
-    args = dict(spec.model_extra or {})
-    root = Path(data) if data else default_data_dir()
-    if spec.type == "xquad":
-        from clir_rag.eval.xquad import load_xquad
-
-        return load_xquad(args.pop("query_lang", "en"), args.pop("doc_langs", "de"), root / "xquad", **args)
-    if spec.type == "ciral":
-        from clir_rag.eval.ciral import load_ciral
-
-        return load_ciral(data_dir=args.pop("data_dir", root / "ciral"), **args)
-    if spec.type == "clef":
-        from clir_rag.eval.clef import load_clef
-
-        return load_clef(**args)
-    from clir_rag.eval.generic import load_generic
-
-    return load_generic(**args)
+# A reranked run's name ends in the short name of what it read, as in the published results (OG / DT).
+_RUN_SUFFIX: dict[RerankDocs, str] = {"original": "og", "translated": "dt"}
 
 
 @contextmanager
@@ -321,7 +303,7 @@ def _rerank_all(
             llm or load_llm(cfg.llm.model, cfg.llm.base_url), cache=out / cfg.llm.cache if cfg.llm.cache else None
         )
     translator = None
-    if any("dt" in spec.docs for spec in cfg.rerank):
+    if any("translated" in spec.docs for spec in cfg.rerank):
         translator = _make_translator(cfg, out, client)
     for spec in cfg.rerank:
         reranker = reranker_from_spec(spec, client)
@@ -331,9 +313,9 @@ def _rerank_all(
                 raise InputError(f"rerank.first_stages: no first-stage run {first_name!r} (have {list(first_runs)})")
             mode, tokens, first = first_runs[first_name]
             for docs in spec.docs:
-                name = f"{first_name}+{label}-{docs}"
+                name = f"{first_name}+{label}-{_RUN_SUFFIX[docs]}"
                 texts = None
-                if docs == "dt":
+                if docs == "translated":
                     texts = functools.partial(_translate_candidates, translator)
                 reranked, report = rerank_run(
                     reranker, first, docs_by_id, depth=spec.depth, texts=texts, name=name, progress=progress
@@ -358,13 +340,15 @@ def _rerank_all(
 def _llm_translation(cfg: ExperimentConfig) -> bool:
     """Whether the rerankers read documents translated by the LLM (DT without a CTranslate2 model)."""
     spec = cfg.translation
-    return any("dt" in r.docs for r in cfg.rerank) and spec is not None and not spec.model and bool(spec.llm)
+    return any("translated" in r.docs for r in cfg.rerank) and spec is not None and not spec.model and bool(spec.llm)
 
 
 def _make_translator(cfg: ExperimentConfig, out: Path, client: Any) -> Any:
     spec = cfg.translation
     if spec is None or not (spec.model or spec.llm):
-        raise InputError("rerank.docs includes 'dt': set translation.model (CTranslate2 folder) or translation.llm")
+        raise InputError(
+            "rerank.docs includes 'translated': set translation.model (CTranslate2 folder) or translation.llm"
+        )
     cache = out / spec.cache if spec.cache else None
     if spec.model:
         from clir_rag.translate.ctranslate2_backend import CTranslate2Translator

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+# re-exported: an eval config's default measures, defined with the config (it must not import clir_rag.eval)
+from clir_rag.config import DEFAULT_MEASURES as DEFAULT_MEASURES
 from clir_rag.errors import InputError, missing_extra
 from clir_rag.types import Ranking, Run
 
@@ -13,8 +15,6 @@ from clir_rag.types import Ranking, Run
 Scores = dict[str, dict[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
 PerQuery = dict[str, dict[str, float]]
-
-DEFAULT_MEASURES = ("nDCG@20", "nDCG@10", "AP", "R@100", "RR@10")
 
 
 def ranking_to_run(rankings: Iterable[Ranking]) -> Scores:

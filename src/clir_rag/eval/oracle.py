@@ -10,7 +10,9 @@ negative means the reranker made things worse.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from clir_rag.eval.metrics import Qrels
 
@@ -27,9 +29,21 @@ def oracle_ranked(
     return out
 
 
-def pri(first: float, reranked: float, oracle: float) -> float | None:
-    """Share of the possible improvement realised; None when the oracle gains nothing."""
+def share_of_oracle_gain(first: float, reranked: float, oracle: float) -> float | None:
+    """PRI: the share of the oracle's gain over the first stage that a reranker realises.
+
+    ``(reranked - first) / (oracle - first)``; None when the oracle gains nothing.
+    """
     gap = oracle - first
     if gap <= 1e-12:
         return None
     return (reranked - first) / gap
+
+
+def __getattr__(name: str) -> Any:
+    if name == "pri":  # the name before 0.2, kept for one release
+        warnings.warn(
+            "clir_rag.eval.oracle.pri is deprecated: use share_of_oracle_gain", DeprecationWarning, stacklevel=2
+        )
+        return share_of_oracle_gain
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

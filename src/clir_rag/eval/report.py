@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clir_rag.eval.oracle import pri
+from clir_rag.eval.oracle import share_of_oracle_gain
 
 if TYPE_CHECKING:
     from clir_rag.eval.results import ExperimentResult, RunResult
@@ -29,7 +29,7 @@ def _pri(result: ExperimentResult, run: RunResult) -> float | None:
     except KeyError:
         return None
     m = result.config.main_measure
-    return pri(result.get(run.base).means[m], run.means[m], oracle.means[m])
+    return share_of_oracle_gain(result.get(run.base).means[m], run.means[m], oracle.means[m])
 
 
 def markdown(result: ExperimentResult) -> str:

@@ -1,14 +1,19 @@
 """A cross-lingual index in one directory: passages in Chroma, BM25 and language statistics beside them.
 
 :class:`CrossLingualIndex` opens (or creates) an index directory; its layout is in
-:mod:`clir_rag.index.layout`, searching in :mod:`clir_rag.index.reader` (readers follow every
-write, here or in another process), writing in :mod:`clir_rag.index.writer` (one writer at a
-time, idempotent and resumable by document id).
+:mod:`clir_rag.index.layout`. Reading: searching in :mod:`clir_rag.index.reader`, following
+every write (here or in another process) in :mod:`clir_rag.index.snapshot`, the language
+statistics searches see in :mod:`clir_rag.index.stats_view`. Writing, one writer at a time:
+adding and deleting documents (idempotent and resumable by document id) in
+:mod:`clir_rag.index.writer`, the lock and manifest in :mod:`clir_rag.index.writer_base`,
+statistics and BM25 in :mod:`clir_rag.index.derived`, query means in
+:mod:`clir_rag.index.query_means`.
 """
 
 from __future__ import annotations
 
 import uuid
+import warnings
 from pathlib import Path
 
 from typing_extensions import TypeIs
@@ -26,7 +31,7 @@ from clir_rag.embed.base import Chunking
 from clir_rag.errors import IndexCompatibilityError, InputError
 from clir_rag.index.layout import IndexLayout, check_collection_name, check_title_format, index_text
 from clir_rag.index.reader import DebiasOption, FollowingRetriever, IndexReader, Mode, Snapshot
-from clir_rag.index.writer import DEFAULT_SHARD_PASSAGES, IndexStats, IndexWriter
+from clir_rag.index.writer import DEFAULT_SHARD_PASSAGES, AddReport, IndexWriter
 from clir_rag.lock import WriterLock
 from clir_rag.manifest import DEFAULT_TITLE_FORMAT, MANIFEST, BM25Params, IndexManifest, TitleFormat
 from clir_rag.store.bm25 import DEFAULT_B, DEFAULT_K1
@@ -36,11 +41,11 @@ from clir_rag.store.matrix import DEFAULT_EXACT_LIMIT
 __all__ = [
     "DEFAULT_SHARD_PASSAGES",
     "MANIFEST",
+    "AddReport",
     "CrossLingualIndex",
     "DebiasOption",
     "FollowingRetriever",
     "IndexReader",
-    "IndexStats",
     "IndexWriter",
     "Mode",
     "Snapshot",
@@ -189,3 +194,10 @@ def _check_passage_unit(value: str) -> PassageUnit:
 
 def _is_encoder(obj: object) -> TypeIs[Encoder]:
     return obj is not None and not isinstance(obj, str)
+
+
+def __getattr__(name: str) -> object:
+    if name == "IndexStats":  # the old name, kept for one release
+        warnings.warn("IndexStats is deprecated: use AddReport", DeprecationWarning, stacklevel=2)
+        return AddReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

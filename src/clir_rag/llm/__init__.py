@@ -8,6 +8,7 @@ The framework adapters live in the integration packages: ``LlamaIndexLLM`` in
 ``llama-index-postprocessor-clir-rag`` and ``LangChainLLM`` in ``langchain-clir-rag``.
 """
 
+from clir_rag.cache import SqliteCache, deprecated_name
 from clir_rag.llm.base import (
     LLM,
     Completion,
@@ -17,17 +18,16 @@ from clir_rag.llm.base import (
     supports_label_scores,
     supports_streaming,
 )
-from clir_rag.llm.cache import LLMCache
 from clir_rag.llm.client import LLMClient
 from clir_rag.llm.usage import Usage
 
 __all__ = [
     "LLM",
     "Completion",
-    "LLMCache",
     "LLMClient",
     "LabelScorer",
     "Message",
+    "SqliteCache",
     "StreamingLLM",
     "Usage",
     "default_llm",
@@ -50,6 +50,8 @@ def __getattr__(name: str):  # backends import heavy packages: load them on firs
         from clir_rag.llm.openai_backend import OpenAICompatibleLLM
 
         return OpenAICompatibleLLM
+    if name == "LLMCache":  # the old name of SqliteCache: it warns
+        return deprecated_name(__name__, name)
     raise AttributeError(name)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from clir_rag.config import RagCheckConfig, load_rag_config
 from clir_rag.errors import InputError
-from clir_rag.eval.experiment import load_collection
+from clir_rag.eval.datasets import load_collection
 from clir_rag.rag.check import best_match, response_language
 from clir_rag.rag.citations import citations, strip_citations
 from clir_rag.rag.generate import Answer, AnswerGenerator

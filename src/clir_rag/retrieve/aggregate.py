@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from clir_rag.errors import InputError
 from clir_rag.retrieve.base import BaseRetriever, Retriever
 from clir_rag.retrieve.fusion import HybridRetriever
-from clir_rag.types import Query, Ranking, ScoredCandidate
+from clir_rag.types import AGGREGATIONS, Aggregation, Query, Ranking, ScoredCandidate
 
-Aggregation = Literal["maxp", "firstp"]
+
+def check_aggregation(method: str) -> str:
+    """``method`` if it is a passage aggregation (:data:`~clir_rag.types.AGGREGATIONS`); else InputError."""
+    if method not in AGGREGATIONS:
+        raise InputError(f"unknown aggregation {method!r}: use {' or '.join(repr(x) for x in AGGREGATIONS)}")
+    return method
+
+
+def document_ranking(query: Query, passages: list[ScoredCandidate], retriever: str) -> Ranking:
+    """Best passages (one per document, best first) as a document-level ranking.
+
+    What a retriever that ranks documents exactly itself (dense below the exact-search limit,
+    BM25) returns: each candidate takes its document's id and keeps its passage's as ``passage_id``.
+    """
+    docs = [c.model_copy(update={"id": c.doc_id, "metadata": {**c.metadata, "passage_id": c.id}}) for c in passages]
+    return Ranking(query=query, candidates=docs, retriever=retriever, level="document")
 
 
 def aggregate_passages(ranking: Ranking, method: Aggregation = "maxp") -> Ranking:
@@ -19,8 +32,7 @@ def aggregate_passages(ranking: Ranking, method: Aggregation = "maxp") -> Rankin
     ``firstp``: the document scores as its first passage; documents whose first
     passage was not retrieved are dropped.
     """
-    if method not in ("maxp", "firstp"):
-        raise InputError(f"unknown aggregation {method!r}: use 'maxp' or 'firstp'")
+    check_aggregation(method)
     best: dict[str, ScoredCandidate] = {}
     for cand in ranking.candidates:  # already best first, so the first seen is the max
         if method == "firstp" and cand.metadata.get("passage_index", 0) != 0:
@@ -51,8 +63,7 @@ class DocumentRetriever(BaseRetriever):
     """
 
     def __init__(self, retriever: Retriever, method: Aggregation = "maxp", depth_factor: int = 5) -> None:
-        if method not in ("maxp", "firstp"):
-            raise InputError(f"unknown aggregation {method!r}: use 'maxp' or 'firstp'")
+        check_aggregation(method)
         self.retriever = retriever
         self.method = method
         self.depth_factor = max(1, depth_factor)

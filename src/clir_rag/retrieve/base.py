@@ -8,7 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from clir_rag.errors import InputError
 from clir_rag.languages import normalize_language
-from clir_rag.types import Query, Ranking
+from clir_rag.types import Aggregation, Query, Ranking
 
 
 @runtime_checkable
@@ -48,7 +48,7 @@ class BaseRetriever:
         return await asyncio.to_thread(self.retrieve, query, k, langs=langs)
 
     def rank_documents(
-        self, query: Query | str, k: int, method: str = "maxp", *, langs: Sequence[str] | None = None
+        self, query: Query | str, k: int, method: Aggregation = "maxp", *, langs: Sequence[str] | None = None
     ) -> Ranking | None:
         """The top ``k`` documents, each scored by its best (``maxp``) or first (``firstp``) passage, exactly.
 
@@ -60,7 +60,7 @@ class BaseRetriever:
     def _retrieve(self, query: Query, k: int, langs: list[str] | None) -> Ranking:
         raise NotImplementedError
 
-    def _rank_documents(self, query: Query, k: int, method: str, langs: list[str] | None) -> Ranking | None:
+    def _rank_documents(self, query: Query, k: int, method: Aggregation, langs: list[str] | None) -> Ranking | None:
         return None
 
 

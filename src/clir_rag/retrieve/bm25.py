@@ -6,11 +6,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from clir_rag.retrieve.aggregate import document_ranking
 from clir_rag.retrieve.base import BaseRetriever, as_langs, as_query, check_k
-from clir_rag.retrieve.dense import document_ranking
+from clir_rag.store.base import VectorStore
 from clir_rag.store.bm25 import BM25Index
-from clir_rag.store.chroma import ChromaStore
-from clir_rag.types import Query, Ranking
+from clir_rag.types import Aggregation, Query, Ranking
 
 
 class BM25Retriever(BaseRetriever):
@@ -23,7 +23,7 @@ class BM25Retriever(BaseRetriever):
 
     name = "bm25"
 
-    def __init__(self, bm25: BM25Index, store: ChromaStore) -> None:
+    def __init__(self, bm25: BM25Index, store: VectorStore) -> None:
         self.bm25 = bm25
         self.store = store
 
@@ -50,7 +50,7 @@ class BM25Retriever(BaseRetriever):
         self,
         query: Query | str,
         k: int,
-        method: str = "maxp",
+        method: Aggregation = "maxp",
         *,
         langs: Sequence[str] | None = None,
         query_by_lang: Mapping[str, str] | None = None,
@@ -59,7 +59,12 @@ class BM25Retriever(BaseRetriever):
         return self._rank_documents(as_query(query), check_k(k), method, as_langs(langs), query_by_lang)
 
     def _rank_documents(
-        self, q: Query, k: int, method: str, langs: list[str] | None, query_by_lang: Mapping[str, str] | None = None
+        self,
+        q: Query,
+        k: int,
+        method: Aggregation,
+        langs: list[str] | None,
+        query_by_lang: Mapping[str, str] | None = None,
     ) -> Ranking:
         best: list[tuple[float, str, str]] = []  # (score, doc id, passage id)
         for lang, ids, scores in self.bm25.score_all(query_by_lang or q.text, langs):

@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from clir_rag.embed.base import Encoder
+from clir_rag.retrieve.aggregate import document_ranking
 from clir_rag.retrieve.base import BaseRetriever
-from clir_rag.store.chroma import ChromaStore
+from clir_rag.store.base import VectorStore
 from clir_rag.store.matrix import VectorMatrix
-from clir_rag.types import Query, Ranking, ScoredCandidate
+from clir_rag.types import Aggregation, Query, Ranking, ScoredCandidate
 
 
 class DenseRetriever(BaseRetriever):
@@ -20,7 +21,7 @@ class DenseRetriever(BaseRetriever):
 
     name = "dense"
 
-    def __init__(self, store: ChromaStore, encoder: Encoder) -> None:
+    def __init__(self, store: VectorStore, encoder: Encoder) -> None:
         self.store = store
         self.encoder = encoder
 
@@ -34,7 +35,7 @@ class DenseRetriever(BaseRetriever):
             hits = materialise(self.store, m, top)
         return Ranking.from_unsorted(q, hits, retriever=self.name)
 
-    def _rank_documents(self, q: Query, k: int, method: str, langs: list[str] | None) -> Ranking | None:
+    def _rank_documents(self, q: Query, k: int, method: Aggregation, langs: list[str] | None) -> Ranking | None:
         """Exact MaxP/FirstP over every stored passage; None where the store is too large to score in memory."""
         m = self.store.matrix()
         if m is None:
@@ -55,7 +56,7 @@ def _exact_cosine(m: VectorMatrix, vec: np.ndarray):
 
 
 def materialise(
-    store: ChromaStore, m: VectorMatrix, top: list[tuple[int, float]], extra: dict[int, dict] | None = None
+    store: VectorStore, m: VectorMatrix, top: list[tuple[int, float]], extra: dict[int, dict] | None = None
 ) -> list[ScoredCandidate]:
     """Candidates for ``(row, score)`` pairs: texts and metadata fetched for these rows only, order kept.
 
@@ -72,9 +73,3 @@ def materialise(
             c.metadata.update(extra[r])
         out.append(c)
     return out
-
-
-def document_ranking(query: Query, passages: list[ScoredCandidate], retriever: str) -> Ranking:
-    """Best passages (one per document, best first) as a document-level ranking."""
-    docs = [c.model_copy(update={"id": c.doc_id, "metadata": {**c.metadata, "passage_id": c.id}}) for c in passages]
-    return Ranking(query=query, candidates=docs, retriever=retriever, level="document")

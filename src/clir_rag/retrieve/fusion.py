@@ -11,15 +11,11 @@ query's language, where its evidence holds (evals/README.md, "A hybrid that keep
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 from clir_rag.errors import InputError
 from clir_rag.languages import detect_language
 from clir_rag.retrieve.base import BaseRetriever, Retriever
-from clir_rag.types import Query, Ranking, ScoredCandidate
-
-FusionMethod = Literal["balanced", "rrf", "weighted"]
-FUSION_METHODS: tuple[str, ...] = ("balanced", "rrf", "weighted")
+from clir_rag.types import FUSION_METHODS, FusionMethod, Query, Ranking, ScoredCandidate
 
 
 def reciprocal_rank_fusion(

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from clir_rag.errors import InputError, UnsupportedLanguageError
 from clir_rag.languages import detect_language
@@ -20,9 +20,9 @@ from clir_rag.retrieve.aggregate import DocumentRetriever
 from clir_rag.retrieve.base import BaseRetriever, Retriever
 from clir_rag.retrieve.bm25 import BM25Retriever
 from clir_rag.retrieve.fusion import HybridRetriever
+from clir_rag.store.base import VectorStore
 from clir_rag.store.bm25 import BM25Index
-from clir_rag.store.chroma import ChromaStore
-from clir_rag.types import Query, Ranking
+from clir_rag.types import PlainFusion, Query, Ranking, RetrievalMode
 
 if TYPE_CHECKING:
     from clir_rag.translate.base import Translator
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 class HasRetrievers(Protocol):
     """What :func:`translated_hybrid` needs of an index (a :class:`~clir_rag.index.CrossLingualIndex`)."""
 
-    def retriever(self, mode: Literal["dense", "bm25", "hybrid"] = "dense") -> Retriever:
+    def retriever(self, mode: RetrievalMode = "dense") -> Retriever:
         """A retriever over this index in ``mode``."""
         ...
 
@@ -45,7 +45,7 @@ class QueryTranslationBM25Retriever(BaseRetriever):
 
     name = "bm25-qt"
 
-    def __init__(self, bm25: BM25Index, store: ChromaStore, translator: Translator, query_lang: str | None = None):
+    def __init__(self, bm25: BM25Index, store: VectorStore, translator: Translator, query_lang: str | None = None):
         self.bm25 = BM25Retriever(bm25, store)
         self.translator = translator
         self.query_lang = query_lang
@@ -74,7 +74,7 @@ def translated_hybrid(
     original: HasRetrievers,
     translated: HasRetrievers,
     *,
-    method: Literal["rrf", "weighted"] = "rrf",
+    method: PlainFusion = "rrf",
     weights: Sequence[float] | None = None,
     depth: int = 100,
 ) -> HybridRetriever:

@@ -10,7 +10,9 @@ places are given back as soon as a client leaves; CORS is off unless origins are
 off unless turned on, and then need the key.
 
 Modules: :mod:`~clir_rag.serve.settings`, :mod:`~clir_rag.serve.schemas`, :mod:`~clir_rag.serve.guard`,
-:mod:`~clir_rag.serve.admission`, :mod:`~clir_rag.serve.service`, :mod:`~clir_rag.serve.app`,
+:mod:`~clir_rag.serve.admission`, :mod:`~clir_rag.serve.service` (the work), :mod:`~clir_rag.serve.routes`,
+:mod:`~clir_rag.serve.documents` and :mod:`~clir_rag.serve.events` (the endpoints),
+:mod:`~clir_rag.serve.handlers` (errors as responses), :mod:`~clir_rag.serve.app` (the factory),
 :mod:`~clir_rag.serve.run`.
 """
 

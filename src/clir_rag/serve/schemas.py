@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
-from clir_rag.types import Debias, Query, ScoredCandidate
+from clir_rag.types import Debias, Query, RetrievalMode, ScoredCandidate
 
 MAX_QUERY_CHARS = 2000
 MAX_TEXT_CHARS = 20_000  # one passage to translate
@@ -36,7 +36,7 @@ class SearchRequest(_Request):
 
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     k: StrictInt = Field(10, ge=1, le=100)
-    mode: Literal["dense", "bm25", "hybrid"] = "dense"
+    mode: RetrievalMode = "dense"
     languages: list[str] | None = Field(None, max_length=64, description="only passages in these languages")
     debias: Debias = "auto"
     query_lang: str | None = Field(None, description="the question's language; detected when absent")

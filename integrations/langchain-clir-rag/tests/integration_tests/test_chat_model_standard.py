@@ -1,4 +1,7 @@
-"""LangChain's own conformance tests (langchain-tests) for ClirRagChatModel, on the embedded GGUF in-process."""
+"""LangChain's own conformance tests (langchain-tests) for ClirRagChatModel, on the embedded GGUF in-process.
+
+The unit half (no model) is in unit_tests/test_chat_model_standard.py.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ pytest.importorskip("langchain_tests")
 pytest.importorskip("llama_cpp", reason="needs the [local] extra")
 from langchain_clir_rag import ClirRagChatModel
 from langchain_tests.integration_tests import ChatModelIntegrationTests
-from langchain_tests.unit_tests import ChatModelUnitTests
 
 
 @cache
@@ -19,16 +21,6 @@ def _model():
     from clir_rag.llm import default_llm
 
     return default_llm(n_ctx=4096)
-
-
-class TestClirRagChatModelUnit(ChatModelUnitTests):
-    @property
-    def chat_model_class(self) -> type[ClirRagChatModel]:
-        return ClirRagChatModel
-
-    @property
-    def chat_model_params(self) -> dict:
-        return {}  # the embedded GGUF is loaded on first call only: these tests never call it
 
 
 class TestClirRagChatModelStandard(ChatModelIntegrationTests):

@@ -1,3 +1,6 @@
+"""CrossLingualRetriever in LlamaIndex on the demo index (the embedded encoder): nodes, filters, async,
+inside a query engine, debiasing, idempotent indexing."""
+
 import asyncio
 from pathlib import Path
 
@@ -65,11 +68,6 @@ def test_inside_a_retriever_query_engine(demo_index_dir: Path) -> None:
     response = engine.query("Wer hat die Fußball-WM 2022 gewonnen?")
     assert len(response.source_nodes) == 3
     assert {"ar-kas-alalam", "en-world-cup"} & {n.node.metadata["doc_id"] for n in response.source_nodes}
-
-
-def test_bad_top_k() -> None:
-    with pytest.raises(ValueError, match="similarity_top_k"):
-        CrossLingualRetriever(retriever=None, similarity_top_k=0)  # type: ignore[arg-type]
 
 
 def test_multilingual_index_is_debiased_by_default_and_can_be_asked_not_to(demo_index_dir: Path) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from clir_rag.errors import LLMTransientError, LLMUnavailableError
-from clir_rag.llm.base import Completion
+from clir_rag.llm.base import Completion, Message
 
 
 class FaultyLLM:
@@ -15,13 +16,21 @@ class FaultyLLM:
     model = "script"
     context_window = 4096
 
-    def __init__(self, script: list, default: object = "") -> None:
+    def __init__(self, script: list[object], default: object = "") -> None:
         self.script = list(script)
         self.default = default
         self.calls = 0
-        self.seen: list[list[dict]] = []  # the messages of every call
+        self.seen: list[list[Message]] = []  # the messages of every call
 
-    def generate(self, messages, *, max_tokens=256, stop=None, temperature=0.0) -> Completion:
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        stop: Sequence[str] | None = None,
+        temperature: float = 0.0,
+    ) -> Completion:
+        """The next step of the script (or ``default`` once it is spent); the call and its messages are recorded."""
         self.calls += 1
         self.seen.append(list(messages))
         step = self.script.pop(0) if self.script else self.default
@@ -33,9 +42,11 @@ class FaultyLLM:
         return Completion(text=str(step), prompt_tokens=10, completion_tokens=3)
 
     def count_tokens(self, text: str) -> int:
+        """About four characters a token, as for English text."""
         return max(1, len(text) // 4)
 
 
+# a server that answered "try again later", and one that cannot be reached
 TRANSIENT = LLMTransientError("HTTP 503")
 DOWN = LLMUnavailableError("cannot reach the server at http://127.0.0.1:9: connection refused")
 
@@ -132,4 +143,5 @@ class GarbleServer:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        """Stop serving."""
         self._server.shutdown()

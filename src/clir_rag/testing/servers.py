@@ -1,4 +1,8 @@
-"""Starting real servers on 127.0.0.1 for tests: a free port, and waiting until they answer."""
+"""Starting real servers on 127.0.0.1 for tests: a free port, waiting until they answer, stopping them.
+
+The servers are the real ones (llama-cpp-python's OpenAI-compatible server, ``chroma run``,
+``clir-rag serve``), each in its own process; a test that cannot start one fails or is skipped.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import pytest
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -45,6 +50,32 @@ def serving(command: list[str], health_url: str, timeout: float = 120.0) -> Iter
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@contextmanager
+def serving_llama_cpp(
+    model: str | Path | None = None,
+    *,
+    alias: str = "qwen",
+    n_ctx: int = 4096,
+    n_threads: int = 2,
+    timeout: float = 120.0,
+) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 serving ``model`` as model ``alias``.
+
+    Yields its base URL (``http://127.0.0.1:PORT/v1``) and stops it afterwards. ``model`` defaults to
+    the embedded GGUF. Needs ``llama-cpp-python[server]`` (the dev extra).
+    """
+    if model is None:
+        from clir_rag.llm.models import default_gguf_path
+
+        model = default_gguf_path()
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(n_threads)]
+    url = f"http://127.0.0.1:{port}/v1"
+    with serving(command, f"{url}/models", timeout=timeout):
+        yield url
 
 
 def chroma_run_command(data: Path, port: int) -> list[str]:
