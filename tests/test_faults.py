@@ -214,7 +214,9 @@ def test_a_failed_first_run_leaves_nothing_behind(tmp_path: Path) -> None:
     empty.write_text("\n", encoding="utf-8")
     _one_line_error(_cli("index", str(empty), "--index", str(target)), "no documents")
     assert not target.exists() or not [p.name for p in target.iterdir() if p.name != ".lock"]
-    assert _cli("index", str(DEMO), "--index", str(target), "--max-tokens", "64").returncode == 0  # then it works
+    five = tmp_path / "five.jsonl"  # then it works (on five documents: what is tested is the first run, not its size)
+    five.write_text("".join(DEMO.read_text(encoding="utf-8").splitlines(keepends=True)[:5]), encoding="utf-8")
+    assert _cli("index", str(five), "--index", str(target), "--max-tokens", "64").returncode == 0
 
 
 def test_k_and_limits_are_checked(damaged: Path) -> None:

@@ -8,6 +8,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.fast  # no LLM, server or index build: in the fast tier (make test-fast)
+
 
 def _loaded_after(module: str, prefix: str) -> list[str]:
     """The modules under ``prefix`` that ``import module`` puts in ``sys.modules`` of a fresh interpreter."""

@@ -193,18 +193,19 @@ def test_rag_check_cli_on_xquad_with_the_embedded_model(
     shutil.copytree(xquad_de_index, tmp_path / "idx" / "xquad-de-p256")  # the session's: nothing to embed
     config = tmp_path / "rag.yaml"
     cfg = yaml.safe_load((Path(__file__).parents[1] / "evals" / "rag-xquad-en-de.yaml").read_text())
-    cfg.update(limit=3, data=str(shared_data), work=str(tmp_path / "idx"))
+    # two questions: enough to check the means against the rows; each answer is seconds of the embedded model
+    cfg.update(limit=2, data=str(shared_data), work=str(tmp_path / "idx"))
     config.write_text(yaml.safe_dump(cfg))
     res = CliRunner().invoke(app, ["rag-check", str(config), "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     assert "response-language accuracy" in res.output
     rows = [json.loads(line) for line in (tmp_path / "out" / "answers.jsonl").read_text().splitlines()]
-    assert len(rows) == 3 and all(r["answer_lang"] == "en" and r["query_lang"] == "en" for r in rows)
+    assert len(rows) == 2 and all(r["answer_lang"] == "en" and r["query_lang"] == "en" for r in rows)
     assert all(r["context"] and all(d.startswith("de:") for d in r["context"]) for r in rows)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["questions"] == 3 and summary["retrieval_hit_rate"] == pytest.approx(sum(r["hit"] for r in rows) / 3)
-    assert summary["llm_usage"]["calls"] + summary["llm_usage"]["cache_hits"] == 3
-    assert summary["f1"] == pytest.approx(sum(r["f1"] for r in rows) / 3)
+    assert summary["questions"] == 2 and summary["retrieval_hit_rate"] == pytest.approx(sum(r["hit"] for r in rows) / 2)
+    assert summary["llm_usage"]["calls"] + summary["llm_usage"]["cache_hits"] == 2
+    assert summary["f1"] == pytest.approx(sum(r["f1"] for r in rows) / 2)
     # issue 14: ``work`` holds indexes, one per collection and passage length, as in the eval configs
     assert [p.name for p in (tmp_path / "idx").iterdir()] == ["xquad-de-p256"]
 

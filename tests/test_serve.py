@@ -178,19 +178,27 @@ def test_translate_endpoint(service: str) -> None:
     assert status == 400 and "xx-nope" in out["detail"]
 
 
-def test_the_llm_down_is_503_on_answer_while_search_works(demo_index_dir: Path) -> None:
+@pytest.fixture(scope="module")
+def llm_down(demo_index_dir: Path) -> Iterator[tuple[str, str]]:
+    """The service over the demo index with its LLM server down (nothing listens there), no API key: its URL and
+    the dead LLM's. Nothing here changes it, so the tests of an LLM that is down share one."""
     dead = f"http://127.0.0.1:{free_port()}/v1"
     with served(demo_index_dir, "--base-url", dead, "--model", "m") as url:
-        status, _, answer = call(url, "/search", {"query": QUESTION}, key=None)
-        assert status == 200 and answer["candidates"]
-        status, headers, answer = call(url, "/answer", {"query": QUESTION}, key=None)
-        assert status == 503 and "the LLM is unavailable" in answer["detail"] and headers.get("retry-after") == "10"
-        events = stream(url, {"query": QUESTION}, key=None)  # the page's way: sources, then the error
-        assert [name for name, _ in events] == ["sources", "error"] and events[1][1]["status"] == 503
-        assert "the LLM is unavailable" in events[1][1]["detail"]
-        body = {"text": "Der Hund schläft im Haus.", "source_lang": "de", "target_lang": "en"}
-        status, _, out = call(url, "/translate", body, key=None)  # not the source handed back as its translation
-        assert status == 503 and "the LLM is unavailable" in out["detail"], out
+        yield url, dead
+
+
+def test_the_llm_down_is_503_on_answer_while_search_works(llm_down: tuple[str, str]) -> None:
+    url, _ = llm_down
+    status, _, answer = call(url, "/search", {"query": QUESTION}, key=None)
+    assert status == 200 and answer["candidates"]
+    status, headers, answer = call(url, "/answer", {"query": QUESTION}, key=None)
+    assert status == 503 and "the LLM is unavailable" in answer["detail"] and headers.get("retry-after") == "10"
+    events = stream(url, {"query": QUESTION}, key=None)  # the page's way: sources, then the error
+    assert [name for name, _ in events] == ["sources", "error"] and events[1][1]["status"] == 503
+    assert "the LLM is unavailable" in events[1][1]["detail"]
+    body = {"text": "Der Hund schläft im Haus.", "source_lang": "de", "target_lang": "en"}
+    status, _, out = call(url, "/translate", body, key=None)  # not the source handed back as its translation
+    assert status == 503 and "the LLM is unavailable" in out["detail"], out
 
 
 def test_an_answer_stream_that_breaks_midway_ends_in_an_error_event(demo_index_dir: Path) -> None:
@@ -355,12 +363,11 @@ def test_the_page_in_a_real_browser_answers_a_german_question_with_sources_in_ot
         assert errors == []
 
 
-def test_the_page_says_the_llm_is_down_and_filters_sources_to_arabic_right_to_left(demo_index_dir: Path) -> None:
+def test_the_page_says_the_llm_is_down_and_filters_sources_to_arabic_right_to_left(llm_down: tuple[str, str]) -> None:
     """The page with no LLM behind it: the sources still come (right to left, Arabic only, as filtered) and the
     status says plainly that the answering model is unavailable. Screenshot: test-artifacts/serve-page-llm-down.png."""
-    dead = f"http://127.0.0.1:{free_port()}/v1"
-    args = ["--base-url", dead, "--model", "m"]
-    with served(demo_index_dir, *args) as service, browser_page(service, 900) as (page, errors):
+    service, dead = llm_down
+    with browser_page(service, 900) as (page, errors):
         page.get_by_label("Source languages").select_option(["ar"])
         page.get_by_label("Question").fill("Wo fand die Fußball-Weltmeisterschaft 2022 statt?")
         page.get_by_role("button", name="Ask").click()
