@@ -56,7 +56,9 @@ def test_names_that_left_the_top_level_still_work_and_say_where_they_went() -> N
         assert clir_rag.InputError is errors.InputError  # type: ignore[attr-defined]
     with pytest.warns(DeprecationWarning, match="clir_rag.retrieve"):
         assert clir_rag.HybridRetriever is HybridRetriever  # type: ignore[attr-defined]
-    with pytest.warns(DeprecationWarning, match="use clir_rag.index.AddReport"):
+    with pytest.warns(
+        DeprecationWarning, match=r"clir_rag.IndexStats is deprecated: use AddReport \(from clir_rag.index.writer\)"
+    ):
         assert clir_rag.IndexStats is AddReport  # type: ignore[attr-defined]
     with pytest.raises(AttributeError, match="no attribute 'Nonesuch'"):
         clir_rag.Nonesuch  # type: ignore[attr-defined]  # noqa: B018

@@ -11,11 +11,12 @@ else lives in its stage's module (errors in :mod:`clir_rag.errors`, retrievers i
 :mod:`clir_rag.retrieve`, ...).
 """
 
-import warnings
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from clir_rag import errors
+from clir_rag.deprecation import renamed
 from clir_rag.errors import ClirRagError
 from clir_rag.index import CrossLingualIndex
 from clir_rag.llm import LLMClient, default_llm
@@ -47,44 +48,19 @@ __all__ = [
     "default_llm",
 ]
 
-# Names the top level exported before 0.2, kept for one release: each warns once per use and points to
-# its module ("module.NewName" where it was renamed). The error classes all live in clir_rag.errors.
-_MOVED = {
-    **{
-        name: "clir_rag.errors"
-        for name in (
-            "CorpusError",
-            "ExtraNotInstalledError",
-            "IndexCompatibilityError",
-            "IndexCorruptError",
-            "IndexLockedError",
-            "IndexReadOnlyError",
-            "IndexStatsError",
-            "IndexWriteError",
-            "InputError",
-            "JudgeOutputError",
-            "LLMError",
-            "LLMTimeoutError",
-            "LLMTransientError",
-            "LLMUnavailableError",
-            "LanguageError",
-            "StoreUnavailableError",
-            "TranslationModelError",
-            "TranslationOutputError",
-            "UnsupportedLanguageError",
-        )
-    },
-    "DocumentRetriever": "clir_rag.retrieve",
-    "HybridRetriever": "clir_rag.retrieve",
-    "Retriever": "clir_rag.retrieve",
-    "ScoredCandidate": "clir_rag.types",
-    "IndexStats": "clir_rag.index.AddReport",
-    "detect_language": "clir_rag.languages",
-    "normalize_language": "clir_rag.languages",
-    "iter_corpus": "clir_rag.corpus",
-    "read_corpus": "clir_rag.corpus",
-    "load_llm": "clir_rag.llm",
-    "rerank_run": "clir_rag.rerank.run",
+# Names the top level exported before 0.2, kept for one release: old name -> what replaces it. Every error
+# class the top level exported lives in clir_rag.errors.
+_RENAMED = {
+    **{name: f"clir_rag.errors.{name}" for name in errors.__all__ if name != "ClirRagError"},
+    **{name: f"clir_rag.retrieve.{name}" for name in ("DocumentRetriever", "HybridRetriever", "Retriever")},
+    "ScoredCandidate": "clir_rag.types.ScoredCandidate",
+    "IndexStats": "clir_rag.index.writer.AddReport",
+    "detect_language": "clir_rag.languages.detect_language",
+    "normalize_language": "clir_rag.languages.normalize_language",
+    "iter_corpus": "clir_rag.corpus.iter_corpus",
+    "read_corpus": "clir_rag.corpus.read_corpus",
+    "load_llm": "clir_rag.llm.load_llm",
+    "rerank_run": "clir_rag.rerank.run.rerank_run",
 }
 
 
@@ -96,17 +72,7 @@ _LAZY = {"AnswerGenerator": "clir_rag.rag.generate"}
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
-    home = _MOVED.get(name)
-    if home is None:
-        raise AttributeError(f"module 'clir_rag' has no attribute {name!r}")
-    module, _, new = home.rpartition(".") if home.rpartition(".")[2][:1].isupper() else (home, "", name)
-    where = f"use {module}.{new}" if new != name else f"import it from {module}"
-    warnings.warn(
-        f"clir_rag.{name} is deprecated and will be removed in the next release: {where}",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(import_module(module), new)
+    return renamed(__name__, name, _RENAMED)
 
 
 def __dir__() -> list[str]:

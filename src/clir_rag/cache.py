@@ -15,10 +15,11 @@ import random
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from clir_rag.deprecation import renamed
 
 T = TypeVar("T")
 # Several processes may share one cache file (parallel eval runs, a server and a batch job). SQLite
@@ -112,24 +113,9 @@ class SqliteCache:
             self._db.close()
 
 
-# Old names kept importable for one release, each with its replacement: LLMCache was the LLM layer's
-# name for this same store.
-_DEPRECATED = {"LLMCache": "SqliteCache"}
-
-
-def deprecated_name(module: str, name: str) -> Any:
-    """What the old ``name`` stands for, with a :class:`DeprecationWarning` at the importer's line.
-
-    Modules that still offer an old name call it from their ``__getattr__``; any other name
-    raises :class:`AttributeError` as a missing attribute does.
-    """
-    new = _DEPRECATED.get(name)
-    if new is None:
-        raise AttributeError(f"module {module!r} has no attribute {name!r}")
-    # stack: this function, the module's __getattr__, then the code that asked for the name
-    warnings.warn(f"{module}.{name} is deprecated: use {new}, the same class", DeprecationWarning, stacklevel=3)
-    return globals()[new]
+# LLMCache was the LLM layer's name for this same store (kept for one release).
+_RENAMED = {"LLMCache": "clir_rag.cache.SqliteCache"}
 
 
 def __getattr__(name: str) -> Any:
-    return deprecated_name(__name__, name)
+    return renamed(__name__, name, _RENAMED)

@@ -1,5 +1,8 @@
 """Evaluation: test collections and trec_eval-compatible metrics (ir_measures)."""
 
+from typing import Any
+
+from clir_rag.deprecation import renamed
 from clir_rag.eval.ciral import CIRAL_LANGUAGES, load_ciral
 from clir_rag.eval.clef import CLEF_PAIRS, load_clef
 from clir_rag.eval.collection import Collection
@@ -36,9 +39,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name == "pri":  # the name before 0.2, kept for one release (warns)
-        from clir_rag.eval import oracle
+_RENAMED = {"pri": "clir_rag.eval.oracle.share_of_oracle_gain"}  # the name before 0.2, kept for one release
 
-        return oracle.pri
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    return renamed(__name__, name, _RENAMED)

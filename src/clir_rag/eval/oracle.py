@@ -10,10 +10,10 @@ negative means the reranker made things worse.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from clir_rag.deprecation import renamed
 from clir_rag.eval.metrics import Qrels
 
 
@@ -40,10 +40,8 @@ def share_of_oracle_gain(first: float, reranked: float, oracle: float) -> float 
     return (reranked - first) / gap
 
 
+_RENAMED = {"pri": "clir_rag.eval.oracle.share_of_oracle_gain"}  # the name before 0.2, kept for one release
+
+
 def __getattr__(name: str) -> Any:
-    if name == "pri":  # the name before 0.2, kept for one release
-        warnings.warn(
-            "clir_rag.eval.oracle.pri is deprecated: use share_of_oracle_gain", DeprecationWarning, stacklevel=2
-        )
-        return share_of_oracle_gain
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return renamed(__name__, name, _RENAMED)

@@ -13,8 +13,8 @@ statistics and BM25 in :mod:`clir_rag.index.derived`, query means in
 from __future__ import annotations
 
 import uuid
-import warnings
 from pathlib import Path
+from typing import Any
 
 from typing_extensions import TypeIs
 
@@ -26,6 +26,7 @@ from clir_rag.chunk import (
     PASSAGE_UNITS,
     PassageUnit,
 )
+from clir_rag.deprecation import renamed
 from clir_rag.embed import DEFAULT_ENCODER, Encoder, load_encoder
 from clir_rag.embed.base import Chunking
 from clir_rag.errors import IndexCompatibilityError, InputError
@@ -196,8 +197,8 @@ def _is_encoder(obj: object) -> TypeIs[Encoder]:
     return obj is not None and not isinstance(obj, str)
 
 
-def __getattr__(name: str) -> object:
-    if name == "IndexStats":  # the old name, kept for one release
-        warnings.warn("IndexStats is deprecated: use AddReport", DeprecationWarning, stacklevel=2)
-        return AddReport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_RENAMED = {"IndexStats": "clir_rag.index.writer.AddReport"}  # kept for one release
+
+
+def __getattr__(name: str) -> Any:
+    return renamed(__name__, name, _RENAMED)

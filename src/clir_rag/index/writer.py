@@ -21,13 +21,14 @@ from __future__ import annotations
 import bisect
 import logging
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from clir_rag.chunk import Chunker
+from clir_rag.deprecation import renamed
 from clir_rag.embed.base import Chunking, DocumentEmbedder, LocalEmbedder, PassageEmbedder
 from clir_rag.errors import IndexCompatibilityError, InputError
 from clir_rag.index.derived import DerivedDataWriter
@@ -305,8 +306,8 @@ class IndexWriter(DerivedDataWriter, QueryMeansWriter):
         return len(passage_ids)
 
 
-def __getattr__(name: str) -> object:
-    if name == "IndexStats":  # the old name, kept for one release
-        warnings.warn("IndexStats is deprecated: use AddReport", DeprecationWarning, stacklevel=2)
-        return AddReport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_RENAMED = {"IndexStats": "clir_rag.index.writer.AddReport"}  # kept for one release
+
+
+def __getattr__(name: str) -> Any:
+    return renamed(__name__, name, _RENAMED)

@@ -8,7 +8,8 @@ The framework adapters live in the integration packages: ``LlamaIndexLLM`` in
 ``llama-index-postprocessor-clir-rag`` and ``LangChainLLM`` in ``langchain-clir-rag``.
 """
 
-from clir_rag.cache import SqliteCache, deprecated_name
+from clir_rag.cache import SqliteCache
+from clir_rag.deprecation import renamed
 from clir_rag.llm.base import (
     LLM,
     Completion,
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 
+_RENAMED = {"LLMCache": "clir_rag.cache.SqliteCache"}  # kept for one release
+
+
 def __getattr__(name: str):  # backends import heavy packages: load them on first use
     if name == "LlamaCppLLM":
         from clir_rag.llm.llamacpp import LlamaCppLLM
@@ -51,7 +55,7 @@ def __getattr__(name: str):  # backends import heavy packages: load them on firs
 
         return OpenAICompatibleLLM
     if name == "LLMCache":  # the old name of SqliteCache: it warns
-        return deprecated_name(__name__, name)
+        return renamed(__name__, name, _RENAMED)
     raise AttributeError(name)
 
 
