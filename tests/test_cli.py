@@ -147,8 +147,7 @@ def test_index_corpus_is_the_command_from_python(tmp_path: Path) -> None:
 
 
 def test_config_overrides_and_outcomes_of_eval_and_rag_check() -> None:
-    from clir_rag.config import ExperimentConfig
-    from clir_rag.config_overrides import with_dataset_args
+    from clir_rag.config import ExperimentConfig, with_dataset_args
     from clir_rag.eval.results import ExperimentResult, RunResult
     from clir_rag.eval.runner import rerank_outcomes
     from clir_rag.outcome import EXIT_ERROR, EXIT_TOO_MANY_FAILED, Outcome, exit_code

@@ -265,3 +265,20 @@ def load_rag_config(path: str | Path, **overrides: Any) -> RagCheckConfig:
 def load_train_config(path: str | Path, **overrides: Any) -> TrainConfig:
     """A training config (see :func:`load_yaml_config`)."""
     return load_yaml_config(path, TrainConfig, **overrides)
+
+
+C = TypeVar("C", ExperimentConfig, RagCheckConfig)
+
+
+def with_dataset_args(cfg: C, **args: Any) -> C:
+    """A copy of ``cfg`` whose ``dataset`` section also holds ``args`` (those not None), replacing any so named.
+
+    :func:`load_yaml_config` replaces top-level keys (``data``, ``out``, ``limit``); a dataset loader's
+    arguments (CIRAL's ``corpus``, say) are extra keys of the ``dataset`` section. They reach the loader
+    as keyword arguments (see :func:`clir_rag.eval.datasets.load_collection`), as if the YAML had them
+    under ``dataset``. A copy, so that a config once loaded is never changed in place.
+    """
+    args = {k: v for k, v in args.items() if v is not None}
+    if not args:
+        return cfg
+    return cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update=args)})

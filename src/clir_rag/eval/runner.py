@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clir_rag.config import load_config
-from clir_rag.config_overrides import with_dataset_args
+from clir_rag.config import load_config, with_dataset_args
 from clir_rag.eval.experiment import run_experiment
 from clir_rag.eval.results import ExperimentResult
 from clir_rag.outcome import Outcome
