@@ -41,6 +41,7 @@ __all__ = [
     "RagCheckConfig",
     "check_answer",
     "load_rag_config",
+    "output_folder",
     "pick_questions",
     "run_rag_check",
     "summarize",
@@ -199,6 +200,11 @@ def summary_markdown(name: str, summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def output_folder(cfg: RagCheckConfig) -> Path:
+    """Where a RAG check writes its files: the config's ``out``, else ``runs/rag/<name>``."""
+    return Path(cfg.out or Path("runs/rag") / cfg.name)
+
+
 def run_rag_check(
     cfg: RagCheckConfig, *, progress: bool = True, llm: Any = None, judge: Any = None
 ) -> tuple[list[QuestionCheck], dict[str, Any]]:
@@ -212,7 +218,7 @@ def run_rag_check(
     from clir_rag.progress import progress_reporter
     from clir_rag.retrieve import DocumentRetriever
 
-    out = Path(cfg.out or Path("runs/rag") / cfg.name)
+    out = output_folder(cfg)
     out.mkdir(parents=True, exist_ok=True)
     collection = load_collection(cfg.dataset, cfg.data)
     queries = pick_questions(collection.queries, cfg.limit, cfg.sample)

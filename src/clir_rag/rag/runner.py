@@ -14,7 +14,7 @@ from typing import Any
 from clir_rag.config import RagCheckConfig, load_rag_config
 from clir_rag.errors import LLMError
 from clir_rag.outcome import Outcome
-from clir_rag.rag.experiment import QuestionCheck, run_rag_check
+from clir_rag.rag.experiment import QuestionCheck, output_folder, run_rag_check
 
 
 @dataclass(frozen=True)
@@ -61,4 +61,4 @@ def check_config(
     outcome = answers_outcome(summary)
     if outcome.all_failed:  # the rule of clir_rag.outcome: nothing answered is an error, files or not
         raise LLMError(f"every answer failed ({outcome.failed} of {outcome.total}): {summary['answer_errors']}")
-    return RagCheckRun(cfg, checks, summary, Path(cfg.out or Path("runs/rag") / cfg.name))
+    return RagCheckRun(cfg, checks, summary, output_folder(cfg))
