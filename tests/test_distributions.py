@@ -40,7 +40,9 @@ PACKAGES = {
 
 
 def _pip(python: Path, *args: str) -> None:
-    result = subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True, timeout=600)
+    """This environment's pip, installing into the environment of ``python`` (which needs no pip of its own)."""
+    command = [sys.executable, "-m", "pip", "--python", str(python), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -113,7 +115,8 @@ def test_the_core_wheel_holds_no_test_helpers(wheels: dict[str, Path]) -> None:
 def test_installs_alone_into_a_fresh_venv_beside_the_core(wheels: dict[str, Path], dist: str, tmp_path: Path) -> None:
     import_path, classes = PACKAGES[dist]
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    # without pip: bootstrapping one into each venv cost more than the rest of the test
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
     _pip(python, "install", "--quiet", "--no-deps", "--no-index", str(wheels["clir-rag"]), str(wheels[dist]))
     # third-party dependencies from this environment, after the venv's own site-packages: its .pth files
