@@ -23,7 +23,7 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=
 # built once per set of flags into a folder named by them, and installed from there.
 LLAMA_CPP    := llama-cpp-python==0.3.36
 LLAMA_WHEELS := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/clir-rag/llama-cpp-wheels/$(shell printf '%s' \
-	'$(LLAMA_CPP) $(CMAKE_ARGS)' | sha256sum | cut -c1-16)
+	'$(LLAMA_CPP) $(CMAKE_ARGS)' | (sha256sum 2>/dev/null || shasum -a 256) | cut -c1-16)
 
 .PHONY: demo serve test test-fast test-integrations lint bench xquad clean
 

@@ -201,3 +201,19 @@ def test_the_core_imports_no_rag_framework() -> None:
                 if n.split(".")[0] in {"llama_index", "langchain_core", "langchain"}
             ]
     assert not found, found
+
+
+def test_the_makefile_builds_the_llama_cpp_release_the_package_pins() -> None:
+    """The Makefile builds llama-cpp-python's wheel itself (its flags, its own wheel folder): the release it
+    names must be the one pyproject.toml's [local] extra pins, or the install would build one and take another."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    pinned = [
+        r
+        for r in tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["local"]
+        if r.startswith("llama-cpp-python")
+    ]
+    built = re.search(r"^LLAMA_CPP\s*:?=\s*(\S+)", (root / "Makefile").read_text(), re.M)
+    assert built is not None and pinned == [built.group(1)]
