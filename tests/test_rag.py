@@ -19,6 +19,7 @@ from clir_rag.rag.generate import Answer, AnswerGenerator, answer_messages
 from clir_rag.testing.llm_faults import FaultyLLM
 from clir_rag.translate.base import Translator
 from clir_rag.types import Query, Ranking, ScoredCandidate
+from tests.conftest import XQUAD_ARTICLES
 
 
 def _cand(i: int, text: str, doc: str | None = None, lang: str = "de") -> ScoredCandidate:
@@ -190,11 +191,12 @@ def test_check_and_summary_count_what_they_cannot_score() -> None:
 def test_rag_check_cli_on_xquad_with_the_embedded_model(
     shared_data: Path, tmp_path: Path, local_llm, xquad_de_index: Path
 ) -> None:
-    shutil.copytree(xquad_de_index, tmp_path / "idx" / "xquad-de-p256")  # the session's: nothing to embed
+    shutil.copytree(xquad_de_index, tmp_path / "idx" / "xquad-de-a12-p256")  # the session's: nothing to embed
     config = tmp_path / "rag.yaml"
     cfg = yaml.safe_load((Path(__file__).parents[1] / "evals" / "rag-xquad-en-de.yaml").read_text())
     # two questions: enough to check the means against the rows; each answer is seconds of the embedded model
     cfg.update(limit=2, data=str(shared_data), work=str(tmp_path / "idx"))
+    cfg["dataset"]["articles"] = XQUAD_ARTICLES  # the articles the session's index holds
     config.write_text(yaml.safe_dump(cfg))
     res = CliRunner().invoke(app, ["rag-check", str(config), "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
@@ -207,7 +209,7 @@ def test_rag_check_cli_on_xquad_with_the_embedded_model(
     assert summary["llm_usage"]["calls"] + summary["llm_usage"]["cache_hits"] == 2
     assert summary["f1"] == pytest.approx(sum(r["f1"] for r in rows) / 2)
     # issue 14: ``work`` holds indexes, one per collection and passage length, as in the eval configs
-    assert [p.name for p in (tmp_path / "idx").iterdir()] == ["xquad-de-p256"]
+    assert [p.name for p in (tmp_path / "idx").iterdir()] == ["xquad-de-a12-p256"]
 
 
 @pytest.mark.fast

@@ -1,4 +1,7 @@
-"""XQuAD cross-lingual check: English questions against the 240 German paragraphs (dense retriever)."""
+"""XQuAD cross-lingual check: English questions against German paragraphs (dense retriever).
+
+The retrieval check uses the session's index of the first 12 articles (60 paragraphs, 322 questions); the whole
+collection's figures (240 paragraphs, 1,190 questions, five document languages) come from ``make xquad``."""
 
 from pathlib import Path
 
@@ -8,6 +11,7 @@ from clir_rag.errors import CorpusError
 from clir_rag.eval import evaluate, load_xquad, ranking_to_run
 from clir_rag.index import CrossLingualIndex
 from clir_rag.retrieve import DocumentRetriever
+from tests.conftest import XQUAD_ARTICLES
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 
@@ -25,17 +29,17 @@ def test_loader_builds_parallel_qrels(shared_data: Path) -> None:
 
 
 def test_english_questions_find_german_paragraphs(shared_data: Path, xquad_de_index: Path, encoder) -> None:
-    data = load_xquad("en", "de", shared_data)
-    assert len(data.documents) == 240 and len(data.queries) == 1190
+    data = load_xquad("en", "de", shared_data, articles=XQUAD_ARTICLES)
+    assert len(data.documents) == 60 and len(data.queries) == 322
     index = CrossLingualIndex(xquad_de_index, encoder=encoder)
     assert len(index) >= len(data.documents)
     retriever = DocumentRetriever(index.retriever("dense"), "maxp")
     rankings = [retriever.retrieve(q, 20) for q in data.queries]
     means, per_query = evaluate(ranking_to_run(rankings), data.qrels, ("nDCG@20", "RR@10"))
     print(f"XQuAD en->de dense: nDCG@20={means['nDCG@20']:.4f} MRR@10={means['RR@10']:.4f}")
-    assert len(per_query) == 1190
-    assert means["nDCG@20"] >= 0.90
-    assert means["RR@10"] >= 0.85
+    assert len(per_query) == 322
+    assert means["nDCG@20"] >= 0.93  # 0.960 and 0.946 (60 paragraphs); all 240: 0.923, 0.899 (evals/README.md)
+    assert means["RR@10"] >= 0.90
 
 
 def test_xquad_articles_are_long_parallel_documents(shared_data: Path) -> None:
