@@ -215,3 +215,29 @@ def test_an_unreachable_chroma_server_leaves_no_folder(tmp_path: Path, encoder) 
     with pytest.raises(StoreUnavailableError):
         CrossLingualIndex(target, encoder=encoder, chroma_url="http://127.0.0.1:9").add([NEW], progress=False)
     assert not target.exists()
+
+
+def test_a_store_read_failing_under_a_starting_write_keeps_the_state_before(
+    demo_index_copy: Path, encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Embedded Chroma read while another process writes can fail ("Error finding id"); the service answered 503
+    (found by looping test_serve_follow). A reader loading the next state when a writer starts keeps the one before."""
+    reader = CrossLingualIndex(demo_index_copy, encoder=encoder)
+    before = top_ids(reader, "Zorblax quasar festival", "dense")
+    run_python(ADD_ONE, str(demo_index_copy))  # another process commits: the next search loads the new state
+    real_matrix = ChromaStore._load_matrix
+    layout = reader.layout
+
+    def writer_starts_midway(self, *args, **kwargs):
+        manifest = layout.read_manifest()
+        assert manifest is not None
+        layout.write_manifest(manifest.model_copy(update={"bm25_stale": True, "stats_stale": True}))
+        raise StoreUnavailableError("chroma: get failed: InternalError: Error executing plan: Error finding id")
+
+    monkeypatch.setattr(ChromaStore, "_load_matrix", writer_starts_midway)
+    assert top_ids(reader, "Zorblax quasar festival", "dense") == before  # the state before, no error
+    monkeypatch.setattr(ChromaStore, "_load_matrix", real_matrix)
+    manifest = layout.read_manifest()
+    assert manifest is not None  # the writer commits
+    layout.write_manifest(manifest.model_copy(update={"bm25_stale": False, "stats_stale": False}))
+    assert top_ids(reader, "Zorblax quasar festival", "dense")[0] == "zz-festival"

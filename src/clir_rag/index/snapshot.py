@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clir_rag.embed import Encoder
-from clir_rag.errors import ClirRagError, IndexCorruptError, IndexLockedError, IndexStatsError
+from clir_rag.errors import (
+    ClirRagError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexStatsError,
+    StoreUnavailableError,
+)
 from clir_rag.index.layout import IndexLayout, index_text
 from clir_rag.lock import LOCK_FILE, WriterLock
 from clir_rag.manifest import IndexManifest
@@ -107,9 +113,11 @@ class SnapshotReader:
                 return old
             try:
                 loaded = self._load(manifest, stamp, committed)
-            except IndexCorruptError:
+            except (IndexCorruptError, StoreUnavailableError):
+                # a writer started while the store was read (embedded Chroma read during another process's
+                # write fails with "Error finding id"): look again, which keeps the state before that write
                 if self.layout.stamp() != stamp:
-                    continue  # a writer started while the store was checked: load its state once it commits
+                    continue
                 raise
             if self.layout.stamp() == stamp:  # no writer started meanwhile: one state, not a mix
                 self._snap, self._pending = loaded, None
