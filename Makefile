@@ -39,14 +39,17 @@ $(VENV)/.installed-core: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# installed first (over one built with other flags), so the extras that pin it find it satisfied
+INSTALL_LLAMA_CPP = $(BIN)/python -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/*.whl
+
 $(LLAMA_WHEELS)/.built: | $(BIN)/python
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir --wheel-dir $(LLAMA_WHEELS) "$(LLAMA_CPP)"
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed-core $(INTEGRATIONS:%=integrations/%/pyproject.toml) $(LLAMA_WHEELS)/.built
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/*.whl  # over one built with other flags
-	$(BIN)/python -m pip install --quiet --find-links $(LLAMA_WHEELS) -e ".[dev,st,local,openai,mt,ray,serve,train]" \
+	$(INSTALL_LLAMA_CPP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,st,local,openai,mt,ray,serve,train]" \
 		$(INTEGRATIONS:%=-e "integrations/%[test]")
 	touch $@
 
@@ -55,8 +58,8 @@ demo: $(VENV)/.installed-core
 
 # The QA service and its page over the demo index, answering with the embedded GGUF (offline).
 $(VENV)/.installed-serve: $(VENV)/.installed-core $(LLAMA_WHEELS)/.built
-	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/*.whl
-	$(BIN)/python -m pip install --quiet --find-links $(LLAMA_WHEELS) -e ".[serve,local]"
+	$(INSTALL_LLAMA_CPP)
+	$(BIN)/python -m pip install --quiet -e ".[serve,local]"
 	touch $@
 
 serve: $(VENV)/.installed-serve
